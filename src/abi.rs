@@ -1,0 +1,1 @@
+//! The vendor C ABI (placeholder until the ABI work lands).

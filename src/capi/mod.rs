@@ -1,0 +1,5 @@
+//! The `extern "C"` surface. Every function checks its arguments, runs its
+//! body under a panic barrier ([`guard`]) and reports failures as
+//! `RKNN_ERR_*` codes with an `E RKNN:` log line (DESIGN.md rule 3).
+
+pub mod guard;

@@ -1,0 +1,98 @@
+//! `.rknn` containers: our format (read and write) and recognition of the
+//! vendor's. The reader treats every file as hostile (DESIGN.md rule 4).
+
+mod container;
+
+use serde::{Deserialize, Serialize};
+
+use crate::graph::Graph;
+use crate::platform::Platform;
+
+pub use container::{parse, write, FORMAT_VERSION, MAGIC};
+
+/// Why a model was refused. Every variant maps to `RKNN_ERR_MODEL_INVALID`
+/// except `Io` (a file that cannot be read).
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// Corrupt or inconsistent file; the text says what is wrong.
+    #[error("invalid model: {0}")]
+    Invalid(String),
+    /// A file made by the vendor toolkit, which this runtime cannot run yet.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The file could not be opened or mapped.
+    #[error("cannot read model file {path}: {reason}")]
+    Io {
+        /// The path given.
+        path: String,
+        /// What the system said.
+        reason: String,
+    },
+}
+
+/// Pre-processing applied by `rknn_inputs_set` to one model input
+/// (`(x - mean[c]) / std[c]` per channel, before quantization).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InputPreprocess {
+    /// Per-channel means (empty: 0).
+    #[serde(default)]
+    pub mean: Vec<f32>,
+    /// Per-channel standard deviations (empty: 1).
+    #[serde(default)]
+    pub std: Vec<f32>,
+}
+
+/// Everything in a model file except the weight bytes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    /// The graph (weights referenced by offset into the weights section).
+    pub graph: Graph,
+    /// One entry per graph input.
+    pub preprocess: Vec<InputPreprocess>,
+    /// Platform the model was compiled for.
+    pub platform: Platform,
+    /// User string embedded at conversion (`RKNN_QUERY_CUSTOM_STRING`),
+    /// at most 1023 bytes.
+    #[serde(default)]
+    pub custom_string: String,
+    /// Name and version of the producing tool.
+    pub producer: String,
+    /// Size in bytes of the internal arena as planned by the compiler.
+    #[serde(default)]
+    pub internal_size: u64,
+}
+
+/// A model ready for the runtime: metadata plus the bytes it came from.
+pub struct Model {
+    /// Parsed, validated metadata.
+    pub meta: ModelMeta,
+    backing: Box<dyn AsRef<[u8]> + Send + Sync>,
+    weights: std::ops::Range<usize>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("meta", &self.meta)
+            .field("weights", &self.weights)
+            .finish()
+    }
+}
+
+impl Model {
+    /// Parses and validates the file held by `backing` (an mmap or a
+    /// device buffer); weights are used in place.
+    pub fn load(backing: Box<dyn AsRef<[u8]> + Send + Sync>) -> Result<Model, ModelError> {
+        let (meta, weights) = parse((*backing).as_ref())?;
+        Ok(Model {
+            meta,
+            backing,
+            weights,
+        })
+    }
+
+    /// The weights section.
+    pub fn weights(&self) -> &[u8] {
+        &(*self.backing).as_ref()[self.weights.clone()]
+    }
+}

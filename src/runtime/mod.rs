@@ -1,0 +1,1 @@
+//! Contexts, memory planning and execution (placeholder).

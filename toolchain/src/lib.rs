@@ -1,0 +1,1 @@
+//! The rknnrt offline compiler (placeholder).
