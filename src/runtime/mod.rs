@@ -1,1 +1,13 @@
-//! Contexts, memory planning and execution (placeholder).
+//! Contexts, memory planning and execution: everything between the C API
+//! and the kernels and devices.
+
+pub mod attrs;
+pub mod context;
+pub mod error;
+pub mod exec;
+pub mod loader;
+pub mod perf;
+pub mod plan;
+
+pub use context::Context;
+pub use error::{Error, ErrorKind, Result};

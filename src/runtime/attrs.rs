@@ -1,0 +1,111 @@
+//! The tensor attributes `rknn_query` reports for model inputs and outputs,
+//! in plain Rust (the C API copies them into `rknn_tensor_attr`).
+
+use crate::graph::{DType, Layout, TensorInfo};
+
+/// Which view of an IO tensor a query asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttrKind {
+    /// `RKNN_QUERY_INPUT_ATTR`: 4-D inputs as NHWC (the image order users
+    /// pass to `rknn_inputs_set`), others as in the model.
+    Input,
+    /// `RKNN_QUERY_OUTPUT_ATTR`: 4-D outputs as NCHW.
+    Output,
+}
+
+/// What a query reports about one IO tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorAttr {
+    /// Input or output index.
+    pub index: u32,
+    /// Dimensions in `fmt` order.
+    pub dims: Vec<u32>,
+    /// Tensor name.
+    pub name: String,
+    /// Number of elements.
+    pub n_elems: u32,
+    /// Bytes without stride padding.
+    pub size: u32,
+    /// Layout of `dims`.
+    pub fmt: Layout,
+    /// Element type.
+    pub dtype: DType,
+    /// Affine quantization (zero point, scale), if any.
+    pub quant: Option<(i32, f32)>,
+    /// Row pitch in pixels (0 when not meaningful).
+    pub w_stride: u32,
+    /// Bytes including stride padding.
+    pub size_with_stride: u32,
+    /// Whether the data is passed through unconverted.
+    pub pass_through: bool,
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The attributes of `info` (input or output number `index`) for `kind`.
+pub fn attr(index: usize, info: &TensorInfo, kind: AttrKind) -> TensorAttr {
+    let shape = &info.shape;
+    let four_d = shape.len() == 4;
+    let (dims, fmt, w_stride): (Vec<usize>, Layout, usize) = match (kind, four_d) {
+        (AttrKind::Input, true) => (
+            vec![shape[0], shape[2], shape[3], shape[1]],
+            Layout::Nhwc,
+            shape[3],
+        ),
+        (AttrKind::Output, true) => (shape.clone(), Layout::Nchw, 0),
+        (_, false) => (shape.clone(), Layout::Undefined, 0),
+    };
+    let size = info.bytes();
+    TensorAttr {
+        index: to_u32(index),
+        dims: dims.into_iter().map(to_u32).collect(),
+        name: info.name.clone(),
+        n_elems: to_u32(info.elems()),
+        size: to_u32(size),
+        fmt,
+        dtype: info.dtype,
+        quant: info
+            .quant
+            .as_ref()
+            .map(|q| (q.zero_point[0], q.scale[0])),
+        w_stride: to_u32(w_stride),
+        size_with_stride: to_u32(size),
+        pass_through: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Quant;
+
+    #[test]
+    fn four_d_input_is_reported_nhwc() {
+        let mut t = TensorInfo::activation("images", vec![1, 3, 640, 640], DType::I8);
+        t.quant = Some(Quant::per_tensor(0.003922, -128));
+        let a = attr(0, &t, AttrKind::Input);
+        assert_eq!(a.dims, vec![1, 640, 640, 3]);
+        assert_eq!(a.fmt, Layout::Nhwc);
+        assert_eq!(a.n_elems, 1_228_800);
+        assert_eq!(a.size, 1_228_800);
+        assert_eq!(a.w_stride, 640);
+        assert_eq!(a.quant, Some((-128, 0.003922)));
+    }
+
+    #[test]
+    fn outputs_keep_nchw_and_vectors_are_undefined() {
+        let t = TensorInfo::activation("out", vec![1, 255, 80, 80], DType::F16);
+        let a = attr(2, &t, AttrKind::Output);
+        assert_eq!(a.index, 2);
+        assert_eq!(a.dims, vec![1, 255, 80, 80]);
+        assert_eq!(a.fmt, Layout::Nchw);
+        assert_eq!(a.size, 255 * 80 * 80 * 2);
+        let v = TensorInfo::activation("prob", vec![1, 1000], DType::F32);
+        let a = attr(0, &v, AttrKind::Input);
+        assert_eq!(a.fmt, Layout::Undefined);
+        assert_eq!(a.dims, vec![1, 1000]);
+        assert_eq!(a.quant, None);
+    }
+}
