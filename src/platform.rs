@@ -93,6 +93,6 @@ impl Platform {
             return false;
         }
         let all = (1u32 << self.cores()) - 1;
-        mask == 0 || mask == 0xffff || (mask & !all == 0 && mask != 0)
+        mask == 0 || mask == 0xffff || mask & !all == 0
     }
 }
