@@ -79,7 +79,23 @@ impl Context {
         device: Arc<dyn Device>,
         flags: u32,
     ) -> Result<Context> {
-        let platform = device.info().platform;
+        // The host device emulates whatever platform the model targets;
+        // a real NPU must match it.
+        let platform = if device.name() == "host" {
+            model.meta.platform
+        } else {
+            device.info().platform
+        };
+        if platform != model.meta.platform {
+            return Err(Error::new(
+                ErrorKind::PlatformMismatch,
+                format!(
+                    "the model targets {} but the device is {}",
+                    model.meta.platform.name(),
+                    platform.name()
+                ),
+            ));
+        }
         let graph = &model.meta.graph;
         let info_only = flags & FLAG_MODEL_INFO_ONLY != 0;
         let (arena, inputs, outputs) = if info_only {
@@ -117,6 +133,11 @@ impl Context {
     /// The model.
     pub fn model(&self) -> &Model {
         &self.model
+    }
+
+    /// The shared model (for contexts that share weights).
+    pub fn shared_model(&self) -> Arc<Model> {
+        self.model.clone()
     }
 
     /// The device's platform.

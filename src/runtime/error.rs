@@ -17,6 +17,8 @@ pub enum ErrorKind {
     InputInvalid,
     /// `RKNN_ERR_OUTPUT_INVALID` (-9).
     OutputInvalid,
+    /// `RKNN_ERR_TARGET_PLATFORM_UNMATCH` (-13).
+    PlatformMismatch,
 }
 
 impl ErrorKind {
@@ -30,6 +32,7 @@ impl ErrorKind {
             ErrorKind::ModelInvalid => -6,
             ErrorKind::InputInvalid => -8,
             ErrorKind::OutputInvalid => -9,
+            ErrorKind::PlatformMismatch => -13,
         }
     }
 }

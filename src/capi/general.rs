@@ -1,0 +1,470 @@
+//! The general (copying) flow of `rknn_api.h`: init, query, inputs, run,
+//! outputs, destroy.
+
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::sync::Arc;
+
+use super::guard::{call, ApiError};
+use super::handles::{self, Handle};
+use super::query;
+use crate::abi::*;
+use crate::graph::{DType, Layout};
+use crate::runtime::context::{FLAG_COLLECT_PERF, FLAG_MODEL_INFO_ONLY};
+use crate::runtime::{self, io, loader, Context, ErrorKind};
+
+/// Maps a runtime error to the C code and message.
+pub(crate) fn rt_err(e: runtime::Error) -> ApiError {
+    ApiError::new(e.kind.code(), e.message)
+}
+
+fn param(msg: impl Into<String>) -> ApiError {
+    ApiError::new(RKNN_ERR_PARAM_INVALID, msg)
+}
+
+/// Flags whose behaviour later work adds; refused rather than ignored.
+const UNSUPPORTED_FLAGS: [(u32, &str); 6] = [
+    (RKNN_FLAG_ASYNC_MASK, "RKNN_FLAG_ASYNC_MASK"),
+    (RKNN_FLAG_MEM_ALLOC_OUTSIDE, "RKNN_FLAG_MEM_ALLOC_OUTSIDE"),
+    (RKNN_FLAG_INTERNAL_ALLOC_OUTSIDE, "RKNN_FLAG_INTERNAL_ALLOC_OUTSIDE"),
+    (RKNN_FLAG_FENCE_IN_OUTSIDE, "RKNN_FLAG_FENCE_IN_OUTSIDE"),
+    (RKNN_FLAG_FENCE_OUT_OUTSIDE, "RKNN_FLAG_FENCE_OUT_OUTSIDE"),
+    (RKNN_FLAG_MODEL_BUFFER_ZERO_COPY, "RKNN_FLAG_MODEL_BUFFER_ZERO_COPY"),
+];
+
+fn log_banner(ctx: &Context) {
+    let meta = &ctx.model().meta;
+    tracing::info!(
+        "RKNN Runtime Information, librknnrt version: {}",
+        crate::version_string()
+    );
+    tracing::info!(
+        "RKNN Driver Information, version: {} (device: {})",
+        ctx.device().info().driver_version,
+        ctx.device().name()
+    );
+    tracing::info!(
+        "RKNN Model Information, version: {}, toolkit version: {}, target: {}, target platform: {}, framework name: ONNX, framework layout: NCHW, model inference type: static_shape",
+        crate::model::FORMAT_VERSION,
+        meta.producer,
+        meta.platform.npu_name(),
+        meta.platform.name()
+    );
+}
+
+/// Creates a context from a model file (`size` 0: `model` is a path) or
+/// an in-memory model (`size` bytes at `model`).
+///
+/// # Safety
+/// `context` must point to writable storage for a handle; `model` must be
+/// a NUL-terminated path when `size` is 0, else `size` readable bytes;
+/// `extend` must be NULL or point to a valid `rknn_init_extend`.
+#[no_mangle]
+pub unsafe extern "C" fn rknn_init(
+    context: *mut rknn_context,
+    model: *mut c_void,
+    size: u32,
+    flag: u32,
+    extend: *mut rknn_init_extend,
+) -> c_int {
+    call("rknn_init", || {
+        if context.is_null() {
+            return Err(param("context is NULL"));
+        }
+        if model.is_null() {
+            return Err(param("model is NULL"));
+        }
+        for (bit, name) in UNSUPPORTED_FLAGS {
+            if flag & bit != 0 {
+                return Err(ApiError::new(
+                    RKNN_ERR_FAIL,
+                    format!("flag {name} ({bit:#x}) is not supported yet by this runtime"),
+                ));
+            }
+        }
+        let device: Arc<dyn crate::driver::Device> =
+            Arc::from(crate::driver::open_default().map_err(|e| rt_err(e.into()))?);
+        let model = if flag & RKNN_FLAG_SHARE_WEIGHT_MEM != 0 {
+            if extend.is_null() {
+                return Err(param(
+                    "RKNN_FLAG_SHARE_WEIGHT_MEM needs rknn_init_extend.ctx (extend is NULL)",
+                ));
+            }
+            // SAFETY: non-NULL and, per the contract, a valid struct.
+            let owner = unsafe { (*extend).ctx };
+            handles::with(owner, |h| Ok(h.ctx.shared_model()))?
+        } else if size == 0 {
+            // SAFETY: with size 0 the caller passes a NUL-terminated path.
+            let path = unsafe { CStr::from_ptr(model.cast::<c_char>()) };
+            let path = path
+                .to_str()
+                .map_err(|_| param("model path is not valid UTF-8"))?;
+            Arc::new(loader::from_path(path).map_err(rt_err)?)
+        } else {
+            // SAFETY: the caller passes `size` readable bytes at `model`.
+            let bytes = unsafe { std::slice::from_raw_parts(model.cast::<u8>(), size as usize) };
+            Arc::new(loader::from_bytes(&*device, bytes).map_err(rt_err)?)
+        };
+        let ctx = Context::new(model, device, flag).map_err(rt_err)?;
+        log_banner(&ctx);
+        let id = handles::insert(Handle::new(ctx));
+        // SAFETY: checked non-NULL above; the caller provides the storage.
+        unsafe { context.write(id) };
+        Ok(RKNN_SUCC)
+    })
+}
+
+/// Creates a second context for the same model, sharing its weights.
+///
+/// # Safety
+/// Both pointers must be valid for reads/writes of one handle.
+#[no_mangle]
+pub unsafe extern "C" fn rknn_dup_context(
+    context_in: *mut rknn_context,
+    context_out: *mut rknn_context,
+) -> c_int {
+    call("rknn_dup_context", || {
+        if context_in.is_null() || context_out.is_null() {
+            return Err(param("context_in or context_out is NULL"));
+        }
+        // SAFETY: checked non-NULL; the caller owns the storage.
+        let src = unsafe { context_in.read() };
+        let ctx = handles::with(src, |h| h.ctx.duplicate().map_err(rt_err))?;
+        let id = handles::insert(Handle::new(ctx));
+        // SAFETY: checked non-NULL above.
+        unsafe { context_out.write(id) };
+        Ok(RKNN_SUCC)
+    })
+}
+
+/// Destroys a context and everything it allocated.
+#[no_mangle]
+pub extern "C" fn rknn_destroy(context: rknn_context) -> c_int {
+    call("rknn_destroy", || {
+        handles::remove(context)?;
+        Ok(RKNN_SUCC)
+    })
+}
+
+/// Answers a query (see `rknn_query_cmd`).
+///
+/// # Safety
+/// `info` must point to `size` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rknn_query(
+    context: rknn_context,
+    cmd: rknn_query_cmd,
+    info: *mut c_void,
+    size: u32,
+) -> c_int {
+    call("rknn_query", || {
+        if info.is_null() {
+            return Err(param("info is NULL"));
+        }
+        handles::with(context, |h| {
+            // SAFETY: forwarded contract: `info` holds `size` writable bytes.
+            unsafe { query::answer(h, cmd, info, size) }
+        })
+    })
+}
+
+fn dtype_of(t: rknn_tensor_type, what: &str) -> Result<DType, ApiError> {
+    DType::from_rknn(t).ok_or_else(|| {
+        ApiError::new(
+            RKNN_ERR_INPUT_INVALID,
+            format!("{what}: unsupported tensor type {t}"),
+        )
+    })
+}
+
+fn layout_of(f: rknn_tensor_format, what: &str) -> Result<Layout, ApiError> {
+    Layout::from_rknn(f).ok_or_else(|| {
+        ApiError::new(
+            RKNN_ERR_INPUT_INVALID,
+            format!("{what}: invalid tensor format {f}"),
+        )
+    })
+}
+
+/// Sets the model inputs (copying, converting and normalizing them).
+///
+/// # Safety
+/// `inputs` must point to `n_inputs` valid `rknn_input`s whose `buf`
+/// holds `size` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rknn_inputs_set(
+    context: rknn_context,
+    n_inputs: u32,
+    inputs: *mut rknn_input,
+) -> c_int {
+    call("rknn_inputs_set", || {
+        if inputs.is_null() {
+            return Err(param("inputs is NULL"));
+        }
+        // SAFETY: the caller passes `n_inputs` valid structs.
+        let list = unsafe { std::slice::from_raw_parts(inputs, n_inputs as usize) };
+        handles::with(context, |h| {
+            let want = h.ctx.n_inputs();
+            if list.len() != want {
+                return Err(ApiError::new(
+                    RKNN_ERR_PARAM_INVALID,
+                    format!("input num({}) != model input num({want})", list.len()),
+                ));
+            }
+            let platform = h.ctx.platform();
+            for inp in list {
+                let what = format!("input[{}]", inp.index);
+                if inp.buf.is_null() {
+                    return Err(ApiError::new(
+                        RKNN_ERR_INPUT_INVALID,
+                        format!("{what}: buf is NULL"),
+                    ));
+                }
+                let src_type = dtype_of(inp.r#type, &what)?;
+                let src_layout = layout_of(inp.fmt, &what)?;
+                // SAFETY: the caller guarantees `size` readable bytes at `buf`.
+                let src = unsafe {
+                    std::slice::from_raw_parts(inp.buf.cast::<u8>().cast_const(), inp.size as usize)
+                };
+                let index = inp.index as usize;
+                let pre = h
+                    .ctx
+                    .model()
+                    .meta
+                    .preprocess
+                    .get(index)
+                    .cloned()
+                    .unwrap_or_default();
+                h.ctx
+                    .set_input(index, |info, dst| {
+                        io::convert_input(
+                            &io::InputSource {
+                                data: src,
+                                dtype: src_type,
+                                layout: src_layout,
+                                pass_through: inp.pass_through != 0,
+                            },
+                            &pre,
+                            info,
+                            Layout::Nchw,
+                            platform.c2(info.dtype.size()),
+                            dst,
+                        )
+                        .map_err(|e| runtime::Error::new(ErrorKind::InputInvalid, format!("{what}: {e}")))
+                    })
+                    .map_err(rt_err)?;
+            }
+            Ok(RKNN_SUCC)
+        })
+    })
+}
+
+/// Runs one inference (blocking).
+///
+/// # Safety
+/// `extend` must be NULL or point to a valid `rknn_run_extend`.
+#[no_mangle]
+pub unsafe extern "C" fn rknn_run(context: rknn_context, extend: *mut rknn_run_extend) -> c_int {
+    call("rknn_run", || {
+        // SAFETY: NULL or a valid struct, per the contract.
+        if let Some(ext) = unsafe { extend.as_ref() } {
+            if ext.non_block != 0 {
+                return Err(ApiError::new(
+                    RKNN_ERR_FAIL,
+                    "non-blocking runs (rknn_run_extend.non_block = 1) are not supported yet by this runtime",
+                ));
+            }
+        }
+        handles::with(context, |h| {
+            if h.ctx.flags() & FLAG_MODEL_INFO_ONLY != 0 {
+                return Err(ApiError::new(
+                    RKNN_ERR_FAIL,
+                    "the context was created with RKNN_FLAG_COLLECT_MODEL_INFO_ONLY and cannot run",
+                ));
+            }
+            h.ctx.run().map_err(rt_err)?;
+            if h.ctx.flags() & FLAG_COLLECT_PERF != 0 {
+                h.perf_detail = None;
+            }
+            Ok(RKNN_SUCC)
+        })
+    })
+}
+
+/// Waits for a non-blocking run (not supported yet: runs are blocking).
+///
+/// # Safety
+/// `extend` must be NULL or point to a valid `rknn_run_extend`.
+#[no_mangle]
+pub unsafe extern "C" fn rknn_wait(context: rknn_context, extend: *mut rknn_run_extend) -> c_int {
+    let _ = extend;
+    call("rknn_wait", || {
+        handles::get(context)?;
+        Err(ApiError::new(
+            RKNN_ERR_FAIL,
+            "not supported yet by this runtime (rknn_run is always blocking)",
+        ))
+    })
+}
+
+/// Copies (and converts) outputs after a run.
+///
+/// # Safety
+/// `outputs` must point to `n_outputs` valid `rknn_output`s; preallocated
+/// buffers must hold `size` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rknn_outputs_get(
+    context: rknn_context,
+    n_outputs: u32,
+    outputs: *mut rknn_output,
+    extend: *mut rknn_output_extend,
+) -> c_int {
+    let _ = extend;
+    call("rknn_outputs_get", || {
+        if outputs.is_null() {
+            return Err(param("outputs is NULL"));
+        }
+        // SAFETY: the caller passes `n_outputs` valid structs.
+        let list = unsafe { std::slice::from_raw_parts_mut(outputs, n_outputs as usize) };
+        handles::with(context, |h| {
+            let model_n = h.ctx.n_outputs();
+            if list.len() > model_n {
+                return Err(ApiError::new(
+                    RKNN_ERR_PARAM_INVALID,
+                    format!("param output num({}) > model output num({model_n})", list.len()),
+                ));
+            }
+            if !h.ctx.has_run() {
+                return Err(ApiError::new(RKNN_ERR_FAIL, "no output yet: call rknn_run first"));
+            }
+            let mut lent_now: Vec<usize> = Vec::new();
+            let result = fill_outputs(h, list, &mut lent_now);
+            if result.is_err() {
+                // Take back what this call handed out; the caller sees an error.
+                for (out, addr) in list.iter_mut().zip(lent_now.iter()) {
+                    h.lent.remove(addr);
+                    if out.is_prealloc == 0 {
+                        out.buf = std::ptr::null_mut();
+                    }
+                }
+            }
+            result
+        })
+    })
+}
+
+fn fill_outputs(
+    h: &mut Handle,
+    list: &mut [rknn_output],
+    lent_now: &mut Vec<usize>,
+) -> Result<i32, ApiError> {
+    for out in list.iter_mut() {
+        let i = out.index as usize;
+        let info = h.ctx.output_info(i).cloned().ok_or_else(|| {
+            ApiError::new(
+                RKNN_ERR_OUTPUT_INVALID,
+                format!(
+                    "output index {i} out of range (model has {} outputs)",
+                    h.ctx.n_outputs()
+                ),
+            )
+        })?;
+        let want_float = out.want_float != 0;
+        let need = io::output_size(&info, want_float);
+        let src = h.ctx.output_bytes(i).map_err(rt_err)?;
+        if out.is_prealloc != 0 {
+            if out.buf.is_null() || (out.size as usize) < need {
+                return Err(ApiError::new(
+                    RKNN_ERR_OUTPUT_INVALID,
+                    format!(
+                        "output[{i}]: preallocated buffer {:p} of {} bytes, need {need}",
+                        out.buf, out.size
+                    ),
+                ));
+            }
+            // SAFETY: the caller guarantees `size` writable bytes at `buf`.
+            let dst = unsafe { std::slice::from_raw_parts_mut(out.buf.cast::<u8>(), need) };
+            io::convert_output(src, &info, want_float, dst)
+                .map_err(|e| ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output[{i}]: {e}")))?;
+        } else {
+            let mut buf = vec![0u8; need].into_boxed_slice();
+            io::convert_output(src, &info, want_float, &mut buf)
+                .map_err(|e| ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output[{i}]: {e}")))?;
+            let addr = buf.as_mut_ptr() as usize;
+            out.buf = buf.as_mut_ptr().cast();
+            out.size = u32::try_from(need).map_err(|_| {
+                ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output[{i}] exceeds 4 GiB"))
+            })?;
+            h.lent.insert(addr, buf);
+            lent_now.push(addr);
+        }
+    }
+    Ok(RKNN_SUCC)
+}
+
+/// Frees output buffers handed out by `rknn_outputs_get`.
+///
+/// # Safety
+/// `outputs` must point to `n_ouputs` valid `rknn_output`s.
+#[no_mangle]
+pub unsafe extern "C" fn rknn_outputs_release(
+    context: rknn_context,
+    n_ouputs: u32,
+    outputs: *mut rknn_output,
+) -> c_int {
+    call("rknn_outputs_release", || {
+        if outputs.is_null() {
+            return Err(param("outputs is NULL"));
+        }
+        // SAFETY: the caller passes `n_ouputs` valid structs.
+        let list = unsafe { std::slice::from_raw_parts_mut(outputs, n_ouputs as usize) };
+        handles::with(context, |h| {
+            let mut stale = Vec::new();
+            for out in list.iter_mut().filter(|o| o.is_prealloc == 0) {
+                if h.lent.remove(&(out.buf as usize)).is_some() {
+                    out.buf = std::ptr::null_mut();
+                } else {
+                    stale.push(out.index);
+                }
+            }
+            if stale.is_empty() {
+                Ok(RKNN_SUCC)
+            } else {
+                Err(ApiError::new(
+                    RKNN_ERR_PARAM_INVALID,
+                    format!(
+                        "output(s) {stale:?} were not handed out by rknn_outputs_get or were already released"
+                    ),
+                ))
+            }
+        })
+    })
+}
+
+/// Selects NPU cores (multi-core platforms only).
+#[no_mangle]
+pub extern "C" fn rknn_set_core_mask(context: rknn_context, core_mask: rknn_core_mask) -> c_int {
+    call("rknn_set_core_mask", || {
+        handles::with(context, |h| {
+            h.ctx.set_core_mask(core_mask).map_err(rt_err)?;
+            Ok(RKNN_SUCC)
+        })
+    })
+}
+
+/// Sets the number of cores for multi-batch models (not supported yet).
+#[no_mangle]
+pub extern "C" fn rknn_set_batch_core_num(context: rknn_context, core_num: c_int) -> c_int {
+    call("rknn_set_batch_core_num", || {
+        handles::get(context)?;
+        Err(ApiError::new(
+            RKNN_ERR_FAIL,
+            format!("core_num {core_num}: not supported yet by this runtime (multi-batch models)"),
+        ))
+    })
+}
+
+/// Keeps `CString` in scope for `query`.
+pub(crate) fn perf_text(h: &mut Handle, text: String) -> &CString {
+    let c = CString::new(text.replace('\0', " ")).unwrap_or_default();
+    h.perf_detail.insert(c)
+}

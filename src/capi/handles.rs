@@ -1,0 +1,94 @@
+//! The table of live contexts behind the opaque `rknn_context` handles.
+//! Handles are small integers, never pointers, so a stale or forged handle
+//! is detected instead of dereferenced.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use super::guard::ApiError;
+use crate::abi::{rknn_context, RKNN_ERR_CTX_INVALID};
+use crate::runtime::Context;
+
+/// A context plus the memory the C API lends to the caller.
+#[derive(Debug)]
+pub struct Handle {
+    /// The runtime context.
+    pub ctx: Context,
+    /// Output buffers handed out by `rknn_outputs_get`, keyed by address,
+    /// freed by `rknn_outputs_release` or `rknn_destroy`.
+    pub lent: HashMap<usize, Box<[u8]>>,
+    /// Text returned by `RKNN_QUERY_PERF_DETAIL`; valid until the next
+    /// such query or `rknn_destroy`.
+    pub perf_detail: Option<CString>,
+}
+
+impl Handle {
+    /// Wraps a new context.
+    pub fn new(ctx: Context) -> Handle {
+        Handle {
+            ctx,
+            lent: HashMap::new(),
+            perf_detail: None,
+        }
+    }
+}
+
+type Shared = Arc<Mutex<Handle>>;
+
+#[derive(Default)]
+struct Table {
+    next: rknn_context,
+    live: HashMap<rknn_context, Shared>,
+}
+
+fn table() -> MutexGuard<'static, Table> {
+    static TABLE: OnceLock<Mutex<Table>> = OnceLock::new();
+    TABLE
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Registers `handle` and returns its new id (never 0).
+pub fn insert(handle: Handle) -> rknn_context {
+    let mut t = table();
+    loop {
+        t.next = t.next.wrapping_add(1);
+        let id = t.next;
+        if id != 0 && !t.live.contains_key(&id) {
+            t.live.insert(id, Arc::new(Mutex::new(handle)));
+            return id;
+        }
+    }
+}
+
+/// The context behind `id`.
+pub fn get(id: rknn_context) -> Result<Shared, ApiError> {
+    table().live.get(&id).cloned().ok_or_else(|| {
+        ApiError::new(
+            RKNN_ERR_CTX_INVALID,
+            format!("invalid context {id:#x} (never created or already destroyed)"),
+        )
+    })
+}
+
+/// Runs `f` on the context behind `id`, holding it exclusively.
+pub fn with<R>(
+    id: rknn_context,
+    f: impl FnOnce(&mut Handle) -> Result<R, ApiError>,
+) -> Result<R, ApiError> {
+    let shared = get(id)?;
+    let mut guard = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    f(&mut guard)
+}
+
+/// Unregisters `id`; its memory is freed once no call still uses it.
+pub fn remove(id: rknn_context) -> Result<(), ApiError> {
+    table().live.remove(&id).map(drop).ok_or_else(|| {
+        ApiError::new(
+            RKNN_ERR_CTX_INVALID,
+            format!("invalid context {id:#x} (never created or already destroyed)"),
+        )
+    })
+}

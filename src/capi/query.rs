@@ -1,0 +1,206 @@
+//! `rknn_query`: fills the caller's struct for each query command.
+
+use std::ffi::{c_char, c_void};
+
+use super::general::{perf_text, rt_err};
+use super::guard::ApiError;
+use super::handles::Handle;
+use crate::abi::*;
+use crate::runtime::attrs::{self, AttrKind, TensorAttr};
+use crate::runtime::context::FLAG_COLLECT_PERF;
+
+fn too_small(name: &str, size: u32, need: usize) -> ApiError {
+    ApiError::new(
+        RKNN_ERR_PARAM_INVALID,
+        format!("info_len({size}) < sizeof({name})({need})!"),
+    )
+}
+
+/// Checks the caller's size and returns the typed destination.
+///
+/// # Safety
+/// `info` must point to `size` writable bytes.
+unsafe fn dest<'a, T>(info: *mut c_void, size: u32, name: &str) -> Result<&'a mut T, ApiError> {
+    let need = std::mem::size_of::<T>();
+    if (size as usize) < need {
+        return Err(too_small(name, size, need));
+    }
+    if (info as usize) % std::mem::align_of::<T>() != 0 {
+        return Err(ApiError::new(
+            RKNN_ERR_PARAM_INVALID,
+            format!("info {info:p} is not aligned for {name}"),
+        ));
+    }
+    // SAFETY: `info` is non-NULL (checked by the caller), aligned (checked
+    // above) and holds at least size_of::<T>() writable bytes; every T here
+    // is a plain-data C struct for which any bit pattern is valid.
+    Ok(unsafe { &mut *info.cast::<T>() })
+}
+
+/// Copies `s` into a fixed C char array, truncating and NUL-terminating.
+pub(crate) fn copy_str(dst: &mut [c_char], s: &str) {
+    let n = s.len().min(dst.len().saturating_sub(1));
+    for (d, b) in dst.iter_mut().zip(s.as_bytes()[..n].iter()) {
+        *d = *b as c_char;
+    }
+    for d in dst.iter_mut().skip(n) {
+        *d = 0;
+    }
+}
+
+/// Writes a runtime attribute into the C struct.
+pub(crate) fn fill_attr(dst: &mut rknn_tensor_attr, a: &TensorAttr) {
+    dst.index = a.index;
+    dst.n_dims = a.dims.len().min(RKNN_MAX_DIMS as usize) as u32;
+    dst.dims = [0; RKNN_MAX_DIMS as usize];
+    for (d, s) in dst.dims.iter_mut().zip(&a.dims) {
+        *d = *s;
+    }
+    copy_str(&mut dst.name, &a.name);
+    dst.n_elems = a.n_elems;
+    dst.size = a.size;
+    dst.fmt = a.fmt as u32;
+    dst.r#type = a.dtype.to_rknn();
+    match a.quant {
+        Some((zp, scale)) => {
+            dst.qnt_type = RKNN_TENSOR_QNT_AFFINE_ASYMMETRIC;
+            dst.zp = zp;
+            dst.scale = scale;
+        }
+        None => {
+            dst.qnt_type = RKNN_TENSOR_QNT_NONE;
+            dst.zp = 0;
+            dst.scale = 1.0;
+        }
+    }
+    dst.fl = 0;
+    dst.w_stride = a.w_stride;
+    dst.size_with_stride = a.size_with_stride;
+    dst.pass_through = a.pass_through as u8;
+    dst.h_stride = 0;
+}
+
+fn io_attr(h: &Handle, index: u32, input: bool, kind: AttrKind) -> Result<TensorAttr, ApiError> {
+    let i = index as usize;
+    let (info, n) = if input {
+        (h.ctx.input_info(i), h.ctx.n_inputs())
+    } else {
+        (h.ctx.output_info(i), h.ctx.n_outputs())
+    };
+    let info = info.ok_or_else(|| {
+        ApiError::new(
+            RKNN_ERR_PARAM_INVALID,
+            format!(
+                "{} index({index}) >= model {} num({n})",
+                if input { "input" } else { "output" },
+                if input { "input" } else { "output" }
+            ),
+        )
+    })?;
+    Ok(attrs::attr(i, info, kind))
+}
+
+/// Answers `cmd` into `info`.
+///
+/// # Safety
+/// `info` must be non-NULL and point to `size` writable bytes.
+pub unsafe fn answer(
+    h: &mut Handle,
+    cmd: rknn_query_cmd,
+    info: *mut c_void,
+    size: u32,
+) -> Result<i32, ApiError> {
+    match cmd {
+        RKNN_QUERY_IN_OUT_NUM => {
+            // SAFETY: forwarded contract.
+            let d: &mut rknn_input_output_num = unsafe { dest(info, size, "rknn_input_output_num") }?;
+            d.n_input = h.ctx.n_inputs() as u32;
+            d.n_output = h.ctx.n_outputs() as u32;
+        }
+        RKNN_QUERY_INPUT_ATTR | RKNN_QUERY_CURRENT_INPUT_ATTR | RKNN_QUERY_OUTPUT_ATTR
+        | RKNN_QUERY_CURRENT_OUTPUT_ATTR => {
+            let input = matches!(cmd, RKNN_QUERY_INPUT_ATTR | RKNN_QUERY_CURRENT_INPUT_ATTR);
+            // SAFETY: forwarded contract.
+            let d: &mut rknn_tensor_attr = unsafe { dest(info, size, "rknn_tensor_attr") }?;
+            let kind = if input { AttrKind::Input } else { AttrKind::Output };
+            let a = io_attr(h, d.index, input, kind)?;
+            fill_attr(d, &a);
+        }
+        RKNN_QUERY_SDK_VERSION => {
+            // SAFETY: forwarded contract.
+            let d: &mut rknn_sdk_version = unsafe { dest(info, size, "rknn_sdk_version") }?;
+            copy_str(&mut d.api_version, crate::version_string());
+            copy_str(&mut d.drv_version, &h.ctx.device().info().driver_version);
+        }
+        RKNN_QUERY_MEM_SIZE => {
+            // SAFETY: forwarded contract.
+            let d: &mut rknn_mem_size = unsafe { dest(info, size, "rknn_mem_size") }?;
+            let m = h.ctx.mem_size();
+            let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+            d.total_weight_size = clamp(m.weight);
+            d.total_internal_size = clamp(m.internal);
+            d.total_dma_allocated_size = m.dma_allocated;
+            d.total_sram_size = 0;
+            d.free_sram_size = 0;
+            d.reserved = [0; 10];
+        }
+        RKNN_QUERY_CUSTOM_STRING => {
+            // SAFETY: forwarded contract.
+            let d: &mut rknn_custom_string = unsafe { dest(info, size, "rknn_custom_string") }?;
+            copy_str(&mut d.string, &h.ctx.model().meta.custom_string);
+        }
+        RKNN_QUERY_PERF_RUN => {
+            // SAFETY: forwarded contract.
+            let d: &mut rknn_perf_run = unsafe { dest(info, size, "rknn_perf_run") }?;
+            if !h.ctx.has_run() {
+                return Err(ApiError::new(RKNN_ERR_FAIL, "RKNN_QUERY_PERF_RUN: no run yet"));
+            }
+            d.run_duration = h.ctx.perf().run.as_micros() as i64;
+        }
+        RKNN_QUERY_PERF_DETAIL => {
+            // SAFETY: forwarded contract.
+            let d: &mut rknn_perf_detail = unsafe { dest(info, size, "rknn_perf_detail") }?;
+            if h.ctx.flags() & FLAG_COLLECT_PERF == 0 {
+                return Err(ApiError::new(
+                    RKNN_ERR_FAIL,
+                    "RKNN_QUERY_PERF_DETAIL needs RKNN_FLAG_COLLECT_PERF_MASK at rknn_init",
+                ));
+            }
+            if !h.ctx.has_run() {
+                return Err(ApiError::new(RKNN_ERR_FAIL, "RKNN_QUERY_PERF_DETAIL: no run yet"));
+            }
+            let text = crate::runtime::perf::detail(
+                &h.ctx.model().meta.graph,
+                &h.ctx.perf().nodes,
+                "CPU",
+            );
+            let c = perf_text(h, text);
+            d.perf_data = c.as_ptr().cast_mut();
+            d.data_len = c.as_bytes().len() as u64;
+        }
+        RKNN_QUERY_INPUT_DYNAMIC_RANGE => {
+            tracing::warn!("rknn_query: RKNN_QUERY_INPUT_DYNAMIC_RANGE on a static-shape model");
+            return Err(ApiError::new(
+                RKNN_ERR_MODEL_INVALID,
+                "the model has static input shapes (no dynamic range)",
+            ));
+        }
+        RKNN_QUERY_DEVICE_MEM_INFO => {
+            return Err(ApiError::new(
+                RKNN_ERR_FAIL,
+                "RKNN_QUERY_DEVICE_MEM_INFO is not supported yet by this runtime",
+            ));
+        }
+        other => {
+            if let Some(r) = super::native::answer(h, other, info, size) {
+                return r;
+            }
+            return Err(ApiError::new(
+                RKNN_ERR_PARAM_INVALID,
+                format!("unknown query command {other}"),
+            ));
+        }
+    }
+    let _ = rt_err;
+    Ok(RKNN_SUCC)
+}
