@@ -48,10 +48,9 @@ impl QParams {
 }
 
 fn quant_of<'a>(op: &Op, info: &'a TensorInfo) -> Result<&'a Quant, KernelError> {
-    let q = info
-        .quant
-        .as_ref()
-        .ok_or_else(|| KernelError::invalid(op, format!("tensor '{}' has no quantization", info.name)))?;
+    let q = info.quant.as_ref().ok_or_else(|| {
+        KernelError::invalid(op, format!("tensor '{}' has no quantization", info.name))
+    })?;
     if q.scale.is_empty() || q.scale.len() != q.zero_point.len() {
         return Err(KernelError::invalid(
             op,
@@ -61,7 +60,10 @@ fn quant_of<'a>(op: &Op, info: &'a TensorInfo) -> Result<&'a Quant, KernelError>
     if q.scale.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
         return Err(KernelError::invalid(
             op,
-            format!("tensor '{}' has a non-positive or non-finite scale", info.name),
+            format!(
+                "tensor '{}' has a non-positive or non-finite scale",
+                info.name
+            ),
         ));
     }
     Ok(q)
@@ -94,7 +96,13 @@ pub fn dequant_table(dtype: DType, p: QParams) -> [f32; 256] {
 
 /// Byte-to-byte table `quantize_out(f(dequantize_in(b)))` (the int8 LUT of
 /// unary functions and of requantization).
-pub fn lut(in_dtype: DType, inp: QParams, out_dtype: DType, out: QParams, f: impl Fn(f32) -> f32) -> [u8; 256] {
+pub fn lut(
+    in_dtype: DType,
+    inp: QParams,
+    out_dtype: DType,
+    out: QParams,
+    f: impl Fn(f32) -> f32,
+) -> [u8; 256] {
     let deq = dequant_table(in_dtype, inp);
     let inv = out.inv_scale();
     let mut t = [0u8; 256];
@@ -107,7 +115,11 @@ pub fn lut(in_dtype: DType, inp: QParams, out_dtype: DType, out: QParams, f: imp
 /// The requantization table from `src`'s to `dst`'s quantization, or
 /// `None` when no conversion is needed (not 8-bit, or the same
 /// parameters).
-pub fn requant_table(op: &Op, src: &TensorInfo, dst: &TensorInfo) -> Result<Option<[u8; 256]>, KernelError> {
+pub fn requant_table(
+    op: &Op,
+    src: &TensorInfo,
+    dst: &TensorInfo,
+) -> Result<Option<[u8; 256]>, KernelError> {
     if !is_q8(src.dtype) || src.dtype != dst.dtype || src.quant == dst.quant {
         return Ok(None);
     }
@@ -154,7 +166,10 @@ pub fn to_real(op: &Op, t: &In<'_>) -> Result<Vec<f32>, KernelError> {
         DType::F32 => Ok(t.f32(op)?.to_vec()),
         DType::I8 | DType::U8 => {
             if t.data.len() != t.info.bytes() {
-                return Err(KernelError::invalid(op, format!("tensor '{}' size mismatch", t.info.name)));
+                return Err(KernelError::invalid(
+                    op,
+                    format!("tensor '{}' size mismatch", t.info.name),
+                ));
             }
             let q = quant_of(op, t.info)?;
             if q.is_per_tensor() {
@@ -162,8 +177,7 @@ pub fn to_real(op: &Op, t: &In<'_>) -> Result<Vec<f32>, KernelError> {
                 return Ok(t.data.iter().map(|&b| table[b as usize]).collect());
             }
             let (ch, inner) = channel_geometry(op, t.info, q)?;
-            Ok(t
-                .data
+            Ok(t.data
                 .iter()
                 .enumerate()
                 .map(|(i, &b)| {
@@ -232,10 +246,25 @@ mod tests {
         let op = Op::Dequantize;
         let ti = info(DType::I8, vec![4], Quant::per_tensor(0.5, 3));
         let data = [(-128i8) as u8, 0, 3, 127];
-        let r = to_real(&op, &In { info: &ti, data: &data }).unwrap();
+        let r = to_real(
+            &op,
+            &In {
+                info: &ti,
+                data: &data,
+            },
+        )
+        .unwrap();
         assert_eq!(r, vec![-65.5, -1.5, 0.0, 62.0]);
         let mut back = [0u8; 4];
-        from_real(&op, &r, &mut Out { info: &ti, data: &mut back }).unwrap();
+        from_real(
+            &op,
+            &r,
+            &mut Out {
+                info: &ti,
+                data: &mut back,
+            },
+        )
+        .unwrap();
         assert_eq!(back, data);
     }
 
@@ -248,7 +277,14 @@ mod tests {
             Quant::per_channel(vec![1.0, 2.0], vec![0, 10], 1),
         );
         let data = [5u8, 12, 7, 10];
-        let r = to_real(&op, &In { info: &ti, data: &data }).unwrap();
+        let r = to_real(
+            &op,
+            &In {
+                info: &ti,
+                data: &data,
+            },
+        )
+        .unwrap();
         assert_eq!(r, vec![5.0, 4.0, 7.0, 0.0]);
     }
 
@@ -268,9 +304,23 @@ mod tests {
     fn bad_quant_is_an_error() {
         let op = Op::Dequantize;
         let ti = info(DType::I8, vec![1], Quant::per_tensor(0.0, 0));
-        assert!(to_real(&op, &In { info: &ti, data: &[0] }).is_err());
+        assert!(to_real(
+            &op,
+            &In {
+                info: &ti,
+                data: &[0]
+            }
+        )
+        .is_err());
         let mut no_q = ti.clone();
         no_q.quant = None;
-        assert!(to_real(&op, &In { info: &no_q, data: &[0] }).is_err());
+        assert!(to_real(
+            &op,
+            &In {
+                info: &no_q,
+                data: &[0]
+            }
+        )
+        .is_err());
     }
 }

@@ -21,11 +21,19 @@ pub fn numel(shape: &[usize]) -> usize {
 /// Strides (in elements) that read an input of shape `shape` broadcast to
 /// `out`: 0 along broadcast axes. Errors when `shape` does not broadcast
 /// to `out` (numpy rules, aligned from the right).
-pub fn broadcast_strides(op: &Op, shape: &[usize], out: &[usize]) -> Result<Vec<usize>, KernelError> {
+pub fn broadcast_strides(
+    op: &Op,
+    shape: &[usize],
+    out: &[usize],
+) -> Result<Vec<usize>, KernelError> {
     if shape.len() > out.len() {
         return Err(KernelError::invalid(
             op,
-            format!("input rank {} exceeds output rank {}", shape.len(), out.len()),
+            format!(
+                "input rank {} exceeds output rank {}",
+                shape.len(),
+                out.len()
+            ),
         ));
     }
     let own = strides(shape);
@@ -56,7 +64,7 @@ pub fn for_each_row<const K: usize>(
     strides: [&[usize]; K],
     mut f: impl FnMut(usize, [usize; K], usize),
 ) {
-    if out.iter().any(|&d| d == 0) {
+    if out.contains(&0) {
         return;
     }
     if out.is_empty() {
@@ -95,7 +103,11 @@ pub fn for_each_row<const K: usize>(
 }
 
 /// Splits `shape` around `axis` into (outer, len, inner) element counts.
-pub fn split_at_axis(op: &Op, shape: &[usize], axis: usize) -> Result<(usize, usize, usize), KernelError> {
+pub fn split_at_axis(
+    op: &Op,
+    shape: &[usize],
+    axis: usize,
+) -> Result<(usize, usize, usize), KernelError> {
     if axis >= shape.len() {
         return Err(KernelError::invalid(
             op,
@@ -162,7 +174,7 @@ mod tests {
         let out = [2, 3, 4];
         let a = broadcast_strides(&op(), &[3, 1], &out).unwrap();
         let b = strides(&out);
-        let mut seen = vec![0u32; 24];
+        let mut seen = [0u32; 24];
         let mut a_offs = Vec::new();
         for_each_row(&out, [&a, &b], |o, [ao, bo], len| {
             assert_eq!(o, bo);

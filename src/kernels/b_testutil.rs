@@ -144,7 +144,13 @@ pub fn run(op: &Op, inputs: &[&T], outputs: &mut [T]) -> Result<(), KernelError>
 }
 
 /// Runs `op` with one output of `shape`/`dtype` (quantized with `q`).
-pub fn run1(op: &Op, inputs: &[&T], shape: &[usize], dtype: DType, q: Option<Quant>) -> Result<T, KernelError> {
+pub fn run1(
+    op: &Op,
+    inputs: &[&T],
+    shape: &[usize],
+    dtype: DType,
+    q: Option<Quant>,
+) -> Result<T, KernelError> {
     let mut out = T::zeros(shape, dtype);
     out.info.quant = q;
     let mut outs = [out];

@@ -94,15 +94,21 @@ impl Elem for Bool {
 }
 
 fn cast_t<S: Elem, D: Elem>(op: &Op, src: &[u8], dst: &mut [u8]) -> Result<(), KernelError> {
-    let s: &[S] = bytemuck::try_cast_slice(src).map_err(|e| KernelError::invalid(op, format!("buffer: {e}")))?;
-    let d: &mut [D] = bytemuck::try_cast_slice_mut(dst).map_err(|e| KernelError::invalid(op, format!("buffer: {e}")))?;
+    let s: &[S] = bytemuck::try_cast_slice(src)
+        .map_err(|e| KernelError::invalid(op, format!("buffer: {e}")))?;
+    let d: &mut [D] = bytemuck::try_cast_slice_mut(dst)
+        .map_err(|e| KernelError::invalid(op, format!("buffer: {e}")))?;
     if s.len() != d.len() {
         return Err(KernelError::invalid(op, "element counts differ"));
     }
     if S::FLOAT {
-        d.iter_mut().zip(s).for_each(|(d, &s)| *d = D::from_f64(s.to_f64()));
+        d.iter_mut()
+            .zip(s)
+            .for_each(|(d, &s)| *d = D::from_f64(s.to_f64()));
     } else {
-        d.iter_mut().zip(s).for_each(|(d, &s)| *d = D::from_i64(s.to_i64()));
+        d.iter_mut()
+            .zip(s)
+            .for_each(|(d, &s)| *d = D::from_i64(s.to_i64()));
     }
     Ok(())
 }
@@ -170,9 +176,15 @@ pub fn run(op: &Op, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<(), Ke
     match op {
         Op::Cast { to } => {
             if *to != out.info.dtype {
-                return Err(KernelError::invalid(op, format!("output is {:?}, cast to {to:?}", out.info.dtype)));
+                return Err(KernelError::invalid(
+                    op,
+                    format!("output is {:?}, cast to {to:?}", out.info.dtype),
+                ));
             }
-            with_type!(x.info.dtype, |S| with_type!(out.info.dtype, |D| cast_t::<S, D>(
+            with_type!(x.info.dtype, |S| with_type!(out.info.dtype, |D| cast_t::<
+                S,
+                D,
+            >(
                 op, x.data, out.data
             )))
         }
@@ -183,7 +195,10 @@ pub fn run(op: &Op, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<(), Ke
                 other => return Err(KernelError::unsupported(op, format!("{other:?} input"))),
             };
             if !b_q8::is_q8(out.info.dtype) {
-                return Err(KernelError::unsupported(op, format!("{:?} output", out.info.dtype)));
+                return Err(KernelError::unsupported(
+                    op,
+                    format!("{:?} output", out.info.dtype),
+                ));
             }
             b_q8::from_real(op, &real, out)
         }
@@ -249,18 +264,26 @@ mod tests {
             DType::F16 => f16::from_f64(v).to_le_bytes().to_vec(),
             DType::I8 => (sat(v, -128, 127) as i8).to_le_bytes().to_vec(),
             DType::U8 => (sat(v, 0, 255) as u8).to_le_bytes().to_vec(),
-            DType::I16 => (sat(v, i16::MIN as i128, i16::MAX as i128) as i16).to_le_bytes().to_vec(),
+            DType::I16 => (sat(v, i16::MIN as i128, i16::MAX as i128) as i16)
+                .to_le_bytes()
+                .to_vec(),
             DType::U16 => (sat(v, 0, u16::MAX as i128) as u16).to_le_bytes().to_vec(),
-            DType::I32 => (sat(v, i32::MIN as i128, i32::MAX as i128) as i32).to_le_bytes().to_vec(),
+            DType::I32 => (sat(v, i32::MIN as i128, i32::MAX as i128) as i32)
+                .to_le_bytes()
+                .to_vec(),
             DType::U32 => (sat(v, 0, u32::MAX as i128) as u32).to_le_bytes().to_vec(),
-            DType::I64 => (sat(v, i64::MIN as i128, i64::MAX as i128) as i64).to_le_bytes().to_vec(),
+            DType::I64 => (sat(v, i64::MIN as i128, i64::MAX as i128) as i64)
+                .to_le_bytes()
+                .to_vec(),
             DType::Bool => vec![u8::from(v != 0.0)],
         }
     }
 
     #[test]
     fn cast_every_pair() {
-        let vals = [0.0f64, 1.0, -1.0, 2.75, -2.75, 300.7, -300.7, 70000.5, 1e10, -1e10, 127.0, 255.0];
+        let vals = [
+            0.0f64, 1.0, -1.0, 2.75, -2.75, 300.7, -300.7, 70000.5, 1e10, -1e10, 127.0, 255.0,
+        ];
         for src in ALL {
             // Values as stored in the source type.
             let stored: Vec<Vec<u8>> = vals.iter().map(|&v| encode(v, true, src)).collect();
@@ -283,7 +306,10 @@ mod tests {
                 .collect();
             for dst in ALL {
                 let out = run1(&Op::Cast { to: dst }, &[&x], &[vals.len()], dst, None).unwrap();
-                let want: Vec<u8> = held.iter().flat_map(|&v| encode(v, src.is_float(), dst)).collect();
+                let want: Vec<u8> = held
+                    .iter()
+                    .flat_map(|&v| encode(v, src.is_float(), dst))
+                    .collect();
                 assert_eq!(out.bytes(), &want[..], "{src:?} -> {dst:?}");
             }
         }
@@ -306,15 +332,30 @@ mod tests {
                 if dt == DType::U8 {
                     q.zero_point.iter_mut().for_each(|z| *z += 128);
                 }
-                let out = run1(&Op::Quantize, &[&T::f32(&[2, 3, 4], &x)], &[2, 3, 4], dt, Some(q.clone())).unwrap();
-                let (lo, hi) = if dt == DType::I8 { (-128.0, 127.0) } else { (0.0, 255.0) };
+                let out = run1(
+                    &Op::Quantize,
+                    &[&T::f32(&[2, 3, 4], &x)],
+                    &[2, 3, 4],
+                    dt,
+                    Some(q.clone()),
+                )
+                .unwrap();
+                let (lo, hi) = if dt == DType::I8 {
+                    (-128.0, 127.0)
+                } else {
+                    (0.0, 255.0)
+                };
                 let want: Vec<u8> = x
                     .iter()
                     .enumerate()
                     .map(|(i, &v)| {
                         let (s, z) = q.channel((i / 4) % 3);
                         let r = (quant::round(v * (1.0 / s)) + z as f32).clamp(lo, hi);
-                        if dt == DType::I8 { r as i8 as u8 } else { r as u8 }
+                        if dt == DType::I8 {
+                            r as i8 as u8
+                        } else {
+                            r as u8
+                        }
                     })
                     .collect();
                 assert_eq!(out.bytes(), &want[..]);
@@ -322,14 +363,23 @@ mod tests {
                     let back = run1(&Op::Dequantize, &[&out], &[2, 3, 4], odt, None).unwrap();
                     for (i, &b) in want.iter().enumerate() {
                         let (s, z) = q.channel((i / 4) % 3);
-                        let v = if dt == DType::I8 { b as i8 as i32 } else { b as i32 };
+                        let v = if dt == DType::I8 {
+                            b as i8 as i32
+                        } else {
+                            b as i32
+                        };
                         let r = (v - z) as f32 * s;
                         let got = if odt == DType::F32 {
                             back.as_f32()[i]
                         } else {
-                            f16::from_le_bytes([back.bytes()[2 * i], back.bytes()[2 * i + 1]]).to_f32()
+                            f16::from_le_bytes([back.bytes()[2 * i], back.bytes()[2 * i + 1]])
+                                .to_f32()
                         };
-                        let tol = if odt == DType::F32 { 0.0 } else { r.abs() * 1e-3 };
+                        let tol = if odt == DType::F32 {
+                            0.0
+                        } else {
+                            r.abs() * 1e-3
+                        };
                         assert!((got - r).abs() <= tol);
                         // Within half a step of the original (inside range).
                         if r > (lo as i32 - z) as f32 * s && r < (hi as i32 - z) as f32 * s {
@@ -344,7 +394,8 @@ mod tests {
     #[test]
     fn dequantize_int32() {
         let v = [i32::MIN, -5, 0, i32::MAX];
-        let x = T::from_bytes(&[4], DType::I32, bytemuck::cast_slice(&v)).quant(Quant::per_tensor(0.5, 1));
+        let x = T::from_bytes(&[4], DType::I32, bytemuck::cast_slice(&v))
+            .quant(Quant::per_tensor(0.5, 1));
         let out = run1(&Op::Dequantize, &[&x], &[4], DType::F32, None).unwrap();
         let want: Vec<f32> = v.iter().map(|&q| ((q as i64 - 1) as f32) * 0.5).collect();
         assert_eq!(out.as_f32(), want);
@@ -354,6 +405,13 @@ mod tests {
     fn quantize_needs_parameters() {
         let x = T::f32(&[2], &[0.0, 1.0]);
         assert!(run1(&Op::Quantize, &[&x], &[2], DType::I8, None).is_err());
-        assert!(run1(&Op::Quantize, &[&x], &[2], DType::I8, Some(Quant::per_channel(vec![1.0; 3], vec![0; 3], 0))).is_err());
+        assert!(run1(
+            &Op::Quantize,
+            &[&x],
+            &[2],
+            DType::I8,
+            Some(Quant::per_channel(vec![1.0; 3], vec![0; 3], 0))
+        )
+        .is_err());
     }
 }

@@ -16,9 +16,19 @@ use crate::graph::{Activation, BinaryOp, DType, Op};
 /// Runs `Binary`, `Unary` or `PRelu`.
 pub fn run(op: &Op, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<(), KernelError> {
     match op {
-        Op::Binary { op: bop, activation } => {
+        Op::Binary {
+            op: bop,
+            activation,
+        } => {
             check_arity(op, inputs.len(), 2..=2, outputs.len(), 1..=1)?;
-            binary(op, *bop, *activation, &inputs[0], &inputs[1], &mut outputs[0])
+            binary(
+                op,
+                *bop,
+                *activation,
+                &inputs[0],
+                &inputs[1],
+                &mut outputs[0],
+            )
         }
         Op::Unary { act } => {
             check_arity(op, inputs.len(), 1..=1, outputs.len(), 1..=1)?;
@@ -36,10 +46,8 @@ pub fn run(op: &Op, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<(), Ke
 /// `sa`) and `b` (shape `sb`) to `shape`.
 fn broadcast2<T: Copy>(
     op: &Op,
-    a: &[T],
-    sa: &[usize],
-    b: &[T],
-    sb: &[usize],
+    (a, sa): (&[T], &[usize]),
+    (b, sb): (&[T], &[usize]),
     out: &mut [T],
     shape: &[usize],
     f: impl Fn(T, T) -> T,
@@ -80,20 +88,18 @@ fn broadcast2<T: Copy>(
 fn binary_f32(
     op: &Op,
     bop: BinaryOp,
-    a: &[f32],
-    sa: &[usize],
-    b: &[f32],
-    sb: &[usize],
+    a: (&[f32], &[usize]),
+    b: (&[f32], &[usize]),
     out: &mut [f32],
     shape: &[usize],
 ) -> Result<(), KernelError> {
     match bop {
-        BinaryOp::Add => broadcast2(op, a, sa, b, sb, out, shape, |x, y| x + y),
-        BinaryOp::Sub => broadcast2(op, a, sa, b, sb, out, shape, |x, y| x - y),
-        BinaryOp::Mul => broadcast2(op, a, sa, b, sb, out, shape, |x, y| x * y),
-        BinaryOp::Div => broadcast2(op, a, sa, b, sb, out, shape, |x, y| x / y),
-        BinaryOp::Max => broadcast2(op, a, sa, b, sb, out, shape, max_f32),
-        BinaryOp::Min => broadcast2(op, a, sa, b, sb, out, shape, min_f32),
+        BinaryOp::Add => broadcast2(op, a, b, out, shape, |x, y| x + y),
+        BinaryOp::Sub => broadcast2(op, a, b, out, shape, |x, y| x - y),
+        BinaryOp::Mul => broadcast2(op, a, b, out, shape, |x, y| x * y),
+        BinaryOp::Div => broadcast2(op, a, b, out, shape, |x, y| x / y),
+        BinaryOp::Max => broadcast2(op, a, b, out, shape, max_f32),
+        BinaryOp::Min => broadcast2(op, a, b, out, shape, min_f32),
     }
 }
 
@@ -127,17 +133,25 @@ macro_rules! binary_int {
     ($op:expr, $bop:expr, $a:expr, $sa:expr, $b:expr, $sb:expr, $out:expr, $shape:expr, $t:ty) => {{
         let (op, a, b, out): (&Op, &[$t], &[$t], &mut [$t]) = ($op, $a, $b, $out);
         match $bop {
-            BinaryOp::Add => broadcast2(op, a, $sa, b, $sb, out, $shape, |x, y| x.wrapping_add(y)),
-            BinaryOp::Sub => broadcast2(op, a, $sa, b, $sb, out, $shape, |x, y| x.wrapping_sub(y)),
-            BinaryOp::Mul => broadcast2(op, a, $sa, b, $sb, out, $shape, |x, y| x.wrapping_mul(y)),
-            BinaryOp::Max => broadcast2(op, a, $sa, b, $sb, out, $shape, |x, y| x.max(y)),
-            BinaryOp::Min => broadcast2(op, a, $sa, b, $sb, out, $shape, |x, y| x.min(y)),
+            BinaryOp::Add => broadcast2(op, (a, $sa), (b, $sb), out, $shape, |x, y| {
+                x.wrapping_add(y)
+            }),
+            BinaryOp::Sub => broadcast2(op, (a, $sa), (b, $sb), out, $shape, |x, y| {
+                x.wrapping_sub(y)
+            }),
+            BinaryOp::Mul => broadcast2(op, (a, $sa), (b, $sb), out, $shape, |x, y| {
+                x.wrapping_mul(y)
+            }),
+            BinaryOp::Max => broadcast2(op, (a, $sa), (b, $sb), out, $shape, |x, y| x.max(y)),
+            BinaryOp::Min => broadcast2(op, (a, $sa), (b, $sb), out, $shape, |x, y| x.min(y)),
             BinaryOp::Div => {
                 if b.contains(&0) {
                     return Err(KernelError::invalid(op, "integer division by zero"));
                 }
                 // Truncating division (C semantics, as onnxruntime).
-                broadcast2(op, a, $sa, b, $sb, out, $shape, |x, y| x.wrapping_div(y))
+                broadcast2(op, (a, $sa), (b, $sb), out, $shape, |x, y| {
+                    x.wrapping_div(y)
+                })
             }
         }
     }};
@@ -157,7 +171,7 @@ fn binary(
     match dtypes {
         (DType::F32, DType::F32, DType::F32) => {
             let o = out.f32_mut(op)?;
-            binary_f32(op, bop, a.f32(op)?, sa, b.f32(op)?, sb, o, &shape)?;
+            binary_f32(op, bop, (a.f32(op)?, sa), (b.f32(op)?, sb), o, &shape)?;
             apply_activation(act, o);
             Ok(())
         }
@@ -166,9 +180,29 @@ fn binary(
                 return Err(KernelError::unsupported(op, "fused activation on integers"));
             }
             if dtypes.0 == DType::I32 {
-                binary_int!(op, bop, a.i32(op)?, sa, b.i32(op)?, sb, out.i32_mut(op)?, &shape, i32)
+                binary_int!(
+                    op,
+                    bop,
+                    a.i32(op)?,
+                    sa,
+                    b.i32(op)?,
+                    sb,
+                    out.i32_mut(op)?,
+                    &shape,
+                    i32
+                )
             } else {
-                binary_int!(op, bop, a.i64(op)?, sa, b.i64(op)?, sb, out.i64_mut(op)?, &shape, i64)
+                binary_int!(
+                    op,
+                    bop,
+                    a.i64(op)?,
+                    sa,
+                    b.i64(op)?,
+                    sb,
+                    out.i64_mut(op)?,
+                    &shape,
+                    i64
+                )
             }
         }
         (x, y, z) if quantized_mix(x, y, z) => {
@@ -176,7 +210,7 @@ fn binary(
             let ra = b_q8::to_real(op, a)?;
             let rb = b_q8::to_real(op, b)?;
             let mut r = vec![0f32; out.info.elems()];
-            binary_f32(op, bop, &ra, sa, &rb, sb, &mut r, &shape)?;
+            binary_f32(op, bop, (&ra, sa), (&rb, sb), &mut r, &shape)?;
             apply_activation(act, &mut r);
             b_q8::from_real(op, &r, out)
         }
@@ -241,16 +275,33 @@ fn prelu(op: &Op, x: &In<'_>, slope: &In<'_>, out: &mut Out<'_>) -> Result<(), K
     match (x.info.dtype, slope.info.dtype, out.info.dtype) {
         (DType::F32, DType::F32, DType::F32) => {
             let o = out.f32_mut(op)?;
-            broadcast2(op, x.f32(op)?, &x.info.shape, slope.f32(op)?, &slope.info.shape, o, &shape, f)
+            broadcast2(
+                op,
+                (x.f32(op)?, &x.info.shape),
+                (slope.f32(op)?, &slope.info.shape),
+                o,
+                &shape,
+                f,
+            )
         }
         (a, b, c) if quantized_mix(a, b, c) => {
             let rx = b_q8::to_real(op, x)?;
             let rs = b_q8::to_real(op, slope)?;
             let mut r = vec![0f32; out.info.elems()];
-            broadcast2(op, &rx, &x.info.shape, &rs, &slope.info.shape, &mut r, &shape, f)?;
+            broadcast2(
+                op,
+                (&rx, &x.info.shape),
+                (&rs, &slope.info.shape),
+                &mut r,
+                &shape,
+                f,
+            )?;
             b_q8::from_real(op, &r, out)
         }
-        (a, b, c) => Err(KernelError::unsupported(op, format!("types {a:?}, {b:?} to {c:?}"))),
+        (a, b, c) => Err(KernelError::unsupported(
+            op,
+            format!("types {a:?}, {b:?} to {c:?}"),
+        )),
     }
 }
 
@@ -263,11 +314,22 @@ mod tests {
 
     /// Independent reference: per output element, map the multi-index
     /// back into each input (numpy rules).
-    fn ref_broadcast(a: &[f32], sa: &[usize], b: &[f32], sb: &[usize], out: &[usize], f: impl Fn(f32, f32) -> f32) -> Vec<f32> {
+    fn ref_broadcast(
+        a: &[f32],
+        sa: &[usize],
+        b: &[f32],
+        sb: &[usize],
+        out: &[usize],
+        f: impl Fn(f32, f32) -> f32,
+    ) -> Vec<f32> {
         let n: usize = out.iter().product();
         let pick = |idx: &[usize], s: &[usize]| {
             let lead = idx.len() - s.len();
-            let sub: Vec<usize> = s.iter().enumerate().map(|(i, &d)| if d == 1 { 0 } else { idx[lead + i] }).collect();
+            let sub: Vec<usize> = s
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| if d == 1 { 0 } else { idx[lead + i] })
+                .collect();
             ravel(&sub, s)
         };
         (0..n)
@@ -278,7 +340,9 @@ mod tests {
             .collect()
     }
 
-    fn ops() -> Vec<(BinaryOp, fn(f32, f32) -> f32)> {
+    type F32Op = fn(f32, f32) -> f32;
+
+    fn ops() -> Vec<(BinaryOp, F32Op)> {
         vec![
             (BinaryOp::Add, |x, y| x + y),
             (BinaryOp::Sub, |x, y| x - y),
@@ -306,11 +370,25 @@ mod tests {
         let mut rng = Rng::new(1);
         for &(sa, sb, so) in SHAPES {
             let a = rng.vec(sa.iter().product(), -3.0, 3.0);
-            let b: Vec<f32> = rng.vec(sb.iter().product(), 0.5, 2.0).iter().map(|v| if rng.next_u64() % 2 == 0 { *v } else { -v }).collect();
+            let b: Vec<f32> = rng
+                .vec(sb.iter().product(), 0.5, 2.0)
+                .iter()
+                .map(|v| if rng.next_u64() % 2 == 0 { *v } else { -v })
+                .collect();
             for (bop, f) in ops() {
                 for act in [None, Some(Activation::Relu)] {
-                    let op = Op::Binary { op: bop, activation: act };
-                    let out = run1(&op, &[&T::f32(sa, &a), &T::f32(sb, &b)], so, DType::F32, None).unwrap();
+                    let op = Op::Binary {
+                        op: bop,
+                        activation: act,
+                    };
+                    let out = run1(
+                        &op,
+                        &[&T::f32(sa, &a), &T::f32(sb, &b)],
+                        so,
+                        DType::F32,
+                        None,
+                    )
+                    .unwrap();
                     let mut want = ref_broadcast(&a, sa, &b, sb, so, f);
                     if act.is_some() {
                         want.iter_mut().for_each(|v| *v = v.max(0.0));
@@ -323,8 +401,17 @@ mod tests {
 
     #[test]
     fn binary_rejects_bad_broadcast() {
-        let op = Op::Binary { op: BinaryOp::Add, activation: None };
-        let r = run1(&op, &[&T::f32(&[3], &[0.0; 3]), &T::f32(&[4], &[0.0; 4])], &[4], DType::F32, None);
+        let op = Op::Binary {
+            op: BinaryOp::Add,
+            activation: None,
+        };
+        let r = run1(
+            &op,
+            &[&T::f32(&[3], &[0.0; 3]), &T::f32(&[4], &[0.0; 4])],
+            &[4],
+            DType::F32,
+            None,
+        );
         assert!(r.is_err());
         let r = run1(&op, &[&T::f32(&[3], &[0.0; 3])], &[3], DType::F32, None);
         assert!(r.is_err());
@@ -336,7 +423,8 @@ mod tests {
         let b: Vec<i64> = vec![2];
         let ta = T::from_bytes(&[2, 3], DType::I64, bytemuck::cast_slice(&a));
         let tb = T::from_bytes(&[1], DType::I64, bytemuck::cast_slice(&b));
-        let cases: [(BinaryOp, fn(i64, i64) -> i64); 6] = [
+        type I64Op = fn(i64, i64) -> i64;
+        let cases: [(BinaryOp, I64Op); 6] = [
             (BinaryOp::Add, |x, y| x + y),
             (BinaryOp::Sub, |x, y| x - y),
             (BinaryOp::Mul, |x, y| x * y),
@@ -345,20 +433,29 @@ mod tests {
             (BinaryOp::Min, |x, y| x.min(y)),
         ];
         for (bop, f) in cases {
-            let op = Op::Binary { op: bop, activation: None };
+            let op = Op::Binary {
+                op: bop,
+                activation: None,
+            };
             let out = run1(&op, &[&ta, &tb], &[2, 3], DType::I64, None).unwrap();
             let want: Vec<i64> = a.iter().map(|&x| f(x, 2)).collect();
             assert_eq!(out.as_i64(), want);
         }
         let zero = T::from_bytes(&[1], DType::I64, bytemuck::cast_slice(&[0i64]));
-        let op = Op::Binary { op: BinaryOp::Div, activation: None };
+        let op = Op::Binary {
+            op: BinaryOp::Div,
+            activation: None,
+        };
         assert!(run1(&op, &[&ta, &zero], &[2, 3], DType::I64, None).is_err());
     }
 
     #[test]
     fn binary_int32_wraps() {
         let a = T::from_bytes(&[1], DType::I32, bytemuck::cast_slice(&[i32::MAX]));
-        let op = Op::Binary { op: BinaryOp::Add, activation: None };
+        let op = Op::Binary {
+            op: BinaryOp::Add,
+            activation: None,
+        };
         let out = run1(&op, &[&a, &a], &[1], DType::I32, None).unwrap();
         let v: &[i32] = bytemuck::cast_slice(out.bytes());
         assert_eq!(v, &[-2]);
@@ -373,23 +470,42 @@ mod tests {
         let mut rng = Rng::new(7);
         let (s_a, z_a, s_b, z_b, s_o, z_o) = (0.05, 3, 0.03, -7, 0.08, 1);
         for &(sa, sb, so) in SHAPES {
-            let qa: Vec<i8> = rng.bytes(sa.iter().product()).iter().map(|&b| b as i8).collect();
-            let qb: Vec<i8> = rng.bytes(sb.iter().product()).iter().map(|&b| b as i8).collect();
+            let qa: Vec<i8> = rng
+                .bytes(sa.iter().product())
+                .iter()
+                .map(|&b| b as i8)
+                .collect();
+            let qb: Vec<i8> = rng
+                .bytes(sb.iter().product())
+                .iter()
+                .map(|&b| b as i8)
+                .collect();
             let ta = T::i8q(sa, &qa, s_a, z_a);
             let tb = T::i8q(sb, &qb, s_b, z_b);
             for (bop, f) in ops() {
                 if bop == BinaryOp::Div {
                     continue;
                 }
-                let op = Op::Binary { op: bop, activation: None };
-                let out = run1(&op, &[&ta, &tb], so, DType::I8, Some(Quant::per_tensor(s_o, z_o))).unwrap();
+                let op = Op::Binary {
+                    op: bop,
+                    activation: None,
+                };
+                let out = run1(
+                    &op,
+                    &[&ta, &tb],
+                    so,
+                    DType::I8,
+                    Some(Quant::per_tensor(s_o, z_o)),
+                )
+                .unwrap();
                 let ra: Vec<f32> = qa.iter().map(|&q| deq(q, s_a, z_a)).collect();
                 let rb: Vec<f32> = qb.iter().map(|&q| deq(q, s_b, z_b)).collect();
                 let real = ref_broadcast(&ra, sa, &rb, sb, so, f);
                 let got = out.as_i8();
                 for (g, r) in got.iter().zip(&real) {
                     // Exact w.r.t. the naive int8 reference ...
-                    let naive = (quant::round(r * (1.0 / s_o)) + z_o as f32).clamp(-128.0, 127.0) as i8;
+                    let naive =
+                        (quant::round(r * (1.0 / s_o)) + z_o as f32).clamp(-128.0, 127.0) as i8;
                     assert_eq!(*g, naive);
                     // ... and within one step of the real result (inside range).
                     let back = deq(*g, s_o, z_o);
@@ -403,11 +519,17 @@ mod tests {
     const ACTS: &[Activation] = &[
         Activation::Relu,
         Activation::Relu6,
-        Activation::Clip { min: -1.0, max: 2.5 },
+        Activation::Clip {
+            min: -1.0,
+            max: 2.5,
+        },
         Activation::LeakyRelu { alpha: 0.1 },
         Activation::Sigmoid,
         Activation::Tanh,
-        Activation::HardSigmoid { alpha: 0.2, beta: 0.5 },
+        Activation::HardSigmoid {
+            alpha: 0.2,
+            beta: 0.5,
+        },
         Activation::HardSwish,
         Activation::Silu,
         Activation::Gelu { tanh_approx: false },
@@ -420,16 +542,26 @@ mod tests {
     fn act_ref(act: Activation, x: f64) -> f64 {
         match act {
             Activation::Relu => x.max(0.0),
-            Activation::Relu6 => x.max(0.0).min(6.0),
-            Activation::Clip { min, max } => x.max(min as f64).min(max as f64),
-            Activation::LeakyRelu { alpha } => if x < 0.0 { alpha as f64 * x } else { x },
+            Activation::Relu6 => x.clamp(0.0, 6.0),
+            Activation::Clip { min, max } => x.clamp(min as f64, max as f64),
+            Activation::LeakyRelu { alpha } => {
+                if x < 0.0 {
+                    alpha as f64 * x
+                } else {
+                    x
+                }
+            }
             Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             Activation::Tanh => x.tanh(),
-            Activation::HardSigmoid { alpha, beta } => (alpha as f64 * x + beta as f64).max(0.0).min(1.0),
-            Activation::HardSwish => x * ((x + 3.0).max(0.0).min(6.0)) / 6.0,
+            Activation::HardSigmoid { alpha, beta } => {
+                (alpha as f64 * x + beta as f64).clamp(0.0, 1.0)
+            }
+            Activation::HardSwish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
             Activation::Silu => x / (1.0 + (-x).exp()),
             Activation::Gelu { tanh_approx: true } => {
-                0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh())
+                0.5 * x
+                    * (1.0
+                        + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh())
             }
             Activation::Gelu { tanh_approx: false } => {
                 // erf by Simpson integration of 2/sqrt(pi) exp(-t^2).
@@ -453,8 +585,19 @@ mod tests {
         let mut rng = Rng::new(3);
         let x = rng.vec(37, -8.0, 8.0);
         for &act in ACTS {
-            let xs: Vec<f32> = if act == Activation::Sqrt { x.iter().map(|v| v.abs()).collect() } else { x.clone() };
-            let out = run1(&Op::Unary { act }, &[&T::f32(&[37], &xs)], &[37], DType::F32, None).unwrap();
+            let xs: Vec<f32> = if act == Activation::Sqrt {
+                x.iter().map(|v| v.abs()).collect()
+            } else {
+                x.clone()
+            };
+            let out = run1(
+                &Op::Unary { act },
+                &[&T::f32(&[37], &xs)],
+                &[37],
+                DType::F32,
+                None,
+            )
+            .unwrap();
             let want: Vec<f32> = xs.iter().map(|&v| act_ref(act, v as f64) as f32).collect();
             assert_close(&out.as_f32(), &want, 2e-6);
         }
@@ -465,16 +608,30 @@ mod tests {
         let all: Vec<i8> = (-128..=127).collect();
         let (si, zi, so, zo) = (0.04, -5, 0.03, -20);
         for &act in ACTS {
-            let (si, zi) = if act == Activation::Sqrt { (si, -128) } else { (si, zi) };
+            let (si, zi) = if act == Activation::Sqrt {
+                (si, -128)
+            } else {
+                (si, zi)
+            };
             let x = T::i8q(&[256], &all, si, zi);
-            let out = run1(&Op::Unary { act }, &[&x], &[256], DType::I8, Some(Quant::per_tensor(so, zo))).unwrap();
+            let out = run1(
+                &Op::Unary { act },
+                &[&x],
+                &[256],
+                DType::I8,
+                Some(Quant::per_tensor(so, zo)),
+            )
+            .unwrap();
             for (q, g) in all.iter().zip(out.as_i8()) {
                 let r = act.apply(deq(*q, si, zi));
                 let naive = (quant::round(r * (1.0 / so)) + zo as f32).clamp(-128.0, 127.0) as i8;
                 assert_eq!(g, naive, "{act:?} at {q}");
                 let real = act_ref(act, deq(*q, si, zi) as f64) as f32;
                 let clamped = real.clamp(deq(-128, so, zo), deq(127, so, zo));
-                assert!((deq(g, so, zo) - clamped).abs() <= so * 1.001, "{act:?} at {q}");
+                assert!(
+                    (deq(g, so, zo) - clamped).abs() <= so * 1.001,
+                    "{act:?} at {q}"
+                );
             }
         }
     }
@@ -486,15 +643,31 @@ mod tests {
         let slope = rng.vec(3, 0.0, 0.5);
         let op = Op::PRelu;
         for ss in [&[3usize, 1, 1][..], &[1, 3, 1, 1][..]] {
-            let out = run1(&op, &[&T::f32(&[2, 3, 2, 2], &x), &T::f32(ss, &slope)], &[2, 3, 2, 2], DType::F32, None).unwrap();
-            let want = ref_broadcast(&x, &[2, 3, 2, 2], &slope, ss, &[2, 3, 2, 2], |v, s| if v < 0.0 { s * v } else { v });
+            let out = run1(
+                &op,
+                &[&T::f32(&[2, 3, 2, 2], &x), &T::f32(ss, &slope)],
+                &[2, 3, 2, 2],
+                DType::F32,
+                None,
+            )
+            .unwrap();
+            let want = ref_broadcast(&x, &[2, 3, 2, 2], &slope, ss, &[2, 3, 2, 2], |v, s| {
+                if v < 0.0 {
+                    s * v
+                } else {
+                    v
+                }
+            });
             assert_close(&out.as_f32(), &want, 1e-7);
         }
         let qx: Vec<i8> = rng.bytes(24).iter().map(|&b| b as i8).collect();
         let qs: Vec<i8> = vec![10, 20, 30];
         let out = run1(
             &op,
-            &[&T::i8q(&[2, 3, 4], &qx, 0.1, 2), &T::i8q(&[3, 1], &qs, 0.01, 0)],
+            &[
+                &T::i8q(&[2, 3, 4], &qx, 0.1, 2),
+                &T::i8q(&[3, 1], &qs, 0.01, 0),
+            ],
             &[2, 3, 4],
             DType::I8,
             Some(Quant::per_tensor(0.1, 2)),
@@ -504,7 +677,10 @@ mod tests {
             let r = deq(qx[i], 0.1, 2);
             let s = deq(qs[(i / 4) % 3], 0.01, 0);
             let want = if r >= 0.0 { r } else { r * s };
-            assert_eq!(*g, (quant::round(want * (1.0 / 0.1)) + 2.0).clamp(-128.0, 127.0) as i8);
+            assert_eq!(
+                *g,
+                (quant::round(want * (1.0 / 0.1)) + 2.0).clamp(-128.0, 127.0) as i8
+            );
         }
     }
 }

@@ -11,7 +11,11 @@ use crate::graph::{DType, Op};
 
 /// Runs `Softmax` or `LayerNorm`.
 pub fn run(op: &Op, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<(), KernelError> {
-    for t in inputs.iter().map(|t| t.info).chain(outputs.iter().map(|t| t.info)) {
+    for t in inputs
+        .iter()
+        .map(|t| t.info)
+        .chain(outputs.iter().map(|t| t.info))
+    {
         if t.dtype != DType::F32 {
             return Err(KernelError::unsupported(
                 op,
@@ -63,7 +67,12 @@ fn softmax(op: &Op, axis: usize, x: &In<'_>, out: &mut Out<'_>) -> Result<(), Ke
 
 /// `t` (shape `shape`, with leading length-1 axes beyond `norm` dropped)
 /// expanded to the normalized shape `norm`.
-fn expand_to(op: &Op, data: &[f32], shape: &[usize], norm: &[usize]) -> Result<Vec<f32>, KernelError> {
+fn expand_to(
+    op: &Op,
+    data: &[f32],
+    shape: &[usize],
+    norm: &[usize],
+) -> Result<Vec<f32>, KernelError> {
     let mut shape = shape;
     while shape.len() > norm.len() && shape[0] == 1 {
         shape = &shape[1..];
@@ -80,13 +89,22 @@ fn expand_to(op: &Op, data: &[f32], shape: &[usize], norm: &[usize]) -> Result<V
     Ok(v)
 }
 
-fn layer_norm(op: &Op, axis: usize, eps: f32, inputs: &[In<'_>], out: &mut Out<'_>) -> Result<(), KernelError> {
+fn layer_norm(
+    op: &Op,
+    axis: usize,
+    eps: f32,
+    inputs: &[In<'_>],
+    out: &mut Out<'_>,
+) -> Result<(), KernelError> {
     let x = &inputs[0];
     if x.info.shape != out.info.shape {
         return Err(KernelError::invalid(op, "output shape differs from input"));
     }
     if axis >= x.info.shape.len() {
-        return Err(KernelError::invalid(op, format!("axis {axis} out of range")));
+        return Err(KernelError::invalid(
+            op,
+            format!("axis {axis} out of range"),
+        ));
     }
     let norm = &x.info.shape[axis..];
     let n: usize = norm.iter().product();
@@ -139,7 +157,14 @@ mod tests {
         let shape = [2, 3, 5, 1];
         let x = rng.vec(30, -10.0, 10.0);
         for axis in 0..4 {
-            let out = run1(&Op::Softmax { axis }, &[&T::f32(&shape, &x)], &shape, DType::F32, None).unwrap();
+            let out = run1(
+                &Op::Softmax { axis },
+                &[&T::f32(&shape, &x)],
+                &shape,
+                DType::F32,
+                None,
+            )
+            .unwrap();
             assert_close(&out.as_f32(), &softmax_ref(&x, &shape, axis), 1e-6);
         }
     }
@@ -147,7 +172,14 @@ mod tests {
     #[test]
     fn softmax_is_stable_for_large_inputs() {
         let x = [1000.0f32, 1001.0, 999.0];
-        let out = run1(&Op::Softmax { axis: 0 }, &[&T::f32(&[3], &x)], &[3], DType::F32, None).unwrap();
+        let out = run1(
+            &Op::Softmax { axis: 0 },
+            &[&T::f32(&[3], &x)],
+            &[3],
+            DType::F32,
+            None,
+        )
+        .unwrap();
         let want = softmax_ref(&[1.0, 2.0, 0.0], &[3], 0);
         assert_close(&out.as_f32(), &want, 1e-6);
     }
@@ -155,11 +187,24 @@ mod tests {
     #[test]
     fn softmax_rejects_int8() {
         let x = T::i8q(&[3], &[1, 2, 3], 0.1, 0);
-        let r = run1(&Op::Softmax { axis: 0 }, &[&x], &[3], DType::I8, Some(Quant::per_tensor(0.1, 0)));
+        let r = run1(
+            &Op::Softmax { axis: 0 },
+            &[&x],
+            &[3],
+            DType::I8,
+            Some(Quant::per_tensor(0.1, 0)),
+        );
         assert!(matches!(r, Err(KernelError::Unsupported { .. })));
     }
 
-    fn layer_norm_ref(x: &[f32], shape: &[usize], axis: usize, eps: f32, scale: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    fn layer_norm_ref(
+        x: &[f32],
+        shape: &[usize],
+        axis: usize,
+        eps: f32,
+        scale: &[f32],
+        bias: Option<&[f32]>,
+    ) -> Vec<f32> {
         let n: usize = shape[axis..].iter().product();
         let mut out = vec![0f32; x.len()];
         for (r, row) in x.chunks(n).enumerate() {
@@ -184,23 +229,64 @@ mod tests {
             let n: usize = shape[axis..].iter().product();
             let scale = rng.vec(n, 0.5, 1.5);
             let bias = rng.vec(n, -1.0, 1.0);
-            let op = Op::LayerNorm { axis, epsilon: 1e-5 };
+            let op = Op::LayerNorm {
+                axis,
+                epsilon: 1e-5,
+            };
             let ts = T::f32(&shape[axis..], &scale);
             let tb = T::f32(&shape[axis..], &bias);
-            let out = run1(&op, &[&T::f32(&shape, &x), &ts, &tb], &shape, DType::F32, None).unwrap();
-            assert_close(&out.as_f32(), &layer_norm_ref(&x, &shape, axis, 1e-5, &scale, Some(&bias)), 1e-5);
+            let out = run1(
+                &op,
+                &[&T::f32(&shape, &x), &ts, &tb],
+                &shape,
+                DType::F32,
+                None,
+            )
+            .unwrap();
+            assert_close(
+                &out.as_f32(),
+                &layer_norm_ref(&x, &shape, axis, 1e-5, &scale, Some(&bias)),
+                1e-5,
+            );
             let out = run1(&op, &[&T::f32(&shape, &x), &ts], &shape, DType::F32, None).unwrap();
-            assert_close(&out.as_f32(), &layer_norm_ref(&x, &shape, axis, 1e-5, &scale, None), 1e-5);
+            assert_close(
+                &out.as_f32(),
+                &layer_norm_ref(&x, &shape, axis, 1e-5, &scale, None),
+                1e-5,
+            );
         }
-        let op = Op::LayerNorm { axis: 2, epsilon: 1e-3 };
-        let out = run1(&op, &[&T::f32(&shape, &x), &T::f32(&[1], &[2.0])], &shape, DType::F32, None).unwrap();
-        assert_close(&out.as_f32(), &layer_norm_ref(&x, &shape, 2, 1e-3, &[2.0], None), 1e-5);
+        let op = Op::LayerNorm {
+            axis: 2,
+            epsilon: 1e-3,
+        };
+        let out = run1(
+            &op,
+            &[&T::f32(&shape, &x), &T::f32(&[1], &[2.0])],
+            &shape,
+            DType::F32,
+            None,
+        )
+        .unwrap();
+        assert_close(
+            &out.as_f32(),
+            &layer_norm_ref(&x, &shape, 2, 1e-3, &[2.0], None),
+            1e-5,
+        );
     }
 
     #[test]
     fn layer_norm_bad_scale_is_an_error() {
-        let op = Op::LayerNorm { axis: 1, epsilon: 1e-5 };
-        let r = run1(&op, &[&T::f32(&[2, 3], &[0.0; 6]), &T::f32(&[4], &[1.0; 4])], &[2, 3], DType::F32, None);
+        let op = Op::LayerNorm {
+            axis: 1,
+            epsilon: 1e-5,
+        };
+        let r = run1(
+            &op,
+            &[&T::f32(&[2, 3], &[0.0; 6]), &T::f32(&[4], &[1.0; 4])],
+            &[2, 3],
+            DType::F32,
+            None,
+        );
         assert!(r.is_err());
     }
 }

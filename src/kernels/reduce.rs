@@ -31,9 +31,16 @@ pub fn run(op: &Op, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<(), Ke
 /// Per input axis, the stride of the output index (0 on reduced axes),
 /// plus the output element count. Empty `axes` reduces every axis (ONNX
 /// default with `noop_with_empty_axes = 0`).
-fn output_strides(op: &Op, shape: &[usize], axes: &[usize]) -> Result<(Vec<usize>, usize), KernelError> {
+fn output_strides(
+    op: &Op,
+    shape: &[usize],
+    axes: &[usize],
+) -> Result<(Vec<usize>, usize), KernelError> {
     if let Some(&a) = axes.iter().find(|&&a| a >= shape.len()) {
-        return Err(KernelError::invalid(op, format!("axis {a} out of range for rank {}", shape.len())));
+        return Err(KernelError::invalid(
+            op,
+            format!("axis {a} out of range for rank {}", shape.len()),
+        ));
     }
     let reduced = |d: usize| axes.is_empty() || axes.contains(&d);
     let mut st = vec![0usize; shape.len()];
@@ -47,17 +54,26 @@ fn output_strides(op: &Op, shape: &[usize], axes: &[usize]) -> Result<(Vec<usize
     Ok((st, acc))
 }
 
-fn reduce(op: &Op, rop: ReduceOp, axes: &[usize], x: &In<'_>, out: &mut Out<'_>) -> Result<(), KernelError> {
+fn reduce(
+    op: &Op,
+    rop: ReduceOp,
+    axes: &[usize],
+    x: &In<'_>,
+    out: &mut Out<'_>,
+) -> Result<(), KernelError> {
     let shape = &x.info.shape;
     let (ost, n_out) = output_strides(op, shape, axes)?;
     if out.info.elems() != n_out {
         return Err(KernelError::invalid(
             op,
-            format!("output has {} elements, the reduction gives {n_out}", out.info.elems()),
+            format!(
+                "output has {} elements, the reduction gives {n_out}",
+                out.info.elems()
+            ),
         ));
     }
     let ist = strides(shape);
-    let count = if n_out == 0 { 0 } else { x.info.elems() / n_out };
+    let count = x.info.elems().checked_div(n_out).unwrap_or(0);
     let step = ost.last().copied().unwrap_or(0);
     match (x.info.dtype, out.info.dtype) {
         (DType::F32, DType::F32) => {
@@ -81,7 +97,11 @@ fn reduce(op: &Op, rop: ReduceOp, axes: &[usize], x: &In<'_>, out: &mut Out<'_>)
                         acc[o + k * step] += src[i + k] as f64;
                     }
                 });
-                let div = if rop == ReduceOp::Mean { count as f64 } else { 1.0 };
+                let div = if rop == ReduceOp::Mean {
+                    count as f64
+                } else {
+                    1.0
+                };
                 for (d, a) in dst.iter_mut().zip(acc) {
                     *d = (a / div) as f32;
                 }
@@ -116,7 +136,11 @@ fn reduce(op: &Op, rop: ReduceOp, axes: &[usize], x: &In<'_>, out: &mut Out<'_>)
                     acc[o + k * step] += (byte_value(a, src[i + k]) - qi.zp) as i64;
                 }
             });
-            let div = if rop == ReduceOp::Mean { count.max(1) as f32 } else { 1.0 };
+            let div = if rop == ReduceOp::Mean {
+                count.max(1) as f32
+            } else {
+                1.0
+            };
             let inv = qo.inv_scale();
             for (d, s) in out.data.iter_mut().zip(acc) {
                 *d = b_q8::quantize_byte(b, s as f32 * qi.scale / div, inv, qo.zp);
@@ -149,7 +173,13 @@ fn argmax_by<T: Copy + PartialOrd>(
     }
 }
 
-fn argmax(op: &Op, axis: usize, last: bool, x: &In<'_>, out: &mut Out<'_>) -> Result<(), KernelError> {
+fn argmax(
+    op: &Op,
+    axis: usize,
+    last: bool,
+    x: &In<'_>,
+    out: &mut Out<'_>,
+) -> Result<(), KernelError> {
     let geo = split_at_axis(op, &x.info.shape, axis)?;
     if geo.1 == 0 {
         return Err(KernelError::invalid(op, "ArgMax over an empty axis"));
@@ -177,7 +207,11 @@ mod tests {
 
     fn reduce_ref(x: &[f32], shape: &[usize], axes: &[usize], rop: ReduceOp) -> Vec<f32> {
         let all = axes.is_empty();
-        let kept: Vec<usize> = shape.iter().enumerate().map(|(d, &n)| if all || axes.contains(&d) { 1 } else { n }).collect();
+        let kept: Vec<usize> = shape
+            .iter()
+            .enumerate()
+            .map(|(d, &n)| if all || axes.contains(&d) { 1 } else { n })
+            .collect();
         let n_out: usize = kept.iter().product();
         let mut groups: Vec<Vec<f32>> = vec![Vec::new(); n_out];
         for (i, &v) in x.iter().enumerate() {
@@ -223,7 +257,11 @@ mod tests {
         for &axes in AXES {
             for rop in [ReduceOp::Mean, ReduceOp::Sum, ReduceOp::Max] {
                 for keepdims in [true, false] {
-                    let op = Op::Reduce { op: rop, axes: axes.to_vec(), keepdims };
+                    let op = Op::Reduce {
+                        op: rop,
+                        axes: axes.to_vec(),
+                        keepdims,
+                    };
                     let os = out_shape(&shape, axes, keepdims);
                     let out = run1(&op, &[&T::f32(&shape, &x)], &os, DType::F32, None).unwrap();
                     assert_close(&out.as_f32(), &reduce_ref(&x, &shape, axes, rop), 1e-5);
@@ -241,19 +279,40 @@ mod tests {
         let real: Vec<f32> = q.iter().map(|&v| (v as i32 - zi) as f32 * si).collect();
         for &axes in &[&[1usize][..], &[0, 2][..], &[][..]] {
             for rop in [ReduceOp::Mean, ReduceOp::Max, ReduceOp::Sum] {
-                let op = Op::Reduce { op: rop, axes: axes.to_vec(), keepdims: true };
+                let op = Op::Reduce {
+                    op: rop,
+                    axes: axes.to_vec(),
+                    keepdims: true,
+                };
                 let os = out_shape(&shape, axes, true);
-                let out = run1(&op, &[&T::i8q(&shape, &q, si, zi)], &os, DType::I8, Some(Quant::per_tensor(so, zo))).unwrap();
+                let out = run1(
+                    &op,
+                    &[&T::i8q(&shape, &q, si, zi)],
+                    &os,
+                    DType::I8,
+                    Some(Quant::per_tensor(so, zo)),
+                )
+                .unwrap();
                 let want = reduce_ref(&real, &shape, axes, rop);
                 let ints: Vec<f32> = q.iter().map(|&v| (v as i32 - zi) as f32).collect();
-                let sums = reduce_ref(&ints, &shape, axes, if rop == ReduceOp::Max { ReduceOp::Max } else { ReduceOp::Sum });
+                let sums = reduce_ref(
+                    &ints,
+                    &shape,
+                    axes,
+                    if rop == ReduceOp::Max {
+                        ReduceOp::Max
+                    } else {
+                        ReduceOp::Sum
+                    },
+                );
                 let count = (60 / want.len()) as f32;
                 for ((g, w), s) in out.as_i8().iter().zip(&want).zip(&sums) {
                     let exact = match rop {
                         ReduceOp::Mean => s * si / count,
                         _ => s * si,
                     };
-                    let naive = (quant::round(exact * (1.0 / so)) + zo as f32).clamp(-128.0, 127.0) as i8;
+                    let naive =
+                        (quant::round(exact * (1.0 / so)) + zo as f32).clamp(-128.0, 127.0) as i8;
                     assert_eq!(*g, naive, "{rop:?} {axes:?}");
                     let back = (*g as i32 - zo) as f32 * so;
                     let clamped = w.clamp((-128 - zo) as f32 * so, (127 - zo) as f32 * so);
@@ -262,18 +321,51 @@ mod tests {
             }
         }
         // Max with identical quantization is the integer maximum.
-        let op = Op::Reduce { op: ReduceOp::Max, axes: vec![2], keepdims: false };
-        let out = run1(&op, &[&T::i8q(&shape, &q, si, zi)], &[3, 4], DType::I8, Some(Quant::per_tensor(si, zi))).unwrap();
+        let op = Op::Reduce {
+            op: ReduceOp::Max,
+            axes: vec![2],
+            keepdims: false,
+        };
+        let out = run1(
+            &op,
+            &[&T::i8q(&shape, &q, si, zi)],
+            &[3, 4],
+            DType::I8,
+            Some(Quant::per_tensor(si, zi)),
+        )
+        .unwrap();
         let want: Vec<i8> = q.chunks(5).map(|c| *c.iter().max().unwrap()).collect();
         assert_eq!(out.as_i8(), want);
     }
 
     #[test]
     fn reduce_rejects_bad_output() {
-        let op = Op::Reduce { op: ReduceOp::Sum, axes: vec![0], keepdims: true };
-        assert!(run1(&op, &[&T::f32(&[2, 3], &[0.0; 6])], &[2, 3], DType::F32, None).is_err());
-        let op = Op::Reduce { op: ReduceOp::Sum, axes: vec![4], keepdims: true };
-        assert!(run1(&op, &[&T::f32(&[2, 3], &[0.0; 6])], &[2, 3], DType::F32, None).is_err());
+        let op = Op::Reduce {
+            op: ReduceOp::Sum,
+            axes: vec![0],
+            keepdims: true,
+        };
+        assert!(run1(
+            &op,
+            &[&T::f32(&[2, 3], &[0.0; 6])],
+            &[2, 3],
+            DType::F32,
+            None
+        )
+        .is_err());
+        let op = Op::Reduce {
+            op: ReduceOp::Sum,
+            axes: vec![4],
+            keepdims: true,
+        };
+        assert!(run1(
+            &op,
+            &[&T::f32(&[2, 3], &[0.0; 6])],
+            &[2, 3],
+            DType::F32,
+            None
+        )
+        .is_err());
     }
 
     #[test]
@@ -283,14 +375,23 @@ mod tests {
         let x: Vec<f32> = (0..24).map(|_| rng.int(0, 3) as f32).collect();
         for axis in 0..3 {
             for last in [false, true] {
-                let op = Op::ArgMax { axis, keepdims: true, select_last_index: last };
+                let op = Op::ArgMax {
+                    axis,
+                    keepdims: true,
+                    select_last_index: last,
+                };
                 let mut os = shape.to_vec();
                 os[axis] = 1;
                 let n: usize = os.iter().product();
                 let want: Vec<i64> = (0..n)
                     .map(|o| {
                         let mut idx = unravel(o, &os);
-                        let vals: Vec<f32> = (0..shape[axis]).map(|k| { idx[axis] = k; x[ravel(&idx, &shape)] }).collect();
+                        let vals: Vec<f32> = (0..shape[axis])
+                            .map(|k| {
+                                idx[axis] = k;
+                                x[ravel(&idx, &shape)]
+                            })
+                            .collect();
                         let m = vals.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
                         let pos: Vec<usize> = (0..vals.len()).filter(|&k| vals[k] == m).collect();
                         (if last { *pos.last().unwrap() } else { pos[0] }) as i64
@@ -299,14 +400,22 @@ mod tests {
                 let out = run1(&op, &[&T::f32(&shape, &x)], &os, DType::I64, None).unwrap();
                 assert_eq!(out.as_i64(), want);
                 let xi: Vec<i8> = x.iter().map(|&v| v as i8 - 2).collect();
-                let out = run1(&op, &[&T::i8q(&shape, &xi, 1.0, 0)], &os, DType::I64, None).unwrap();
+                let out =
+                    run1(&op, &[&T::i8q(&shape, &xi, 1.0, 0)], &os, DType::I64, None).unwrap();
                 assert_eq!(out.as_i64(), want);
                 let xh: Vec<f16> = x.iter().map(|&v| f16::from_f32(v)).collect();
                 let th = T::from_bytes(&shape, DType::F16, bytemuck::cast_slice(&xh));
                 let out = run1(&op, &[&th], &os, DType::I64, None).unwrap();
                 assert_eq!(out.as_i64(), want);
                 let xu: Vec<u8> = x.iter().map(|&v| v as u8 + 100).collect();
-                let out = run1(&op, &[&T::from_bytes(&shape, DType::U8, &xu)], &os, DType::I64, None).unwrap();
+                let out = run1(
+                    &op,
+                    &[&T::from_bytes(&shape, DType::U8, &xu)],
+                    &os,
+                    DType::I64,
+                    None,
+                )
+                .unwrap();
                 assert_eq!(out.as_i64(), want);
             }
         }

@@ -9,18 +9,32 @@ use crate::graph::{Op, TensorInfo};
 
 /// Checks that `part` matches `whole` on every axis but `axis`, and
 /// returns the byte length of one block (`part[axis..]`).
-fn block_bytes(op: &Op, part: &TensorInfo, whole: &TensorInfo, axis: usize) -> Result<usize, KernelError> {
+fn block_bytes(
+    op: &Op,
+    part: &TensorInfo,
+    whole: &TensorInfo,
+    axis: usize,
+) -> Result<usize, KernelError> {
     if part.shape.len() != whole.shape.len() || axis >= whole.shape.len() {
-        return Err(KernelError::invalid(op, "ranks differ or axis out of range"));
+        return Err(KernelError::invalid(
+            op,
+            "ranks differ or axis out of range",
+        ));
     }
     if part.dtype != whole.dtype {
-        return Err(KernelError::invalid(op, format!("tensor '{}' has another type", part.name)));
+        return Err(KernelError::invalid(
+            op,
+            format!("tensor '{}' has another type", part.name),
+        ));
     }
     for (d, (&a, &b)) in part.shape.iter().zip(&whole.shape).enumerate() {
         if d != axis && a != b {
             return Err(KernelError::invalid(
                 op,
-                format!("'{}' {:?} vs '{}' {:?}", part.name, part.shape, whole.name, whole.shape),
+                format!(
+                    "'{}' {:?} vs '{}' {:?}",
+                    part.name, part.shape, whole.name, whole.shape
+                ),
             ));
         }
     }
@@ -28,7 +42,12 @@ fn block_bytes(op: &Op, part: &TensorInfo, whole: &TensorInfo, axis: usize) -> R
 }
 
 /// Concat: inputs laid side by side along `axis`.
-pub fn concat(op: &Op, axis: usize, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<(), KernelError> {
+pub fn concat(
+    op: &Op,
+    axis: usize,
+    inputs: &[In<'_>],
+    outputs: &mut [Out<'_>],
+) -> Result<(), KernelError> {
     let [out] = outputs else {
         return Err(KernelError::invalid(op, "expected one output"));
     };
@@ -42,7 +61,10 @@ pub fn concat(op: &Op, axis: usize, inputs: &[In<'_>], outputs: &mut [Out<'_>]) 
         total += t.info.shape[axis];
     }
     if total != out.info.shape[axis] {
-        return Err(KernelError::invalid(op, "input lengths do not add up to the output's"));
+        return Err(KernelError::invalid(
+            op,
+            "input lengths do not add up to the output's",
+        ));
     }
     let srcs = inputs
         .iter()
@@ -61,7 +83,12 @@ pub fn concat(op: &Op, axis: usize, inputs: &[In<'_>], outputs: &mut [Out<'_>]) 
 }
 
 /// Split: the input cut along `axis` into the outputs' lengths.
-pub fn split(op: &Op, axis: usize, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<(), KernelError> {
+pub fn split(
+    op: &Op,
+    axis: usize,
+    inputs: &[In<'_>],
+    outputs: &mut [Out<'_>],
+) -> Result<(), KernelError> {
     // ONNX Split may carry the split sizes as a second input.
     let x = match inputs {
         [x] | [x, _] => x,
@@ -77,7 +104,10 @@ pub fn split(op: &Op, axis: usize, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -
         total += t.info.shape[axis];
     }
     if total != x.info.shape[axis] {
-        return Err(KernelError::invalid(op, "output lengths do not add up to the input's"));
+        return Err(KernelError::invalid(
+            op,
+            "output lengths do not add up to the input's",
+        ));
     }
     let outer: usize = x.info.shape[..axis].iter().product();
     let row: usize = blocks.iter().sum();

@@ -8,12 +8,20 @@ use crate::graph::{DType, Op};
 
 /// Gather: `out[o, j, i] = data[o, idx[j], i]` with `o` the axes before
 /// `axis`, `j` the indices' positions and `i` the axes after.
-pub fn gather(op: &Op, axis: usize, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<(), KernelError> {
+pub fn gather(
+    op: &Op,
+    axis: usize,
+    inputs: &[In<'_>],
+    outputs: &mut [Out<'_>],
+) -> Result<(), KernelError> {
     check_arity(op, inputs.len(), 2..=2, outputs.len(), 1..=1)?;
     let (data, ind, out) = (&inputs[0], &inputs[1], &mut outputs[0]);
     let shape = &data.info.shape;
     if axis >= shape.len() {
-        return Err(KernelError::invalid(op, format!("axis {axis} out of range")));
+        return Err(KernelError::invalid(
+            op,
+            format!("axis {axis} out of range"),
+        ));
     }
     let indices: Vec<i64> = match ind.info.dtype {
         DType::I64 => ind.i64(op)?.to_vec(),
@@ -28,7 +36,10 @@ pub fn gather(op: &Op, axis: usize, inputs: &[In<'_>], outputs: &mut [Out<'_>]) 
             if (0..dim).contains(&j) {
                 Ok(j as usize)
             } else {
-                Err(KernelError::invalid(op, format!("index {i} out of range for length {dim}")))
+                Err(KernelError::invalid(
+                    op,
+                    format!("index {i} out of range for length {dim}"),
+                ))
             }
         })
         .collect::<Result<Vec<_>, _>>()?;

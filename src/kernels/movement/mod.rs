@@ -24,22 +24,36 @@ use crate::graph::{Op, TensorInfo};
 pub fn run(op: &Op, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<(), KernelError> {
     for t in inputs {
         if t.data.len() != t.info.bytes() {
-            return Err(KernelError::invalid(op, format!("tensor '{}' size mismatch", t.info.name)));
+            return Err(KernelError::invalid(
+                op,
+                format!("tensor '{}' size mismatch", t.info.name),
+            ));
         }
     }
     for t in outputs.iter() {
         if t.data.len() != t.info.bytes() {
-            return Err(KernelError::invalid(op, format!("tensor '{}' size mismatch", t.info.name)));
+            return Err(KernelError::invalid(
+                op,
+                format!("tensor '{}' size mismatch", t.info.name),
+            ));
         }
     }
     match op {
         Op::Concat { axis } => concat::concat(op, *axis, inputs, outputs),
         Op::Split { axis } => concat::split(op, *axis, inputs, outputs),
-        Op::Slice { axes, starts, steps } => strided::slice(op, axes, starts, steps, inputs, outputs),
+        Op::Slice {
+            axes,
+            starts,
+            steps,
+        } => strided::slice(op, axes, starts, steps, inputs, outputs),
         Op::Reshape => strided::reshape(op, inputs, outputs),
         Op::Transpose { perm } => strided::transpose(op, perm, inputs, outputs),
         Op::Pad { pads, mode } => pad::pad(op, pads, *mode, inputs, outputs),
-        Op::Resize { mode, coord, nearest } => resize::resize(op, *mode, *coord, *nearest, inputs, outputs),
+        Op::Resize {
+            mode,
+            coord,
+            nearest,
+        } => resize::resize(op, *mode, *coord, *nearest, inputs, outputs),
         Op::Gather { axis } => gather::gather(op, *axis, inputs, outputs),
         _ => Err(KernelError::unsupported(op, "not a data-movement op")),
     }

@@ -93,25 +93,47 @@ fn pad_t<T: bytemuck::Pod>(
 
 /// Pad: `pads` lists the begin amounts of every axis, then the end
 /// amounts.
-pub fn pad(op: &Op, pads: &[usize], mode: PadMode, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<(), KernelError> {
+pub fn pad(
+    op: &Op,
+    pads: &[usize],
+    mode: PadMode,
+    inputs: &[In<'_>],
+    outputs: &mut [Out<'_>],
+) -> Result<(), KernelError> {
     // ONNX Pad may carry pads / constant value / axes as extra inputs.
     check_arity(op, inputs.len(), 1..=4, outputs.len(), 1..=1)?;
     let (x, out) = (&inputs[0], &mut outputs[0]);
     let shape = &x.info.shape;
     let rank = shape.len();
     if pads.len() != 2 * rank || out.info.shape.len() != rank {
-        return Err(KernelError::invalid(op, format!("{} pads for rank {rank}", pads.len())));
+        return Err(KernelError::invalid(
+            op,
+            format!("{} pads for rank {rank}", pads.len()),
+        ));
     }
     let mut maps = Vec::with_capacity(rank);
     for d in 0..rank {
         let len = shape[d] + pads[d] + pads[rank + d];
         if len != out.info.shape[d] {
-            return Err(KernelError::invalid(op, format!("output length {} on axis {d}, expected {len}", out.info.shape[d])));
+            return Err(KernelError::invalid(
+                op,
+                format!(
+                    "output length {} on axis {d}, expected {len}",
+                    out.info.shape[d]
+                ),
+            ));
         }
         if shape[d] == 0 && len > 0 && !matches!(mode, PadMode::Constant { .. }) {
-            return Err(KernelError::invalid(op, "reflect/edge padding of an empty axis"));
+            return Err(KernelError::invalid(
+                op,
+                "reflect/edge padding of an empty axis",
+            ));
         }
-        maps.push((0..len).map(|o| source_index(mode, o, pads[d], shape[d])).collect::<Vec<_>>());
+        maps.push(
+            (0..len)
+                .map(|o| source_index(mode, o, pads[d], shape[d]))
+                .collect::<Vec<_>>(),
+        );
     }
     let value = match mode {
         PadMode::Constant { value } => value,
@@ -133,10 +155,17 @@ mod tests {
 
     #[test]
     fn reflect_and_edge_indices() {
-        let refl: Vec<_> = (0..9).map(|o| source_index(PadMode::Reflect, o, 3, 3).unwrap()).collect();
+        let refl: Vec<_> = (0..9)
+            .map(|o| source_index(PadMode::Reflect, o, 3, 3).unwrap())
+            .collect();
         assert_eq!(refl, vec![1, 2, 1, 0, 1, 2, 1, 0, 1]);
-        let edge: Vec<_> = (0..6).map(|o| source_index(PadMode::Edge, o, 2, 2).unwrap()).collect();
+        let edge: Vec<_> = (0..6)
+            .map(|o| source_index(PadMode::Edge, o, 2, 2).unwrap())
+            .collect();
         assert_eq!(edge, vec![0, 0, 0, 1, 1, 1]);
-        assert_eq!(source_index(PadMode::Constant { value: 0.0 }, 0, 1, 2), None);
+        assert_eq!(
+            source_index(PadMode::Constant { value: 0.0 }, 0, 1, 2),
+            None
+        );
     }
 }

@@ -62,7 +62,12 @@ fn nearest_index(mode: NearestMode, c: f32, in_len: usize) -> usize {
 
 /// Bilinear taps along one axis: (lower index, upper index, weight of the
 /// lower, weight of the upper), as onnxruntime computes them.
-fn linear_taps(coord: CoordMode, o: usize, in_len: usize, out_len: usize) -> (usize, usize, f32, f32) {
+fn linear_taps(
+    coord: CoordMode,
+    o: usize,
+    in_len: usize,
+    out_len: usize,
+) -> (usize, usize, f32, f32) {
     let c = src_coord(coord, o, in_len, out_len).clamp(0.0, (in_len - 1) as f32);
     let i1 = (c as usize).min(in_len - 1);
     let i2 = (i1 + 1).min(in_len - 1);
@@ -76,11 +81,18 @@ fn linear_taps(coord: CoordMode, o: usize, in_len: usize, out_len: usize) -> (us
 }
 
 /// Geometry: (planes, in H, in W, out H, out W).
-fn geometry(op: &Op, x: &In<'_>, out: &Out<'_>) -> Result<(usize, usize, usize, usize, usize), KernelError> {
+fn geometry(
+    op: &Op,
+    x: &In<'_>,
+    out: &Out<'_>,
+) -> Result<(usize, usize, usize, usize, usize), KernelError> {
     let (s, o) = (&x.info.shape, &out.info.shape);
     let r = s.len();
     if r < 2 || o.len() != r || s[..r - 2] != o[..r - 2] {
-        return Err(KernelError::invalid(op, format!("cannot resize {s:?} to {o:?}")));
+        return Err(KernelError::invalid(
+            op,
+            format!("cannot resize {s:?} to {o:?}"),
+        ));
     }
     let (ih, iw, oh, ow) = (s[r - 2], s[r - 1], o[r - 2], o[r - 1]);
     if (ih == 0 || iw == 0) && oh * ow > 0 {
@@ -89,7 +101,14 @@ fn geometry(op: &Op, x: &In<'_>, out: &Out<'_>) -> Result<(usize, usize, usize, 
     Ok((s[..r - 2].iter().product(), ih, iw, oh, ow))
 }
 
-fn nearest_t<T: Copy>(src: &[T], dst: &mut [T], planes: usize, (ih, iw): (usize, usize), ys: &[usize], xs: &[usize]) {
+fn nearest_t<T: Copy>(
+    src: &[T],
+    dst: &mut [T],
+    planes: usize,
+    (ih, iw): (usize, usize),
+    ys: &[usize],
+    xs: &[usize],
+) {
     let (oh, ow) = (ys.len(), xs.len());
     for p in 0..planes {
         let s = &src[p * ih * iw..(p + 1) * ih * iw];
@@ -119,7 +138,10 @@ fn linear_f32(
         for &(y1, y2, wy1, wy2) in ys.iter().take(oh) {
             let (r1, r2) = (&s[y1 * iw..(y1 + 1) * iw], &s[y2 * iw..(y2 + 1) * iw]);
             for &(x1, x2, wx1, wx2) in xs.iter().take(ow) {
-                let v = wx1 * wy1 * r1[x1] + wx2 * wy1 * r1[x2] + wx1 * wy2 * r2[x1] + wx2 * wy2 * r2[x2];
+                let v = wx1 * wy1 * r1[x1]
+                    + wx2 * wy1 * r1[x2]
+                    + wx1 * wy2 * r2[x1]
+                    + wx2 * wy2 * r2[x2];
                 put(at, v);
                 at += 1;
             }
@@ -145,11 +167,22 @@ pub fn resize(
     }
     match mode {
         ResizeMode::Nearest => {
-            let ys: Vec<usize> = (0..oh).map(|o| nearest_index(nearest, src_coord(coord, o, ih, oh), ih)).collect();
-            let xs: Vec<usize> = (0..ow).map(|o| nearest_index(nearest, src_coord(coord, o, iw, ow), iw)).collect();
+            let ys: Vec<usize> = (0..oh)
+                .map(|o| nearest_index(nearest, src_coord(coord, o, ih, oh), ih))
+                .collect();
+            let xs: Vec<usize> = (0..ow)
+                .map(|o| nearest_index(nearest, src_coord(coord, o, iw, ow), iw))
+                .collect();
             let src = source(op, x, out.info)?;
             by_elem_size!(op, x.info.dtype.size(), |E| {
-                nearest_t::<E>(typed(op, &src)?, typed_mut(op, out.data)?, planes, (ih, iw), &ys, &xs);
+                nearest_t::<E>(
+                    typed(op, &src)?,
+                    typed_mut(op, out.data)?,
+                    planes,
+                    (ih, iw),
+                    &ys,
+                    &xs,
+                );
                 Ok(())
             })
         }
@@ -172,7 +205,10 @@ pub fn resize(
                     });
                     Ok(())
                 }
-                (a, b) => Err(KernelError::unsupported(op, format!("bilinear {a:?} to {b:?}"))),
+                (a, b) => Err(KernelError::unsupported(
+                    op,
+                    format!("bilinear {a:?} to {b:?}"),
+                )),
             }
         }
     }
@@ -193,7 +229,13 @@ mod tests {
         assert_eq!(nearest_index(NearestMode::Floor, 1.7, 4), 1);
         assert_eq!(nearest_index(NearestMode::Ceil, 3.2, 4), 3);
         assert_eq!(nearest_index(NearestMode::Ceil, -0.2, 4), 0);
-        assert_eq!(linear_taps(CoordMode::Asymmetric, 1, 2, 4), (0, 1, 0.5, 0.5));
-        assert_eq!(linear_taps(CoordMode::Asymmetric, 3, 2, 4), (1, 1, 0.5, 0.5));
+        assert_eq!(
+            linear_taps(CoordMode::Asymmetric, 1, 2, 4),
+            (0, 1, 0.5, 0.5)
+        );
+        assert_eq!(
+            linear_taps(CoordMode::Asymmetric, 3, 2, 4),
+            (1, 1, 0.5, 0.5)
+        );
     }
 }

@@ -86,7 +86,10 @@ pub fn slice(
     let shape = &x.info.shape;
     let oshape = out.info.shape.clone();
     if axes.len() != starts.len() || axes.len() != steps.len() || oshape.len() != shape.len() {
-        return Err(KernelError::invalid(op, "axes, starts, steps and ranks disagree"));
+        return Err(KernelError::invalid(
+            op,
+            "axes, starts, steps and ranks disagree",
+        ));
     }
     let ist = strides(shape);
     let mut st: Vec<isize> = ist.iter().map(|&s| s as isize).collect();
@@ -94,18 +97,28 @@ pub fn slice(
     let mut seen = vec![false; shape.len()];
     for ((&a, &start), &step) in axes.iter().zip(starts).zip(steps) {
         if a >= shape.len() || seen[a] || step == 0 {
-            return Err(KernelError::invalid(op, format!("bad axis {a} or step {step}")));
+            return Err(KernelError::invalid(
+                op,
+                format!("bad axis {a} or step {step}"),
+            ));
         }
         seen[a] = true;
         let dim = shape[a] as i64;
         let mut s = if start < 0 { start + dim } else { start };
-        s = if step > 0 { s.clamp(0, dim) } else { s.clamp(-1, dim - 1) };
+        s = if step > 0 {
+            s.clamp(0, dim)
+        } else {
+            s.clamp(-1, dim - 1)
+        };
         base += s as isize * ist[a] as isize;
         st[a] = step as isize * ist[a] as isize;
     }
     for (d, &n) in oshape.iter().enumerate() {
         if !seen[d] && n != shape[d] {
-            return Err(KernelError::invalid(op, format!("axis {d} is not sliced but changes length")));
+            return Err(KernelError::invalid(
+                op,
+                format!("axis {d} is not sliced but changes length"),
+            ));
         }
     }
     let src = source(op, x, out.info)?;
@@ -199,17 +212,32 @@ fn transpose_t<T: Copy>(
 }
 
 /// Transpose: output axis i is input axis `perm[i]`.
-pub fn transpose(op: &Op, perm: &[usize], inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<(), KernelError> {
+pub fn transpose(
+    op: &Op,
+    perm: &[usize],
+    inputs: &[In<'_>],
+    outputs: &mut [Out<'_>],
+) -> Result<(), KernelError> {
     check_arity(op, inputs.len(), 1..=1, outputs.len(), 1..=1)?;
     let (x, out) = (&inputs[0], &mut outputs[0]);
     let shape = &x.info.shape;
     let mut used = vec![false; shape.len()];
-    if perm.len() != shape.len() || perm.iter().any(|&p| p >= shape.len() || std::mem::replace(&mut used[p], true)) {
-        return Err(KernelError::invalid(op, format!("bad permutation {perm:?}")));
+    if perm.len() != shape.len()
+        || perm
+            .iter()
+            .any(|&p| p >= shape.len() || std::mem::replace(&mut used[p], true))
+    {
+        return Err(KernelError::invalid(
+            op,
+            format!("bad permutation {perm:?}"),
+        ));
     }
     let oshape = out.info.shape.clone();
     if perm.iter().zip(&oshape).any(|(&p, &n)| shape[p] != n) {
-        return Err(KernelError::invalid(op, "output shape does not match the permutation"));
+        return Err(KernelError::invalid(
+            op,
+            "output shape does not match the permutation",
+        ));
     }
     let src = source(op, x, out.info)?;
     by_elem_size!(op, x.info.dtype.size(), |E| transpose_t::<E>(

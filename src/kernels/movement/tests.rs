@@ -51,8 +51,17 @@ fn concat_and_split_round_trip_every_axis() {
 fn concat_int8_requantizes_differing_inputs() {
     let a = T::i8q(&[2, 2], &[-128, -1, 0, 127], 0.1, 0);
     let b = T::i8q(&[2, 1], &[10, -20], 0.2, 5);
-    let out = run1(&Op::Concat { axis: 1 }, &[&a, &b], &[2, 3], DType::I8, Some(Quant::per_tensor(0.1, 0))).unwrap();
-    let rq = |q: i8| (quant::round((q as i32 - 5) as f32 * 0.2 * (1.0 / 0.1))).clamp(-128.0, 127.0) as i8;
+    let out = run1(
+        &Op::Concat { axis: 1 },
+        &[&a, &b],
+        &[2, 3],
+        DType::I8,
+        Some(Quant::per_tensor(0.1, 0)),
+    )
+    .unwrap();
+    let rq = |q: i8| {
+        (quant::round((q as i32 - 5) as f32 * 0.2 * (1.0 / 0.1))).clamp(-128.0, 127.0) as i8
+    };
     assert_eq!(out.as_i8(), vec![-128, -1, rq(10), 0, 127, rq(-20)]);
 }
 
@@ -60,10 +69,24 @@ fn concat_int8_requantizes_differing_inputs() {
 fn concat_rejects_mismatched_shapes() {
     let a = T::f32(&[2, 2], &[0.0; 4]);
     let b = T::f32(&[3, 1], &[0.0; 3]);
-    assert!(run1(&Op::Concat { axis: 1 }, &[&a, &b], &[2, 3], DType::F32, None).is_err());
+    assert!(run1(
+        &Op::Concat { axis: 1 },
+        &[&a, &b],
+        &[2, 3],
+        DType::F32,
+        None
+    )
+    .is_err());
 }
 
-fn slice_ref(x: &[f32], shape: &[usize], oshape: &[usize], axes: &[usize], starts: &[i64], steps: &[i64]) -> Vec<f32> {
+fn slice_ref(
+    x: &[f32],
+    shape: &[usize],
+    oshape: &[usize],
+    axes: &[usize],
+    starts: &[i64],
+    steps: &[i64],
+) -> Vec<f32> {
     (0..oshape.iter().product())
         .map(|i| {
             let mut idx = unravel(i, oshape);
@@ -79,7 +102,8 @@ fn slice_ref(x: &[f32], shape: &[usize], oshape: &[usize], axes: &[usize], start
 fn slice_positive_and_negative_steps() {
     let shape = [3, 5, 7];
     let x = iota(105);
-    let cases: &[(&[usize], &[i64], &[i64], [usize; 3])] = &[
+    type Case<'a> = (&'a [usize], &'a [i64], &'a [i64], [usize; 3]);
+    let cases: &[Case] = &[
         (&[2], &[1], &[2], [3, 5, 3]),
         (&[1, 2], &[4, 6], &[-1, -2], [3, 5, 4]),
         (&[0, 2], &[2, 0], &[-2, 3], [2, 5, 3]),
@@ -87,16 +111,32 @@ fn slice_positive_and_negative_steps() {
         (&[1], &[3], &[-3], [3, 2, 7]),
     ];
     for &(axes, starts, steps, oshape) in cases {
-        let op = Op::Slice { axes: axes.to_vec(), starts: starts.to_vec(), steps: steps.to_vec() };
+        let op = Op::Slice {
+            axes: axes.to_vec(),
+            starts: starts.to_vec(),
+            steps: steps.to_vec(),
+        };
         let out = run1(&op, &[&T::f32(&shape, &x)], &oshape, DType::F32, None).unwrap();
-        assert_eq!(out.as_f32(), slice_ref(&x, &shape, &oshape, axes, starts, steps), "{axes:?} {starts:?} {steps:?}");
+        assert_eq!(
+            out.as_f32(),
+            slice_ref(&x, &shape, &oshape, axes, starts, steps),
+            "{axes:?} {starts:?} {steps:?}"
+        );
     }
     // Negative start counts from the end; reading past the input is an error.
-    let op = Op::Slice { axes: vec![0], starts: vec![-2], steps: vec![1] };
+    let op = Op::Slice {
+        axes: vec![0],
+        starts: vec![-2],
+        steps: vec![1],
+    };
     let out = run1(&op, &[&T::f32(&[5], &iota(5))], &[2], DType::F32, None).unwrap();
     assert_eq!(out.as_f32(), vec![3.0, 4.0]);
     assert!(run1(&op, &[&T::f32(&[5], &iota(5))], &[3], DType::F32, None).is_err());
-    let op = Op::Slice { axes: vec![0], starts: vec![0], steps: vec![0] };
+    let op = Op::Slice {
+        axes: vec![0],
+        starts: vec![0],
+        steps: vec![0],
+    };
     assert!(run1(&op, &[&T::f32(&[5], &iota(5))], &[1], DType::F32, None).is_err());
 }
 
@@ -118,7 +158,16 @@ fn transpose_every_perm_and_element_size() {
         let x = T::from_bytes(&shape, dtype, &bytes);
         for perm in perms {
             let oshape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
-            let out = run1(&Op::Transpose { perm: perm.to_vec() }, &[&x], &oshape, dtype, None).unwrap();
+            let out = run1(
+                &Op::Transpose {
+                    perm: perm.to_vec(),
+                },
+                &[&x],
+                &oshape,
+                dtype,
+                None,
+            )
+            .unwrap();
             let e = dtype.size();
             for (i, chunk) in out.bytes().chunks(e).enumerate() {
                 let oi = unravel(i, &oshape);
@@ -131,7 +180,16 @@ fn transpose_every_perm_and_element_size() {
             }
         }
     }
-    assert!(run1(&Op::Transpose { perm: vec![0, 0, 1, 2] }, &[&T::f32(&shape, &iota(120))], &shape, DType::F32, None).is_err());
+    assert!(run1(
+        &Op::Transpose {
+            perm: vec![0, 0, 1, 2]
+        },
+        &[&T::f32(&shape, &iota(120))],
+        &shape,
+        DType::F32,
+        None
+    )
+    .is_err());
 }
 
 #[test]
@@ -178,10 +236,17 @@ fn pad_every_mode() {
     let shape = [2, 3, 4];
     let x = iota(24);
     let pads_list: [[usize; 6]; 3] = [[0, 1, 2, 1, 2, 3], [1, 0, 0, 0, 2, 1], [0, 0, 0, 0, 0, 0]];
-    for mode in [PadMode::Constant { value: -1.5 }, PadMode::Edge, PadMode::Reflect] {
+    for mode in [
+        PadMode::Constant { value: -1.5 },
+        PadMode::Edge,
+        PadMode::Reflect,
+    ] {
         for pads in pads_list {
             let (oshape, want) = pad_ref(&x, &shape, &pads, mode);
-            let op = Op::Pad { pads: pads.to_vec(), mode };
+            let op = Op::Pad {
+                pads: pads.to_vec(),
+                mode,
+            };
             let out = run1(&op, &[&T::f32(&shape, &x)], &oshape, DType::F32, None).unwrap();
             assert_eq!(out.as_f32(), want, "{mode:?} {pads:?}");
         }
@@ -191,11 +256,17 @@ fn pad_every_mode() {
 #[test]
 fn pad_int8_constant_is_quantized() {
     let x = T::i8q(&[2], &[5, 6], 0.5, 3);
-    let op = Op::Pad { pads: vec![1, 1], mode: PadMode::Constant { value: 2.0 } };
+    let op = Op::Pad {
+        pads: vec![1, 1],
+        mode: PadMode::Constant { value: 2.0 },
+    };
     let out = run1(&op, &[&x], &[4], DType::I8, Some(Quant::per_tensor(0.5, 3))).unwrap();
     assert_eq!(out.as_i8(), vec![7, 5, 6, 7]);
     let xi = T::from_bytes(&[2], DType::I32, bytemuck::cast_slice(&[5i32, 6]));
-    let op = Op::Pad { pads: vec![0, 2], mode: PadMode::Constant { value: 9.0 } };
+    let op = Op::Pad {
+        pads: vec![0, 2],
+        mode: PadMode::Constant { value: 9.0 },
+    };
     let out = run1(&op, &[&xi], &[4], DType::I32, None).unwrap();
     assert_eq!(bytemuck::cast_slice::<u8, i32>(out.bytes()), &[5, 6, 9, 9]);
 }
@@ -206,8 +277,20 @@ fn coord_ref(coord: CoordMode, o: usize, n_in: usize, n_out: usize) -> f64 {
     let scale = n / i;
     match coord {
         CoordMode::HalfPixel => (o + 0.5) / scale - 0.5,
-        CoordMode::PytorchHalfPixel => if n_out > 1 { (o + 0.5) / scale - 0.5 } else { 0.0 },
-        CoordMode::AlignCorners => if n_out == 1 { 0.0 } else { o * (i - 1.0) / (n - 1.0) },
+        CoordMode::PytorchHalfPixel => {
+            if n_out > 1 {
+                (o + 0.5) / scale - 0.5
+            } else {
+                0.0
+            }
+        }
+        CoordMode::AlignCorners => {
+            if n_out == 1 {
+                0.0
+            } else {
+                o * (i - 1.0) / (n - 1.0)
+            }
+        }
         CoordMode::Asymmetric => o / scale,
     }
 }
@@ -222,18 +305,40 @@ fn nearest_ref(mode: NearestMode, c: f64, n: usize) -> usize {
     v.max(0.0).min(n as f64 - 1.0) as usize
 }
 
-const COORDS: [CoordMode; 4] = [CoordMode::HalfPixel, CoordMode::PytorchHalfPixel, CoordMode::AlignCorners, CoordMode::Asymmetric];
-const SIZES: [(usize, usize, usize, usize); 4] = [(3, 4, 6, 8), (4, 6, 3, 4), (2, 3, 1, 5), (5, 5, 7, 2)];
+const COORDS: [CoordMode; 4] = [
+    CoordMode::HalfPixel,
+    CoordMode::PytorchHalfPixel,
+    CoordMode::AlignCorners,
+    CoordMode::Asymmetric,
+];
+const SIZES: [(usize, usize, usize, usize); 4] =
+    [(3, 4, 6, 8), (4, 6, 3, 4), (2, 3, 1, 5), (5, 5, 7, 2)];
 
 #[test]
 fn resize_nearest_every_mode() {
-    let nearests = [NearestMode::RoundPreferFloor, NearestMode::RoundPreferCeil, NearestMode::Floor, NearestMode::Ceil];
+    let nearests = [
+        NearestMode::RoundPreferFloor,
+        NearestMode::RoundPreferCeil,
+        NearestMode::Floor,
+        NearestMode::Ceil,
+    ];
     for (ih, iw, oh, ow) in SIZES {
         let x = iota(2 * ih * iw);
         for coord in COORDS {
             for nearest in nearests {
-                let op = Op::Resize { mode: ResizeMode::Nearest, coord, nearest };
-                let out = run1(&op, &[&T::f32(&[2, ih, iw], &x)], &[2, oh, ow], DType::F32, None).unwrap();
+                let op = Op::Resize {
+                    mode: ResizeMode::Nearest,
+                    coord,
+                    nearest,
+                };
+                let out = run1(
+                    &op,
+                    &[&T::f32(&[2, ih, iw], &x)],
+                    &[2, oh, ow],
+                    DType::F32,
+                    None,
+                )
+                .unwrap();
                 let want: Vec<f32> = (0..2 * oh * ow)
                     .map(|i| {
                         let (p, y, xo) = (i / (oh * ow), (i / ow) % oh, i % ow);
@@ -242,16 +347,29 @@ fn resize_nearest_every_mode() {
                         x[p * ih * iw + sy * iw + sx]
                     })
                     .collect();
-                assert_eq!(out.as_f32(), want, "{coord:?} {nearest:?} {ih}x{iw}->{oh}x{ow}");
+                assert_eq!(
+                    out.as_f32(),
+                    want,
+                    "{coord:?} {nearest:?} {ih}x{iw}->{oh}x{ow}"
+                );
             }
         }
     }
 }
 
-fn bilinear_ref(x: &[f32], ih: usize, iw: usize, oh: usize, ow: usize, coord: CoordMode) -> Vec<f32> {
+fn bilinear_ref(
+    x: &[f32],
+    ih: usize,
+    iw: usize,
+    oh: usize,
+    ow: usize,
+    coord: CoordMode,
+) -> Vec<f32> {
     let planes = x.len() / (ih * iw);
     let tap = |o: usize, n_in: usize, n_out: usize| {
-        let c = coord_ref(coord, o, n_in, n_out).max(0.0).min(n_in as f64 - 1.0);
+        let c = coord_ref(coord, o, n_in, n_out)
+            .max(0.0)
+            .min(n_in as f64 - 1.0);
         let lo = c.floor() as usize;
         let hi = (lo + 1).min(n_in - 1);
         (lo, hi, c - lo as f64)
@@ -278,14 +396,43 @@ fn resize_bilinear_every_coord_mode_f32_and_int8() {
         let (s, z) = (0.05f32, -3);
         let real: Vec<f32> = q.iter().map(|&v| (v as i32 - z) as f32 * s).collect();
         for coord in COORDS {
-            let op = Op::Resize { mode: ResizeMode::Linear, coord, nearest: NearestMode::Floor };
-            let out = run1(&op, &[&T::f32(&[1, 3, ih, iw], &x)], &[1, 3, oh, ow], DType::F32, None).unwrap();
-            assert_close(&out.as_f32(), &bilinear_ref(&x, ih, iw, oh, ow, coord), 1e-5);
+            let op = Op::Resize {
+                mode: ResizeMode::Linear,
+                coord,
+                nearest: NearestMode::Floor,
+            };
+            let out = run1(
+                &op,
+                &[&T::f32(&[1, 3, ih, iw], &x)],
+                &[1, 3, oh, ow],
+                DType::F32,
+                None,
+            )
+            .unwrap();
+            assert_close(
+                &out.as_f32(),
+                &bilinear_ref(&x, ih, iw, oh, ow, coord),
+                1e-5,
+            );
             let qo = Quant::per_tensor(s, z);
-            let out = run1(&op, &[&T::i8q(&[1, 3, ih, iw], &q, s, z)], &[1, 3, oh, ow], DType::I8, Some(qo)).unwrap();
-            for (g, w) in out.as_i8().iter().zip(bilinear_ref(&real, ih, iw, oh, ow, coord)) {
+            let out = run1(
+                &op,
+                &[&T::i8q(&[1, 3, ih, iw], &q, s, z)],
+                &[1, 3, oh, ow],
+                DType::I8,
+                Some(qo),
+            )
+            .unwrap();
+            for (g, w) in out
+                .as_i8()
+                .iter()
+                .zip(bilinear_ref(&real, ih, iw, oh, ow, coord))
+            {
                 let back = (*g as i32 - z) as f32 * s;
-                assert!((back - w).abs() <= s * 0.5 + 1e-4, "{coord:?}: {back} vs {w}");
+                assert!(
+                    (back - w).abs() <= s * 0.5 + 1e-4,
+                    "{coord:?}: {back} vs {w}"
+                );
             }
         }
     }
@@ -304,7 +451,14 @@ fn gather_axes_negative_indices_and_errors() {
         oshape.extend_from_slice(&ishape);
         oshape.extend_from_slice(&shape[axis + 1..]);
         let ti = T::from_bytes(&ishape, DType::I64, bytemuck::cast_slice(&ids));
-        let out = run1(&Op::Gather { axis }, &[&T::f32(&shape, &x), &ti], &oshape, DType::F32, None).unwrap();
+        let out = run1(
+            &Op::Gather { axis },
+            &[&T::f32(&shape, &x), &ti],
+            &oshape,
+            DType::F32,
+            None,
+        )
+        .unwrap();
         let want: Vec<f32> = (0..oshape.iter().product())
             .map(|i| {
                 let oi = unravel(i, &oshape);
@@ -319,11 +473,32 @@ fn gather_axes_negative_indices_and_errors() {
         assert_eq!(out.as_f32(), want);
         let i32s: Vec<i32> = ids.iter().map(|&v| v as i32).collect();
         let ti = T::from_bytes(&ishape, DType::I32, bytemuck::cast_slice(&i32s));
-        let out32 = run1(&Op::Gather { axis }, &[&T::f32(&shape, &x), &ti], &oshape, DType::F32, None).unwrap();
+        let out32 = run1(
+            &Op::Gather { axis },
+            &[&T::f32(&shape, &x), &ti],
+            &oshape,
+            DType::F32,
+            None,
+        )
+        .unwrap();
         assert_eq!(out32.as_f32(), want);
     }
     let bad = T::from_bytes(&[1], DType::I64, bytemuck::cast_slice(&[3i64]));
-    assert!(run1(&Op::Gather { axis: 0 }, &[&T::f32(&shape, &x), &bad], &[1, 4, 2], DType::F32, None).is_err());
+    assert!(run1(
+        &Op::Gather { axis: 0 },
+        &[&T::f32(&shape, &x), &bad],
+        &[1, 4, 2],
+        DType::F32,
+        None
+    )
+    .is_err());
     let bad = T::from_bytes(&[1], DType::I64, bytemuck::cast_slice(&[-4i64]));
-    assert!(run1(&Op::Gather { axis: 0 }, &[&T::f32(&shape, &x), &bad], &[1, 4, 2], DType::F32, None).is_err());
+    assert!(run1(
+        &Op::Gather { axis: 0 },
+        &[&T::f32(&shape, &x), &bad],
+        &[1, 4, 2],
+        DType::F32,
+        None
+    )
+    .is_err());
 }
