@@ -109,8 +109,16 @@ fn run_case(dir: &Path) -> Result<(), String> {
     };
     let in_infos: Vec<TensorInfo> = case.inputs.iter().map(info).collect();
     let out_infos: Vec<TensorInfo> = case.outputs.iter().map(info).collect();
-    let in_data = case.inputs.iter().map(read).collect::<Result<Vec<_>, _>>()?;
-    let want = case.outputs.iter().map(read).collect::<Result<Vec<_>, _>>()?;
+    let in_data = case
+        .inputs
+        .iter()
+        .map(read)
+        .collect::<Result<Vec<_>, _>>()?;
+    let want = case
+        .outputs
+        .iter()
+        .map(read)
+        .collect::<Result<Vec<_>, _>>()?;
     let mut out_data: Vec<Aligned> = out_infos.iter().map(|i| Aligned::new(i.bytes())).collect();
     {
         let ins: Vec<In<'_>> = in_infos
@@ -132,7 +140,8 @@ fn run_case(dir: &Path) -> Result<(), String> {
         execute(&case.op, &ins, &mut outs).map_err(|e| format!("execute: {e}"))?;
     }
     for (k, ((o, w), info)) in out_data.iter().zip(&want).zip(&out_infos).enumerate() {
-        compare(&case.tol, info.dtype, o.bytes(), w.bytes()).map_err(|e| format!("output {k}: {e}"))?;
+        compare(&case.tol, info.dtype, o.bytes(), w.bytes())
+            .map_err(|e| format!("output {k}: {e}"))?;
     }
     Ok(())
 }
