@@ -24,13 +24,14 @@ fn strided_copy<T: Copy>(
     if n == 0 {
         return Ok(());
     }
+    let overflow = || KernelError::invalid(op, "source region overflows");
     let (mut lo, mut hi) = (base, base);
     for (&d, &s) in shape.iter().zip(st) {
-        let span = (d as isize - 1) * s;
+        let span = (d as isize - 1).checked_mul(s).ok_or_else(overflow)?;
         if span < 0 {
-            lo += span;
+            lo = lo.checked_add(span).ok_or_else(overflow)?;
         } else {
-            hi += span;
+            hi = hi.checked_add(span).ok_or_else(overflow)?;
         }
     }
     if lo < 0 || hi >= src.len() as isize {
@@ -110,8 +111,13 @@ pub fn slice(
         } else {
             s.clamp(-1, dim - 1)
         };
-        base += s as isize * ist[a] as isize;
-        st[a] = step as isize * ist[a] as isize;
+        let stride = ist[a] as isize;
+        let overflow = || KernelError::invalid(op, format!("step {step} overflows"));
+        base += s as isize * stride;
+        st[a] = isize::try_from(step)
+            .ok()
+            .and_then(|v| v.checked_mul(stride))
+            .ok_or_else(overflow)?;
     }
     for (d, &n) in oshape.iter().enumerate() {
         if !seen[d] && n != shape[d] {

@@ -138,6 +138,12 @@ fn slice_positive_and_negative_steps() {
         steps: vec![0],
     };
     assert!(run1(&op, &[&T::f32(&[5], &iota(5))], &[1], DType::F32, None).is_err());
+    let op = Op::Slice {
+        axes: vec![0],
+        starts: vec![0],
+        steps: vec![i64::MAX],
+    };
+    assert!(run1(&op, &[&T::f32(&[5], &iota(5))], &[2], DType::F32, None).is_err());
 }
 
 #[test]
