@@ -508,3 +508,31 @@ fn gather_axes_negative_indices_and_errors() {
     )
     .is_err());
 }
+
+#[test]
+fn split_and_gather_int8_requantize_to_output_parameters() {
+    let x = T::i8q(&[4], &[-100, -3, 4, 90], 0.1, 2);
+    let rq = |q: i8, s: f32, z: i32| {
+        (quant::round((q as i32 - 2) as f32 * 0.1 * (1.0 / s)) + z as f32).clamp(-128.0, 127.0)
+            as i8
+    };
+    let a = T::zeros(&[1], DType::I8).quant(Quant::per_tensor(0.1, 2));
+    let b = T::zeros(&[3], DType::I8).quant(Quant::per_tensor(0.3, -1));
+    let mut outs = [a, b];
+    run(&Op::Split { axis: 0 }, &[&x], &mut outs).unwrap();
+    assert_eq!(outs[0].as_i8(), vec![-100]);
+    assert_eq!(
+        outs[1].as_i8(),
+        vec![rq(-3, 0.3, -1), rq(4, 0.3, -1), rq(90, 0.3, -1)]
+    );
+    let idx = T::from_bytes(&[2], DType::I32, bytemuck::cast_slice(&[3i32, -4]));
+    let out = run1(
+        &Op::Gather { axis: 0 },
+        &[&x, &idx],
+        &[2],
+        DType::I8,
+        Some(Quant::per_tensor(0.05, 0)),
+    )
+    .unwrap();
+    assert_eq!(out.as_i8(), vec![rq(90, 0.05, 0), rq(-100, 0.05, 0)]);
+}
