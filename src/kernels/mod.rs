@@ -8,6 +8,10 @@
 //! bounds on bad input (slices are bounds-checked, and a mismatch is an
 //! error, not a panic).
 
+mod b_q8;
+mod b_shape;
+#[cfg(test)]
+mod b_testutil;
 mod conv;
 mod convert;
 mod elementwise;
