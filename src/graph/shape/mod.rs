@@ -90,3 +90,6 @@ pub fn checked_bytes(t: &TensorInfo) -> Result<u64, GraphError> {
         })?;
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests;
