@@ -707,33 +707,35 @@ fn unknown_sections() {
     assert!(m.contains("kind 77") && m.contains("required"), "{m}");
 }
 
+type SecEdit = fn(&mut Vec<Sec>);
+
 #[test]
 fn section_table_rules() {
-    let cases: Vec<(Box<dyn Fn(&mut Vec<Sec>)>, &str)> = vec![
-        (Box::new(|s| drop(s.remove(1))), "no weights section"),
-        (Box::new(|s| drop(s.remove(0))), "no metadata section"),
+    let cases: Vec<(SecEdit, &str)> = vec![
+        (|s| drop(s.remove(1)), "no weights section"),
+        (|s| drop(s.remove(0)), "no metadata section"),
         (
-            Box::new(|s| s.push(Sec::new(SECTION_WEIGHTS, vec![]))),
+            |s| s.push(Sec::new(SECTION_WEIGHTS, vec![])),
             "more than one weights section",
         ),
-        (Box::new(|s| s[1].flags = 6), "unknown flags"),
-        (Box::new(|s| s[1].platform = 1), "platform code 1"),
+        (|s| s[1].flags = 6, "unknown flags"),
+        (|s| s[1].platform = 1, "platform code 1"),
         (
-            Box::new(|s| {
+            |s| {
                 let mut p = Sec::new(SECTION_NPU_PROGRAM, vec![0; 8]);
                 p.platform = 99;
                 s.push(p)
-            }),
+            },
             "unknown platform code 99",
         ),
         (
-            Box::new(|s| {
+            |s| {
                 for _ in 0..2 {
                     let mut p = Sec::new(SECTION_NPU_PROGRAM, vec![0; 8]);
                     p.platform = 1;
                     s.push(p)
                 }
-            }),
+            },
             "more than one NPU program section for rk3588",
         ),
     ];

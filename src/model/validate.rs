@@ -98,3 +98,26 @@ impl ModelMeta {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::DType;
+
+    #[test]
+    fn channel_counts() {
+        let mut t = TensorInfo::activation("x", vec![1, 3, 5, 7], DType::U8);
+        assert_eq!(channel_count(&t), 3);
+        t.layout = Layout::Nhwc;
+        assert_eq!(channel_count(&t), 7);
+        t.layout = Layout::Nc1hwc2;
+        t.shape = vec![1, 2, 5, 7, 16];
+        assert_eq!(channel_count(&t), 32);
+        let t = TensorInfo::activation("x", vec![9], DType::F32);
+        assert_eq!(channel_count(&t), 9);
+        let t = TensorInfo::activation("x", vec![], DType::F32);
+        assert_eq!(channel_count(&t), 1);
+        let t = TensorInfo::activation("x", vec![2, 6, 4], DType::F32);
+        assert_eq!(channel_count(&t), 6);
+    }
+}

@@ -137,3 +137,56 @@ pub fn checksum(bytes: &[u8]) -> u32 {
     h.update(&bytes[CRC_OFFSET + 4..]);
     h.finalize()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trip() {
+        let h = Header {
+            version: 0x100,
+            file_size: 0x1122_3344_5566,
+            flags: 0x8001_0000,
+            section_count: 3,
+            table_offset: 64,
+            crc: 0xdead_beef,
+        };
+        let b = h.encode(b"RKNN\0\0\0\0", b"rnrt");
+        assert_eq!(&b[..16], b"RKNN\0\0\0\0\0\x01\0\0rnrt");
+        assert_eq!(Header::decode(&b), h);
+        assert!(b[0x2C..].iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn entry_round_trip() {
+        let e = Entry {
+            kind: 3,
+            flags: 1,
+            offset: 4096,
+            length: 77,
+            platform: 5,
+            reserved: 0,
+        };
+        assert_eq!(Entry::decode(&e.encode()), e);
+    }
+
+    #[test]
+    fn platform_codes() {
+        for p in Platform::ALL {
+            assert_eq!(platform_from_code(platform_code(p)), Some(p));
+        }
+        assert_eq!(platform_from_code(0), None);
+        assert_eq!(platform_from_code(6), None);
+    }
+
+    #[test]
+    fn checksum_skips_its_field() {
+        let mut b = vec![0u8; 100];
+        let c = checksum(&b);
+        b[CRC_OFFSET] = 0xff;
+        assert_eq!(checksum(&b), c);
+        b[0] = 1;
+        assert_ne!(checksum(&b), c);
+    }
+}

@@ -69,3 +69,45 @@ pub fn recognise_version(version: u64) -> Option<ModelError> {
     };
     Some(unsupported(&what))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(e: Option<ModelError>) -> Option<String> {
+        e.map(|e| match e {
+            ModelError::Unsupported(m) => m,
+            other => panic!("expected Unsupported, got {other:?}"),
+        })
+    }
+
+    #[test]
+    fn vendor_version_scheme() {
+        for v in [
+            1u64, 2, 3, 4, 5, 6, 0x1001, 0x1002, 0x1003, 0x1004, 0x10ff, 0x7,
+        ] {
+            let m = text(recognise_version(v)).unwrap_or_else(|| panic!("{v:#x}"));
+            assert!(m.contains(&format!("{v:#x}")), "{m}");
+            assert!(m.contains(NOT_YET), "{m}");
+        }
+        for v in [0u64, 0x1000, 0x100, 0x2004, 0x7472_6e72_0000_0100, u64::MAX] {
+            assert!(recognise_version(v).is_none(), "{v:#x}");
+        }
+    }
+
+    #[test]
+    fn magics() {
+        assert!(text(recognise_magic(b"CYPTRKNN"))
+            .unwrap()
+            .contains("encrypted"));
+        assert!(text(recognise_magic(b"RKNX")).unwrap().contains("RKNN3"));
+        assert!(text(recognise_magic(b"RKCE")).unwrap().contains("RKNN3"));
+        assert!(text(recognise_magic(b"VPMN")).unwrap().contains("NBG"));
+        assert!(text(recognise_magic(b"\x58\0\0\0RKNN"))
+            .unwrap()
+            .contains("FlatBuffer"));
+        assert!(recognise_magic(b"RKNN\0\0\0\0").is_none());
+        assert!(recognise_magic(b"RKN").is_none());
+        assert!(recognise_magic(b"").is_none());
+    }
+}
