@@ -1213,3 +1213,73 @@ fn semantic_rules() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Mutations behind a valid checksum: exercise the parser and the semantic
+// checks (a plain bit flip stops at the checksum).
+
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn resealed_mutations_never_panic() {
+    let (meta, weights) = every_op_model();
+    let file = write(&meta, &weights);
+    let layout = parse_layout(&file).unwrap();
+    let json = layout.metadata.clone();
+    let digits: Vec<usize> = json.clone().filter(|&i| file[i].is_ascii_digit()).collect();
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let (mut accepted, mut semantic, mut other) = (0, 0, 0);
+    for round in 0..3000 {
+        let mut f = file.clone();
+        for _ in 0..1 + rng.below(3) {
+            if round % 2 == 0 {
+                // Keep the JSON well formed: change one digit.
+                let i = digits[rng.below(digits.len())];
+                f[i] = b'0' + rng.below(10) as u8;
+            } else {
+                // Anything after the magic and version.
+                let i = 16 + rng.below(f.len() - 16);
+                f[i] = rng.next() as u8;
+            }
+        }
+        reseal(&mut f);
+        match parse(&f) {
+            Ok((m, range)) => {
+                m.validate(range.len() as u64)
+                    .expect("accepted models are valid");
+                accepted += 1;
+            }
+            Err(ModelError::Invalid(msg)) if msg.starts_with("graph:") => semantic += 1,
+            Err(ModelError::Invalid(_)) => other += 1,
+            Err(e) => panic!("round {round}: unexpected {e:?}"),
+        }
+    }
+    assert!(semantic > 100, "semantic rejections: {semantic}");
+    assert!(other > 100, "structural rejections: {other}");
+    assert!(accepted > 0, "some digit changes keep the model valid");
+}
+
+#[test]
+fn load_reports_errors() {
+    match Model::load(Box::new(Vec::<u8>::new())) {
+        Err(ModelError::Invalid(m)) => assert!(m.contains("empty"), "{m}"),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    match Model::load(Box::new(vendor_file(6, &[0; 8]))) {
+        Err(ModelError::Unsupported(m)) => assert!(m.contains("Toolkit2"), "{m}"),
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+}
