@@ -625,3 +625,164 @@ fn quant_rules() {
     x.quant = Some(Quant::per_channel(vec![], vec![], 0));
     has(check_quant(&x).map_err(|e| e.0), "0 scales");
 }
+
+/// Deterministic pseudo-random source for the robustness test.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
+        v[(self.next() % v.len() as u64) as usize]
+    }
+
+    fn dim(&mut self) -> usize {
+        self.pick(&[1, 1, 2, 3, 4, 7, 8, 16, 0, MAX_DIM, usize::MAX, 1 << 40])
+    }
+
+    fn small(&mut self) -> usize {
+        self.pick(&[0, 1, 1, 2, 3, 5, 7, MAX_WINDOW, usize::MAX])
+    }
+
+    fn shape(&mut self) -> Vec<usize> {
+        let rank = self.pick(&[0, 1, 2, 3, 4, 4, 4, 5, 17]);
+        (0..rank).map(|_| self.dim()).collect()
+    }
+
+    fn i64(&mut self) -> i64 {
+        self.pick(&[0, 1, -1, 2, -2, 7, i64::MAX, i64::MIN])
+    }
+
+    fn window(&mut self) -> Window {
+        Window {
+            kernel: [self.small(), self.small()],
+            stride: [self.small(), self.small()],
+            pads: [self.small(), self.small(), self.small(), self.small()],
+            dilation: [self.small(), self.small()],
+        }
+    }
+
+    fn op(&mut self) -> Op {
+        let axis = self.small();
+        let axes: Vec<usize> = (0..self.pick(&[0, 1, 2, 3]))
+            .map(|_| self.small())
+            .collect();
+        match self.next() % 26 {
+            0 => conv(self.window(), self.small()),
+            1 => Op::ConvTranspose {
+                window: self.window(),
+                group: self.small(),
+                output_padding: [self.small(), self.small()],
+                activation: None,
+            },
+            2 => Op::Gemm {
+                alpha: 1.0,
+                beta: 1.0,
+                trans_a: self.next() % 2 == 0,
+                trans_b: self.next() % 2 == 0,
+                activation: None,
+            },
+            3 => Op::MatMul,
+            4 => Op::Binary {
+                op: BinaryOp::Div,
+                activation: None,
+            },
+            5 => Op::Unary {
+                act: Activation::Tanh,
+            },
+            6 => Op::PRelu,
+            7 => Op::MaxPool {
+                window: self.window(),
+                ceil_mode: self.next() % 2 == 0,
+            },
+            8 => Op::AveragePool {
+                window: self.window(),
+                ceil_mode: self.next() % 2 == 0,
+                count_include_pad: true,
+            },
+            9 => Op::GlobalAveragePool,
+            10 => Op::GlobalMaxPool,
+            11 => Op::Concat { axis },
+            12 => Op::Split { axis },
+            13 => Op::Slice {
+                starts: axes.iter().map(|_| self.i64()).collect(),
+                steps: axes.iter().map(|_| self.i64()).collect(),
+                axes,
+            },
+            14 => Op::Reshape,
+            15 => Op::Transpose { perm: axes },
+            16 => Op::Pad {
+                pads: (0..self.pick(&[0, 2, 4, 8]))
+                    .map(|_| self.small())
+                    .collect(),
+                mode: PadMode::Reflect,
+            },
+            17 => Op::Resize {
+                mode: ResizeMode::Nearest,
+                coord: CoordMode::AlignCorners,
+                nearest: NearestMode::Ceil,
+            },
+            18 => Op::Softmax { axis },
+            19 => Op::LayerNorm { axis, epsilon: 0.0 },
+            20 => Op::Reduce {
+                op: ReduceOp::Max,
+                axes,
+                keepdims: self.next() % 2 == 0,
+            },
+            21 => Op::Gather { axis },
+            22 => Op::ArgMax {
+                axis,
+                keepdims: false,
+                select_last_index: false,
+            },
+            23 => Op::Cast { to: DType::U16 },
+            24 => Op::Quantize,
+            _ => Op::Dequantize,
+        }
+    }
+}
+
+#[test]
+fn random_ops_never_panic() {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let dtypes = [
+        DType::F32,
+        DType::F16,
+        DType::I8,
+        DType::U8,
+        DType::I32,
+        DType::I64,
+        DType::Bool,
+    ];
+    let mut ok = 0;
+    for _ in 0..50_000 {
+        let op = rng.op();
+        let n_in = rng.pick(&[0, 1, 1, 2, 2, 3, 4]);
+        let ins: Vec<TensorInfo> = (0..n_in)
+            .map(|_| {
+                let mut t = typed(&rng.shape(), rng.pick(&dtypes));
+                if rng.next() % 3 == 0 {
+                    t.quant = Some(Quant::per_tensor(0.5, 0));
+                }
+                t
+            })
+            .collect();
+        let outs: Vec<TensorInfo> = (0..rng.pick(&[0, 1, 1, 2]))
+            .map(|_| typed(&rng.shape(), rng.pick(&dtypes)))
+            .collect();
+        let refs: Vec<&TensorInfo> = ins.iter().collect();
+        let out_refs: Vec<&TensorInfo> = outs.iter().collect();
+        let given: Vec<&[usize]> = outs.iter().map(|t| t.shape.as_slice()).collect();
+        if infer_given(&op, &refs, &given).is_ok() {
+            ok += 1;
+        }
+        let _ = check_types(&op, &refs, &out_refs);
+        let _ = infer(&op, &refs);
+    }
+    assert!(ok > 100, "only {ok} random ops had consistent shapes");
+}

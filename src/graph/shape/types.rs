@@ -281,9 +281,19 @@ fn check_attributes(op: &Op) -> Result<(), GraphError> {
 }
 
 /// Checks the element types and quantization of a node's tensors against
-/// its op, and the op's float attributes. `ins` and `outs` must have the
-/// op's arity (see [`super::input_arity`]).
+/// its op, and the op's float attributes (an arity other than
+/// [`super::input_arity`] / [`super::output_arity`] is an error).
 pub fn check_types(op: &Op, ins: &[&TensorInfo], outs: &[&TensorInfo]) -> Result<(), GraphError> {
+    if !super::input_arity(op).contains(&ins.len())
+        || !super::output_arity(op).contains(&outs.len())
+    {
+        return err(format!(
+            "{} cannot take {} inputs and {} outputs",
+            op.type_name(),
+            ins.len(),
+            outs.len()
+        ));
+    }
     check_attributes(op)?;
     let y = outs[0];
     match op {
