@@ -1,7 +1,7 @@
 //! Shape inference and graph validation.
 //!
 //! [`infer`] / [`infer_given`] compute the output shapes of an op from its
-//! inputs (ONNX semantics, see the docs on each [`Op`] variant); they are
+//! inputs (ONNX semantics, see the docs on each [`Op`](crate::graph::Op) variant); they are
 //! the single source of truth used by the compiler to create tensors and
 //! by [`Graph::validate`](super::Graph::validate) to check a loaded graph.
 //! The limits below bound what a (possibly hostile) model may ask for.

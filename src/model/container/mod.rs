@@ -307,7 +307,7 @@ fn align(n: u64) -> u64 {
     n.div_ceil(SECTION_ALIGN) * SECTION_ALIGN
 }
 
-/// Like [`write`], adding one NPU program section per `(platform, bytes)`.
+/// Like [`write()`], adding one NPU program section per `(platform, bytes)`.
 pub fn write_with_programs(
     meta: &ModelMeta,
     weights: &[u8],
