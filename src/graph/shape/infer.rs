@@ -379,7 +379,7 @@ fn matmul(a: &[usize], b: &[usize]) -> Result<Shapes, GraphError> {
 }
 
 /// numpy (ONNX multidirectional) broadcasting of two shapes.
-pub(crate) fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, GraphError> {
+pub fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, GraphError> {
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
     for i in 0..rank {
@@ -517,17 +517,7 @@ fn slice(
             return err(format!("step of axis {axis} is 0"));
         }
         let dim = x[axis] as i64;
-        let s = if start < 0 {
-            start.saturating_add(dim)
-        } else {
-            start
-        };
-        // ONNX clamping: [0, dim] for positive steps, [0, dim - 1] for negative.
-        let s = if step > 0 {
-            s.clamp(0, dim)
-        } else {
-            s.clamp(0, dim - 1)
-        };
+        let s = slice_start(start, step, x[axis]) as i64;
         let n = out[axis] as i64;
         // Index of the last element read: s + (n - 1) * step.
         let last = (n - 1)
@@ -548,6 +538,21 @@ fn slice(
         }
     }
     Ok(vec![out.to_vec()])
+}
+
+/// The first index a Slice reads along an axis of length `dim` (>= 1):
+/// a negative `start` counts from the end, then the index is clamped to
+/// `[0, dim]` for positive steps and `[0, dim - 1]` for negative ones
+/// (ONNX). Kernels use this to agree with shape inference.
+pub fn slice_start(start: i64, step: i64, dim: usize) -> usize {
+    let dim = dim.min(i64::MAX as usize) as i64;
+    let s = if start < 0 {
+        start.saturating_add(dim)
+    } else {
+        start
+    };
+    let hi = if step > 0 { dim } else { dim - 1 };
+    s.clamp(0, hi.max(0)) as usize
 }
 
 fn transpose(perm: &[usize], x: &[usize]) -> Result<Shapes, GraphError> {

@@ -10,7 +10,9 @@ mod infer;
 mod types;
 mod validate;
 
-pub use infer::{infer, infer_given, input_arity, output_arity, takes_output_shape};
+pub use infer::{
+    broadcast, infer, infer_given, input_arity, output_arity, slice_start, takes_output_shape,
+};
 pub use types::{check_quant, check_types};
 pub use validate::WEIGHT_ALIGN;
 

@@ -786,3 +786,15 @@ fn random_ops_never_panic() {
     }
     assert!(ok > 100, "only {ok} random ops had consistent shapes");
 }
+
+#[test]
+fn slice_start_clamps_like_onnx() {
+    assert_eq!(slice_start(2, 1, 10), 2);
+    assert_eq!(slice_start(-1, 1, 10), 9);
+    assert_eq!(slice_start(-20, 1, 10), 0);
+    assert_eq!(slice_start(20, 1, 10), 10);
+    assert_eq!(slice_start(20, -1, 10), 9);
+    assert_eq!(slice_start(i64::MIN, -1, 10), 0);
+    assert_eq!(slice_start(i64::MAX, -3, 1), 0);
+    assert_eq!(broadcast(&[3, 1], &[4]).map_err(|e| e.0), Ok(vec![3, 4]));
+}
