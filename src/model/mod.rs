@@ -2,13 +2,19 @@
 //! vendor's. The reader treats every file as hostile (DESIGN.md rule 4).
 
 mod container;
+mod validate;
 
 use serde::{Deserialize, Serialize};
 
 use crate::graph::Graph;
 use crate::platform::Platform;
 
-pub use container::{parse, write, FORMAT_VERSION, MAGIC};
+pub use container::{
+    parse, parse_layout, write, write_with_programs, Layout, NpuProgram, FILE_FLAGS_REQUIRED_MASK,
+    FORMAT_TAG, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_METADATA_LEN, MAX_SECTIONS, SECTION_ALIGN,
+    SECTION_METADATA, SECTION_NPU_PROGRAM, SECTION_REQUIRED, SECTION_WEIGHTS,
+};
+pub use validate::{channel_count, MAX_CUSTOM_STRING_LEN, MAX_INTERNAL_SIZE, MAX_PRODUCER_LEN};
 
 /// Why a model was refused. Every variant maps to `RKNN_ERR_MODEL_INVALID`
 /// except `Io` (a file that cannot be read).

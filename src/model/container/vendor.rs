@@ -1,0 +1,113 @@
+//! Recognition of files made by Rockchip's toolkits, so they are refused
+//! with a message that says what they are (reference:
+//! `rknn-vendor-format.md`, "Format generations").
+
+use super::ModelError;
+
+const NOT_YET: &str = "rknnrt does not run vendor-compiled models yet; \
+convert the source model with rknn-convert instead";
+
+fn unsupported(what: &str) -> ModelError {
+    ModelError::Unsupported(format!("{what}: {NOT_YET}"))
+}
+
+/// Recognises vendor files by their first bytes, before our own magic is
+/// checked: encrypted Toolkit2 (`CYPTRKNN`), RKNN3 (`RKNX`), encrypted
+/// RKNN3 (`RKCE`), bare OpenVX NBG (`VPMN`) and bare FlatBuffer files
+/// (`RKNN` at bytes 4..8). `None` when the file is none of them.
+pub fn recognise_magic(bytes: &[u8]) -> Option<ModelError> {
+    if bytes.starts_with(b"CYPTRKNN") {
+        return Some(unsupported(
+            "this is an encrypted RKNN-Toolkit2 model (magic CYPTRKNN), which cannot be read",
+        ));
+    }
+    if bytes.starts_with(b"RKNX") {
+        return Some(unsupported(
+            "this is an RKNN3 model (magic RKNX, rknn3-toolkit for RK182X co-processors)",
+        ));
+    }
+    if bytes.starts_with(b"RKCE") {
+        return Some(unsupported(
+            "this is an encrypted RKNN3 model (magic RKCE), which cannot be read",
+        ));
+    }
+    if bytes.starts_with(b"VPMN") {
+        return Some(unsupported(
+            "this is an OpenVX NBG file (magic VPMN, RKNN-Toolkit v1 for RK1808/RV1109/RV1126)",
+        ));
+    }
+    if bytes.len() >= 8 && &bytes[4..8] == b"RKNN" && &bytes[0..4] != b"RKNN" {
+        return Some(unsupported(
+            "this is a bare RKNN FlatBuffer (identifier RKNN at byte 4) without the container header",
+        ));
+    }
+    None
+}
+
+/// Names a vendor container version (the u64 at offset 8 after the
+/// `RKNN\0\0\0\0` magic): `Some(error)` for the vendor's version scheme
+/// (bits above the low byte 0x00 or 0x10, low byte non-zero), `None`
+/// for anything else.
+pub fn recognise_version(version: u64) -> Option<ModelError> {
+    let (high, low) = (version >> 8, version & 0xff);
+    if !(high == 0 || high == 0x10) || low == 0 {
+        return None;
+    }
+    let what = match version {
+        1 | 0x1001 => format!(
+            "this is an RKNN-Toolkit v1 model (container version {version:#x}, RK1808/RV1109/RV1126/RK3399Pro)"
+        ),
+        2..=6 | 0x1002 | 0x1003 => format!(
+            "this is an RKNN-Toolkit2 model (container version {version:#x}, RK3562/RK3566/RK3568/RK3576/RK3588)"
+        ),
+        0x1004 => format!(
+            "this is an RKNN-Toolkit2 model for RV1103/RV1106 (container version {version:#x})"
+        ),
+        _ => format!(
+            "this looks like a vendor RKNN model of an unknown container version {version:#x}"
+        ),
+    };
+    Some(unsupported(&what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(e: Option<ModelError>) -> Option<String> {
+        e.map(|e| match e {
+            ModelError::Unsupported(m) => m,
+            other => panic!("expected Unsupported, got {other:?}"),
+        })
+    }
+
+    #[test]
+    fn vendor_version_scheme() {
+        for v in [
+            1u64, 2, 3, 4, 5, 6, 0x1001, 0x1002, 0x1003, 0x1004, 0x10ff, 0x7,
+        ] {
+            let m = text(recognise_version(v)).unwrap_or_else(|| panic!("{v:#x}"));
+            assert!(m.contains(&format!("{v:#x}")), "{m}");
+            assert!(m.contains(NOT_YET), "{m}");
+        }
+        for v in [0u64, 0x1000, 0x100, 0x2004, 0x7472_6e72_0000_0100, u64::MAX] {
+            assert!(recognise_version(v).is_none(), "{v:#x}");
+        }
+    }
+
+    #[test]
+    fn magics() {
+        assert!(text(recognise_magic(b"CYPTRKNN"))
+            .unwrap()
+            .contains("encrypted"));
+        assert!(text(recognise_magic(b"RKNX")).unwrap().contains("RKNN3"));
+        assert!(text(recognise_magic(b"RKCE")).unwrap().contains("RKNN3"));
+        assert!(text(recognise_magic(b"VPMN")).unwrap().contains("NBG"));
+        assert!(text(recognise_magic(b"\x58\0\0\0RKNN"))
+            .unwrap()
+            .contains("FlatBuffer"));
+        assert!(recognise_magic(b"RKNN\0\0\0\0").is_none());
+        assert!(recognise_magic(b"RKN").is_none());
+        assert!(recognise_magic(b"").is_none());
+    }
+}
