@@ -8,16 +8,21 @@
 //! bounds on bad input (slices are bounds-checked, and a mismatch is an
 //! error, not a panic).
 
+mod activation;
 mod conv;
 mod convert;
 mod elementwise;
 mod gemm;
+mod im2col;
 mod movement;
 mod normalize;
 mod pool;
+mod qparams;
 pub mod quant;
 mod reduce;
 mod tensor;
+#[cfg(test)]
+mod testutil;
 
 pub use tensor::{In, Out};
 
@@ -70,10 +75,9 @@ pub fn execute(op: &Op, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<()
     match op {
         Op::Conv { .. } | Op::ConvTranspose { .. } => conv::run(op, inputs, outputs),
         Op::Gemm { .. } | Op::MatMul => gemm::run(op, inputs, outputs),
-        Op::MaxPool { .. }
-        | Op::AveragePool { .. }
-        | Op::GlobalAveragePool
-        | Op::GlobalMaxPool => pool::run(op, inputs, outputs),
+        Op::MaxPool { .. } | Op::AveragePool { .. } | Op::GlobalAveragePool | Op::GlobalMaxPool => {
+            pool::run(op, inputs, outputs)
+        }
         Op::Binary { .. } | Op::Unary { .. } | Op::PRelu => elementwise::run(op, inputs, outputs),
         Op::Softmax { .. } | Op::LayerNorm { .. } => normalize::run(op, inputs, outputs),
         Op::Reduce { .. } | Op::ArgMax { .. } => reduce::run(op, inputs, outputs),
