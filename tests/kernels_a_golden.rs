@@ -52,7 +52,13 @@ fn load(dir: &Path, t: &TensorFile, read_data: bool) -> Loaded {
     let mut words = vec![0u32; info.bytes().div_ceil(4)];
     if read_data {
         let raw = std::fs::read(dir.join(&t.file)).expect("read tensor file");
-        assert_eq!(raw.len(), info.bytes(), "{}: size of {}", dir.display(), t.file);
+        assert_eq!(
+            raw.len(),
+            info.bytes(),
+            "{}: size of {}",
+            dir.display(),
+            t.file
+        );
         bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..raw.len()].copy_from_slice(&raw);
     }
     Loaded { info, words }
@@ -63,7 +69,11 @@ fn cases() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
         .expect("golden directory")
         .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("a_")))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("a_"))
+        })
         .collect();
     dirs.sort();
     dirs
@@ -77,7 +87,13 @@ fn check(dir: &Path) -> Result<(), String> {
     let expected: Vec<Loaded> = case.outputs.iter().map(|t| load(dir, t, true)).collect();
     let mut outputs: Vec<Loaded> = case.outputs.iter().map(|t| load(dir, t, false)).collect();
     {
-        let ins: Vec<In<'_>> = inputs.iter().map(|t| In { info: &t.info, data: t.bytes() }).collect();
+        let ins: Vec<In<'_>> = inputs
+            .iter()
+            .map(|t| In {
+                info: &t.info,
+                data: t.bytes(),
+            })
+            .collect();
         let mut outs: Vec<Out<'_>> = outputs
             .iter_mut()
             .map(|t| {
@@ -121,10 +137,18 @@ fn check(dir: &Path) -> Result<(), String> {
 #[test]
 fn kernels_a_match_onnxruntime() {
     let dirs = cases();
-    assert!(dirs.len() >= 30, "expected the a_* golden cases, found {}", dirs.len());
+    assert!(
+        dirs.len() >= 30,
+        "expected the a_* golden cases, found {}",
+        dirs.len()
+    );
     let failures: Vec<String> = dirs
         .iter()
         .filter_map(|d| check(d).err().map(|e| format!("{}: {e}", d.display())))
         .collect();
-    assert!(failures.is_empty(), "golden mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "golden mismatches:\n{}",
+        failures.join("\n")
+    );
 }

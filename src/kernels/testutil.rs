@@ -68,6 +68,15 @@ impl Tensor {
         }
     }
 
+    /// An fp16 tensor (values rounded from f32).
+    pub(crate) fn f16(shape: &[usize], data: &[f32]) -> Tensor {
+        let halves: Vec<half::f16> = data.iter().map(|&v| half::f16::from_f32(v)).collect();
+        Tensor {
+            info: TensorInfo::activation("t", shape.to_vec(), DType::F16),
+            bytes: bytemuck::cast_slice(&halves).to_vec(),
+        }
+    }
+
     /// An int8 tensor with quantization `quant`.
     pub(crate) fn i8(shape: &[usize], data: &[i8], quant: Quant) -> Tensor {
         let mut info = TensorInfo::activation("t", shape.to_vec(), DType::I8);
@@ -91,6 +100,14 @@ impl Tensor {
         self.bytes
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    }
+
+    /// The data as fp16 widened to f32.
+    pub(crate) fn f16_as_f32(&self) -> Vec<f32> {
+        self.bytes
+            .chunks_exact(2)
+            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
             .collect()
     }
 

@@ -223,7 +223,7 @@ impl Geom {
                 .checked_mul(len.checked_sub(1)?)?
                 .checked_add(output_padding[axis])?
                 .checked_add(span)?
-                .checked_sub(win.pads[axis] + win.pads[axis + 2])
+                .checked_sub(win.pads[axis].checked_add(win.pads[axis + 2])?)
         };
         let (Some(oh), Some(ow)) = (full(h, 0, kh), full(wd, 1, kw)) else {
             return Err(KernelError::invalid(op, "pads larger than the output"));

@@ -531,3 +531,30 @@ fn conv_transpose_i8_matches_naive_and_f32() {
         }
     }
 }
+
+#[test]
+fn conv_f16_runs_through_f32_kernel() {
+    let mut rng = Rng::new(24);
+    let c = conv_cases()[3];
+    let round =
+        |v: Vec<f32>| -> Vec<f32> { v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect() };
+    let x = round(rng.f32s(c.x_shape().iter().product(), -1.0, 1.0));
+    let w = round(rng.f32s(c.w_len(), -1.0, 1.0));
+    let b = round(rng.f32s(c.m, -1.0, 1.0));
+    let act = Some(Activation::Relu);
+    let want = c.naive_f32(&x, &w, &b, act);
+    let mut out = f32_out(&c.y_shape());
+    out.dtype = crate::graph::DType::F16;
+    let got = run(
+        &c.op(act),
+        &[
+            &Tensor::f16(&c.x_shape(), &x),
+            &Tensor::f16(&c.w_shape(), &w),
+            &Tensor::f16(&[c.m], &b),
+        ],
+        out,
+    )
+    .unwrap();
+    // One fp16 rounding of the f32 result.
+    assert_close(&got.f16_as_f32(), &want, 1e-3, "fp16 conv");
+}
