@@ -53,10 +53,11 @@ impl I8Output {
                 hi: bound(6.0),
             },
             Some(Activation::Clip { min, max }) if !min.is_nan() && !max.is_nan() => {
-                let lo = bound(min);
+                // `Activation::apply` gives `max` when min > max; so does this.
+                let hi = bound(max);
                 Epilogue::Clamp {
-                    lo,
-                    hi: bound(max).max(lo),
+                    lo: bound(min).min(hi),
+                    hi,
                 }
             }
             Some(a) => Epilogue::Float(a),
@@ -123,6 +124,16 @@ mod tests {
                     "{act:?} acc {acc}: {a} vs {b}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn inverted_clip_gives_max_like_f32() {
+        let out = I8Output::new(Some(Activation::Clip { min: 2.0, max: 1.0 }), 0.1, 0);
+        let f = Activation::Clip { min: 2.0, max: 1.0 };
+        for acc in [-500, 0, 15, 500] {
+            let want = quant::quantize_i8(f.apply(acc as f32 * 0.01), 10.0, 0);
+            assert_eq!(out.requant(acc, 0.1, 0.01), want);
         }
     }
 
