@@ -558,3 +558,95 @@ fn conv_f16_runs_through_f32_kernel() {
     // One fp16 rounding of the f32 result.
     assert_close(&got.f16_as_f32(), &want, 1e-3, "fp16 conv");
 }
+
+/// Random small geometries (odd sizes, strides, dilations, groups,
+/// asymmetric pads) whose window fits the padded input.
+fn random_cases(rng: &mut Rng, count: usize) -> Vec<Case> {
+    let mut out = Vec::new();
+    while out.len() < count {
+        let group = rng.range(1, 3) as usize;
+        let cg = rng.range(1, 4) as usize;
+        let mg = rng.range(1, 4) as usize;
+        let depthwise = rng.range(0, 3) == 0;
+        let (c, m, group) = if depthwise {
+            (group * 2, group * 2, group * 2)
+        } else {
+            (cg * group, mg * group, group)
+        };
+        let kernel = [rng.range(1, 4) as usize, rng.range(1, 4) as usize];
+        let pads = [0, 1, 0, 1].map(|a| rng.range(0, kernel[a] as i64 - 1) as usize);
+        let win = Window {
+            kernel,
+            stride: [rng.range(1, 3) as usize, rng.range(1, 3) as usize],
+            pads,
+            dilation: [rng.range(1, 2) as usize, rng.range(1, 2) as usize],
+        };
+        let (h, w) = (rng.range(1, 9) as usize, rng.range(1, 9) as usize);
+        if win.out_len(0, h, false).is_none() || win.out_len(1, w, false).is_none() {
+            continue;
+        }
+        out.push(Case {
+            n: rng.range(1, 2) as usize,
+            c,
+            h,
+            w,
+            m,
+            group,
+            win,
+        });
+    }
+    out
+}
+
+#[test]
+fn conv_random_geometries_match_naive() {
+    let mut rng = Rng::new(25);
+    for c in random_cases(&mut rng, 60) {
+        let x = rng.f32s(c.x_shape().iter().product(), -1.0, 1.0);
+        let w = rng.f32s(c.w_len(), -1.0, 1.0);
+        let b = rng.f32s(c.m, -1.0, 1.0);
+        let got = run(
+            &c.op(None),
+            &[
+                &Tensor::f32(&c.x_shape(), &x),
+                &Tensor::f32(&c.w_shape(), &w),
+                &Tensor::f32(&[c.m], &b),
+            ],
+            f32_out(&c.y_shape()),
+        )
+        .unwrap();
+        assert_close(
+            &got.as_f32(),
+            &c.naive_f32(&x, &w, &b, None),
+            1e-5,
+            &format!("conv {c:?}"),
+        );
+
+        let (sx, zx, sw, sy, zy) = (
+            0.05f32,
+            rng.range(-50, 50) as i32,
+            0.01f32,
+            0.03f32,
+            rng.range(-10, 10) as i32,
+        );
+        let xq = rng.i8s(x.len());
+        let wq = rng.i8s(w.len());
+        let mut acc = vec![0i32; got.as_f32().len()];
+        c.for_each_tap(|yi, xi, wi| acc[yi] += (xq[xi] as i32 - zx) * wq[wi] as i32);
+        let want: Vec<i8> = acc
+            .iter()
+            .map(|&a| quant::requantize_i8(a, sx * sw / sy, zy))
+            .collect();
+        let got = run(
+            &c.op(None),
+            &[
+                &Tensor::i8(&c.x_shape(), &xq, Quant::per_tensor(sx, zx)),
+                &Tensor::i8(&c.w_shape(), &wq, Quant::per_tensor(sw, 0)),
+            ],
+            i8_out(&c.y_shape(), sy, zy),
+        )
+        .unwrap()
+        .as_i8();
+        assert_eq!(got, want, "int8 conv {c:?}");
+    }
+}

@@ -292,3 +292,78 @@ fn pool_rejects_bad_shapes_and_types() {
     };
     assert!(run(&big, &[&x], f32_out(&[1, 1, 1, 1])).is_err());
 }
+
+#[test]
+fn random_geometries_match_naive() {
+    let mut rng = Rng::new(33);
+    let mut done = 0;
+    while done < 80 {
+        let kernel = [rng.range(1, 4) as usize, rng.range(1, 4) as usize];
+        let win = Window {
+            kernel,
+            stride: [rng.range(1, 3) as usize, rng.range(1, 3) as usize],
+            pads: [0, 1, 0, 1].map(|a| rng.range(0, kernel[a] as i64 - 1) as usize),
+            dilation: [rng.range(1, 2) as usize, rng.range(1, 2) as usize],
+        };
+        let shape = [
+            1,
+            rng.range(1, 3) as usize,
+            rng.range(1, 9) as usize,
+            rng.range(1, 9) as usize,
+        ];
+        let ceil = rng.range(0, 1) == 1;
+        if win.out_len(0, shape[2], ceil).is_none() || win.out_len(1, shape[3], ceil).is_none() {
+            continue;
+        }
+        done += 1;
+        let case = Case { shape, win, ceil };
+        let x = rng.f32s(shape.iter().product(), -1.0, 1.0);
+        let xt = Tensor::f32(&shape, &x);
+        let include = rng.range(0, 1) == 1;
+        let op = Op::AveragePool {
+            window: win,
+            ceil_mode: ceil,
+            count_include_pad: include,
+        };
+        let got = run(&op, &[&xt], f32_out(&case.out_shape()))
+            .unwrap()
+            .as_f32();
+        let want: Vec<f32> = case
+            .windows()
+            .iter()
+            .map(|(cells, padded)| {
+                let div = if include { *padded } else { cells.len() };
+                if div == 0 {
+                    0.0
+                } else {
+                    cells.iter().map(|&i| x[i]).sum::<f32>() / div as f32
+                }
+            })
+            .collect();
+        assert_close(
+            &got,
+            &want,
+            1e-6,
+            &format!("avgpool include_pad={include} {case:?}"),
+        );
+        let op = Op::MaxPool {
+            window: win,
+            ceil_mode: ceil,
+        };
+        let got = run(&op, &[&xt], f32_out(&case.out_shape()))
+            .unwrap()
+            .as_f32();
+        let want: Vec<f32> = case
+            .windows()
+            .iter()
+            .map(|(cells, _)| {
+                if cells.is_empty() {
+                    0.0
+                } else {
+                    cells.iter().map(|&i| x[i]).fold(f32::MIN, f32::max)
+                }
+            })
+            .collect();
+        assert_close(&got, &want, 0.0, &format!("maxpool {case:?}"));
+    }
+}
