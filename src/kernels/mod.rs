@@ -8,6 +8,7 @@
 //! bounds on bad input (slices are bounds-checked, and a mismatch is an
 //! error, not a panic).
 
+mod activation;
 mod b_q8;
 mod b_shape;
 #[cfg(test)]
@@ -16,12 +17,16 @@ mod conv;
 mod convert;
 mod elementwise;
 mod gemm;
+mod im2col;
 mod movement;
 mod normalize;
 mod pool;
+mod qparams;
 pub mod quant;
 mod reduce;
 mod tensor;
+#[cfg(test)]
+mod testutil;
 
 pub use tensor::{In, Out};
 

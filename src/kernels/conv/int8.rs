@@ -1,0 +1,188 @@
+//! int8 convolution: int32 accumulation of `(x - zx) * (w - zw)`, int32
+//! bias, requantization per output channel with the fused activation.
+
+use super::{tile_pixels, Args, Geom};
+use crate::graph::{DType, Op};
+use crate::kernels::activation::I8Output;
+use crate::kernels::gemm::core::{igemm, MatRef};
+use crate::kernels::gemm::shape_err;
+use crate::kernels::im2col::{im2col, valid_span, ImageDims};
+use crate::kernels::{qparams, In, KernelError, Out};
+
+/// Quantization of an int8 convolution, resolved per output channel.
+pub(super) struct QuantSetup {
+    /// Input zero point.
+    pub zx: i32,
+    /// Weight zero points, per weight channel.
+    pub zw: Vec<i32>,
+    /// Real value of one accumulator unit, per weight channel.
+    pub acc_scale: Vec<f32>,
+    /// `acc_scale / sy`, per weight channel.
+    pub mult: Vec<f32>,
+    /// Output stage.
+    pub stage: I8Output,
+}
+
+impl QuantSetup {
+    /// Reads the quantization of x, w (per channel along `w_axis`, `w_channels`
+    /// entries) and y, and bounds the accumulator for `taps` products.
+    pub fn new(
+        op: &Op,
+        a: &Args<'_, '_>,
+        out: &Out<'_>,
+        (w_axis, w_channels): (usize, usize),
+        taps: usize,
+    ) -> Result<QuantSetup, KernelError> {
+        let (sx, zx) = qparams::per_tensor(op, a.x.info)?;
+        let (sw, zw) = qparams::per_channel(op, a.w.info, w_axis, w_channels)?;
+        let (sy, zy) = qparams::per_tensor(op, out.info)?;
+        let bias_max = match a.bias {
+            Some(b) => bias_i32(op, b)?
+                .iter()
+                .map(|&v| (v as i64).abs())
+                .max()
+                .unwrap_or(0),
+            None => 0,
+        };
+        qparams::check_accumulator(op, taps, &[zx], &zw, bias_max)?;
+        let acc_scale: Vec<f32> = sw.iter().map(|&s| sx * s).collect();
+        let mult = acc_scale.iter().map(|&s| s / sy).collect();
+        Ok(QuantSetup {
+            zx,
+            zw,
+            acc_scale,
+            mult,
+            stage: I8Output::new(a.activation, sy, zy),
+        })
+    }
+}
+
+/// The int32 bias of an int8 convolution.
+pub(super) fn bias_i32<'a>(op: &Op, b: &In<'a>) -> Result<&'a [i32], KernelError> {
+    if b.info.dtype != DType::I32 {
+        return Err(KernelError::unsupported(
+            op,
+            format!(
+                "int8 convolution needs an int32 bias, got {:?}",
+                b.info.dtype
+            ),
+        ));
+    }
+    b.i32(op)
+}
+
+/// int8 Conv.
+pub(super) fn conv(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(), KernelError> {
+    a.check_bias(op)?;
+    let g = &a.g;
+    let taps = g.taps();
+    let q = QuantSetup::new(op, a, out, (0, g.m), taps)?;
+    let x = a.x.i8(op)?;
+    let w = a.w.i8(op)?;
+    let bias = match a.bias {
+        Some(b) => Some(bias_i32(op, b)?),
+        None => None,
+    };
+    let y = out.i8_mut(op)?;
+    let pixels = g.oh * g.ow;
+    let in_plane = g.cg * g.h * g.w;
+    let tile = tile_pixels(taps, pixels);
+    let mut col = if g.is_pointwise() || g.is_depthwise() {
+        Vec::new()
+    } else {
+        vec![0i8; taps * tile.min(pixels)]
+    };
+    let mut acc = vec![0i32; g.mg * pixels];
+    let pad = q.zx as i8;
+    for ni in 0..g.n {
+        for gi in 0..g.group {
+            let m0 = gi * g.mg;
+            for (r, plane) in acc.chunks_exact_mut(pixels.max(1)).enumerate() {
+                plane.fill(bias.map_or(0, |b| b[m0 + r]));
+            }
+            let xg = &x[(ni * g.group + gi) * in_plane..][..in_plane];
+            let wg = &w[m0 * taps..][..g.mg * taps];
+            if g.is_depthwise() {
+                depthwise_plane(g, xg, wg, q.zx, q.zw[m0], &mut acc);
+            } else {
+                let wmat = MatRef::row_major(wg, taps);
+                let zw = &q.zw[m0..m0 + g.mg];
+                if g.is_pointwise() {
+                    igemm(
+                        (g.mg, pixels, g.cg),
+                        wmat,
+                        zw,
+                        MatRef::row_major(xg, pixels),
+                        &[q.zx],
+                        &mut acc,
+                        pixels,
+                    )
+                    .map_err(shape_err(op))?;
+                } else {
+                    let dims = ImageDims {
+                        c: g.cg,
+                        h: g.h,
+                        w: g.w,
+                        ow: g.ow,
+                    };
+                    for p0 in (0..pixels).step_by(tile) {
+                        let p1 = (p0 + tile).min(pixels);
+                        let col = &mut col[..taps * (p1 - p0)];
+                        im2col(xg, dims, &g.win, (p0, p1), pad, col);
+                        igemm(
+                            (g.mg, p1 - p0, taps),
+                            wmat,
+                            zw,
+                            MatRef::row_major(col, p1 - p0),
+                            &[q.zx],
+                            &mut acc[p0..],
+                            pixels,
+                        )
+                        .map_err(shape_err(op))?;
+                    }
+                }
+            }
+            let yg = &mut y[(ni * g.m + m0) * pixels..][..g.mg * pixels];
+            for (r, (yp, ap)) in yg
+                .chunks_exact_mut(pixels.max(1))
+                .zip(acc.chunks_exact(pixels.max(1)))
+                .enumerate()
+            {
+                let (mult, scale) = (q.mult[m0 + r], q.acc_scale[m0 + r]);
+                for (yv, &av) in yp.iter_mut().zip(ap) {
+                    *yv = q.stage.requant(av, mult, scale);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Direct depthwise accumulation of one channel into `acc` (one plane);
+/// taps in the padding contribute `(zx - zx) * w = 0` and are skipped.
+fn depthwise_plane(g: &Geom, xp: &[i8], wk: &[i8], zx: i32, zw: i32, acc: &mut [i32]) {
+    let [kh, kw] = g.win.kernel;
+    let [sh, sw] = g.win.stride;
+    let [dh, dw] = g.win.dilation;
+    for ki in 0..kh {
+        let off_y = (ki * dh) as isize - g.win.pads[0] as isize;
+        let (oy_lo, oy_hi) = valid_span(sh, off_y, g.h, g.oh);
+        for kj in 0..kw {
+            let wv = wk[ki * kw + kj] as i32 - zw;
+            let off_x = (kj * dw) as isize - g.win.pads[1] as isize;
+            let (ox_lo, ox_hi) = valid_span(sw, off_x, g.w, g.ow);
+            if ox_lo >= ox_hi {
+                continue;
+            }
+            let ix0 = ((ox_lo * sw) as isize + off_x) as usize;
+            for oy in oy_lo..oy_hi {
+                let iy = ((oy * sh) as isize + off_y) as usize;
+                let xrow = &xp[iy * g.w..][..g.w];
+                let arow = &mut acc[oy * g.ow + ox_lo..oy * g.ow + ox_hi];
+                for (av, &xv) in arow.iter_mut().zip(xrow[ix0..].iter().step_by(sw)) {
+                    *av += wv * (xv as i32 - zx);
+                }
+            }
+        }
+    }
+}
