@@ -415,7 +415,7 @@ impl ModelBuilder {
                 ));
             }
         }
-        if std.iter().any(|&s| s == 0.0) {
+        if std.contains(&0.0) {
             return Err(BuildError::arg("mean_std", "std must not be 0"));
         }
         let widen = |v: &[f32]| {
