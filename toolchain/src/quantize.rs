@@ -951,11 +951,9 @@ mod tests {
         let w = t(conv.inputs[1]);
         assert_eq!(w.dtype, DType::I8);
         let (qw, sw) = quantize_symmetric(&n.w, &[3, 2, 3, 3], Some(0));
-        for c in 0..3 {
-            let amax = n.w[c * 18..(c + 1) * 18]
-                .iter()
-                .fold(0f32, |m, v| m.max(v.abs()));
-            assert_eq!(sw[c], amax / 127.0);
+        for (chunk, &scale) in n.w.chunks(18).zip(&sw) {
+            let amax = chunk.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert_eq!(scale, amax / 127.0);
         }
         assert_eq!(w.quant, Some(Quant::per_channel(sw.clone(), vec![0; 3], 0)));
         assert_eq!(const_of(&q, conv.inputs[1]), &ConstData::I8(qw.clone()));
