@@ -161,7 +161,19 @@ mod tests {
         let a = graph.add_tensor(weight("a", vec![3], DType::F32));
         let b = graph.add_tensor(weight("b", vec![70], DType::I8));
         let c = graph.add_tensor(weight("c", vec![2], DType::I32));
+        let y = graph.add_tensor(TensorInfo::activation("y", vec![1, 3], DType::F32));
+        graph.add_node(rknnrt::graph::Node {
+            name: "add".into(),
+            op: rknnrt::graph::Op::Binary {
+                op: rknnrt::graph::BinaryOp::Add,
+                activation: None,
+            },
+            inputs: vec![x, a],
+            outputs: vec![y],
+            target: rknnrt::graph::Target::Cpu,
+        });
         graph.inputs.push(x);
+        graph.outputs.push(y);
         let mut consts = BTreeMap::new();
         consts.insert(a, ConstData::F32(vec![1.0, 2.0, 3.0]));
         consts.insert(b, ConstData::I8(vec![-1; 70]));
