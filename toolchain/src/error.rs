@@ -1,0 +1,52 @@
+//! Errors of the model builder and the writer.
+
+/// Why a model could not be built, quantized or written.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A tensor id that this builder did not hand out.
+    #[error("unknown tensor id {0}")]
+    UnknownTensor(usize),
+    /// Two tensors with the same name.
+    #[error("duplicate tensor name '{0}'")]
+    DuplicateName(String),
+    /// An argument that does not fit the op or the tensors given.
+    #[error("{op}: {reason}")]
+    InvalidArgument {
+        /// Op (or builder method) concerned.
+        op: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Shape inference refused the node.
+    #[error("{op}: shape inference failed: {reason}")]
+    Shape {
+        /// Op type name.
+        op: String,
+        /// What `graph::shape::infer` reported.
+        reason: String,
+    },
+    /// The finished graph did not validate.
+    #[error("graph is not valid: {0}")]
+    Invalid(String),
+    /// Quantization could not be done.
+    #[error("quantization: {0}")]
+    Quantize(String),
+    /// The model file could not be written.
+    #[error("cannot write {path}: {reason}")]
+    Io {
+        /// The path given.
+        path: String,
+        /// What the system said.
+        reason: String,
+    },
+}
+
+impl BuildError {
+    /// An [`BuildError::InvalidArgument`] for `op`.
+    pub(crate) fn arg(op: impl Into<String>, reason: impl Into<String>) -> BuildError {
+        BuildError::InvalidArgument {
+            op: op.into(),
+            reason: reason.into(),
+        }
+    }
+}
