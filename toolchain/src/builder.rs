@@ -1204,6 +1204,19 @@ impl ModelBuilder {
         shapes: Vec<Vec<usize>>,
         dtype: DType,
     ) -> Result<Vec<TensorId>, BuildError> {
+        if shape::takes_output_shape(&op) {
+            // Ops whose output shape is an argument: the graph's shape
+            // rules still check it against the inputs.
+            let infos = inputs
+                .iter()
+                .map(|&i| self.tensor(i))
+                .collect::<Result<Vec<_>, _>>()?;
+            let given: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
+            shape::infer_given(&op, &infos, &given).map_err(|e| BuildError::Shape {
+                op: op.type_name().to_string(),
+                reason: e.to_string(),
+            })?;
+        }
         let single = shapes.len() == 1;
         let mut outputs = Vec::with_capacity(shapes.len());
         for (i, s) in shapes.into_iter().enumerate() {

@@ -99,7 +99,7 @@ impl BuiltModel {
         graph
             .validate(weights.len() as u64)
             .map_err(|e| BuildError::Invalid(e.to_string()))?;
-        let internal_size = internal_size(&graph);
+        let internal_size = rknnrt::runtime::plan::plan(&graph).arena_size as u64;
         let meta = ModelMeta {
             graph,
             preprocess: self.preprocess.clone(),
@@ -128,20 +128,6 @@ impl BuiltModel {
     }
 }
 
-/// Bytes of every intermediate activation (neither a graph input nor a
-/// graph output), each rounded up to 64 bytes: an arena that holds all of
-/// them at once, without reuse.
-fn internal_size(graph: &Graph) -> u64 {
-    graph
-        .tensors
-        .iter()
-        .enumerate()
-        .filter(|(id, t)| {
-            !t.is_weight() && !graph.inputs.contains(id) && !graph.outputs.contains(id)
-        })
-        .map(|(_, t)| t.bytes().div_ceil(WEIGHT_ALIGN) as u64 * WEIGHT_ALIGN as u64)
-        .sum()
-}
 
 #[cfg(test)]
 mod tests {
@@ -229,17 +215,5 @@ mod tests {
         };
         let err = model.to_meta().unwrap_err().to_string();
         assert!(err.contains("'a'"), "{err}");
-    }
-
-    #[test]
-    fn internal_size_counts_intermediates_only() {
-        let mut graph = Graph::default();
-        let x = graph.add_tensor(TensorInfo::activation("x", vec![10], DType::F32));
-        graph.add_tensor(TensorInfo::activation("mid", vec![20], DType::F32));
-        graph.add_tensor(TensorInfo::activation("mid2", vec![3], DType::I8));
-        let y = graph.add_tensor(TensorInfo::activation("y", vec![10], DType::F32));
-        graph.inputs.push(x);
-        graph.outputs.push(y);
-        assert_eq!(internal_size(&graph), 128 + 64);
     }
 }
