@@ -27,6 +27,11 @@
 //!   there, and receiving an out-of-range value in a Rust enum would be
 //!   undefined behaviour.
 //!
+//! # Zero initialisation
+//!
+//! Every struct implements [`bytemuck::Zeroable`] and `Default` (all
+//! members 0 / NULL), so Rust code never needs `mem::zeroed`.
+//!
 //! # Layouts
 //!
 //! Every struct is `#[repr(C)]`, and compile-time asserts pin its size,
@@ -54,6 +59,20 @@ macro_rules! enum_values {
         $(
             #[doc = concat!("`", stringify!($v), "` (C `enum ", stringify!($e), "`).")]
             pub const $v: $t = $e::$v as $t;
+        )*
+    };
+}
+
+/// Implements `Default` as all-zero (every member 0 / NULL), the way C code
+/// initialises these structs with `memset` or `= {0}`.
+macro_rules! zeroed_default {
+    ($($t:ty),* $(,)?) => {
+        $(
+            impl Default for $t {
+                fn default() -> Self {
+                    ::bytemuck::Zeroable::zeroed()
+                }
+            }
         )*
     };
 }

@@ -1,6 +1,7 @@
 //! `rknn_api.h`: the core API's constants, enums, structs and typedefs
 //! (`reference/rknn-c-api.md` §2.1–§2.11, §3.1–§3.14).
 
+use bytemuck::Zeroable;
 use core::ffi::{c_char, c_void};
 
 // ---------------------------------------------------------------------------
@@ -109,8 +110,7 @@ pub const RKNN_MAX_DYNAMIC_SHAPE_NUM: usize = 512;
 // rknn_query_cmd (§2.4)
 // ---------------------------------------------------------------------------
 
-/// C `enum _rknn_query_cmd` (header declaration only; Rust code uses
-/// [`rknn_query_cmd`] and the `RKNN_QUERY_*` constants).
+/// The values of [`rknn_query_cmd`] (C `enum _rknn_query_cmd`).
 #[repr(C)]
 pub enum _rknn_query_cmd {
     /// `rknn_input_output_num`.
@@ -187,8 +187,7 @@ enum_values!(_rknn_query_cmd => rknn_query_cmd {
 // rknn_tensor_type (§2.5)
 // ---------------------------------------------------------------------------
 
-/// C `enum _rknn_tensor_type` (header declaration only; Rust code uses
-/// [`rknn_tensor_type`] and the `RKNN_TENSOR_*` constants).
+/// The values of [`rknn_tensor_type`] (C `enum _rknn_tensor_type`).
 #[repr(C)]
 pub enum _rknn_tensor_type {
     /// 32-bit float.
@@ -242,8 +241,7 @@ enum_values!(_rknn_tensor_type => rknn_tensor_type {
 // rknn_tensor_qnt_type (§2.6)
 // ---------------------------------------------------------------------------
 
-/// C `enum _rknn_tensor_qnt_type` (header declaration only; Rust code uses
-/// [`rknn_tensor_qnt_type`] and the `RKNN_TENSOR_QNT_*` constants).
+/// The values of [`rknn_tensor_qnt_type`] (C `enum _rknn_tensor_qnt_type`).
 #[repr(C)]
 pub enum _rknn_tensor_qnt_type {
     /// Not quantized.
@@ -270,8 +268,7 @@ enum_values!(_rknn_tensor_qnt_type => rknn_tensor_qnt_type {
 // rknn_tensor_format (§2.7)
 // ---------------------------------------------------------------------------
 
-/// C `enum _rknn_tensor_format` (header declaration only; Rust code uses
-/// [`rknn_tensor_format`] and the `RKNN_TENSOR_N*`/`UNDEFINED` constants).
+/// The values of [`rknn_tensor_format`] (C `enum _rknn_tensor_format`).
 #[repr(C)]
 pub enum _rknn_tensor_format {
     /// NCHW.
@@ -301,8 +298,7 @@ enum_values!(_rknn_tensor_format => rknn_tensor_format {
 // rknn_core_mask (§2.8)
 // ---------------------------------------------------------------------------
 
-/// C `enum _rknn_core_mask` (header declaration only; Rust code uses
-/// [`rknn_core_mask`] and the `RKNN_NPU_CORE_*` constants).
+/// The values of [`rknn_core_mask`] (C `enum _rknn_core_mask`).
 #[repr(C)]
 pub enum _rknn_core_mask {
     /// Run on an idle core (default).
@@ -341,9 +337,8 @@ enum_values!(_rknn_core_mask => rknn_core_mask {
 // rknn_tensor_mem_flags (§2.9)
 // ---------------------------------------------------------------------------
 
-/// C `enum _rknn_tensor_mem_flags` (header declaration only; Rust code uses
-/// [`rknn_tensor_mem_flags`] and the `RKNN_TENSOR_MEMORY_FLAGS_*`
-/// constants). These are values, not bits.
+/// The values of [`rknn_tensor_mem_flags`] (C `enum _rknn_tensor_mem_flags`).
+/// These are values, not bits.
 #[repr(C)]
 pub enum _rknn_tensor_mem_flags {
     /// Made by `rknn_create_mem`.
@@ -370,8 +365,7 @@ enum_values!(_rknn_tensor_mem_flags => rknn_tensor_mem_flags {
 // rknn_mem_alloc_flags (§2.10)
 // ---------------------------------------------------------------------------
 
-/// C `enum _rknn_mem_alloc_flags` (header declaration only; Rust code uses
-/// [`rknn_mem_alloc_flags`] and the `RKNN_FLAG_MEMORY_*` constants).
+/// The values of [`rknn_mem_alloc_flags`] (C `enum _rknn_mem_alloc_flags`).
 #[repr(C)]
 pub enum _rknn_mem_alloc_flags {
     /// Default (same as cacheable).
@@ -398,8 +392,7 @@ enum_values!(_rknn_mem_alloc_flags => rknn_mem_alloc_flags {
 // rknn_mem_sync_mode (§2.11)
 // ---------------------------------------------------------------------------
 
-/// C `enum _rknn_mem_sync_mode` (header declaration only; Rust code uses
-/// [`rknn_mem_sync_mode`] and the `RKNN_MEMORY_SYNC_*` constants).
+/// The values of [`rknn_mem_sync_mode`] (C `enum _rknn_mem_sync_mode`).
 #[repr(C)]
 pub enum _rknn_mem_sync_mode {
     /// Write back the CPU cache before the NPU reads.
@@ -425,7 +418,7 @@ enum_values!(_rknn_mem_sync_mode => rknn_mem_sync_mode {
 
 /// `RKNN_QUERY_IN_OUT_NUM` result.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_input_output_num {
     /// Number of model inputs.
     pub n_input: u32,
@@ -436,7 +429,7 @@ assert_layout!(rknn_input_output_num, size 8, align 4, n_input @ 0, n_output @ 4
 
 /// A tensor's attributes (input/output attribute queries, `rknn_set_io_mem`).
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_tensor_attr {
     /// Tensor index (set by the caller before a query).
     pub index: u32,
@@ -478,7 +471,7 @@ assert_layout!(rknn_tensor_attr, size 376, align 4,
 
 /// `RKNN_QUERY_INPUT_DYNAMIC_RANGE` result.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_input_range {
     /// Input index (set by the caller).
     pub index: u32,
@@ -498,7 +491,7 @@ assert_layout!(rknn_input_range, size 33040, align 4,
 
 /// `RKNN_QUERY_PERF_DETAIL` result.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_perf_detail {
     /// Runtime-owned text (the user must not free it).
     pub perf_data: *mut c_char,
@@ -512,7 +505,7 @@ assert_layout!(rknn_perf_detail, size 16, align 8, perf_data @ 0, data_len @ 8);
 
 /// `RKNN_QUERY_PERF_RUN` result.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_perf_run {
     /// Inference time in microseconds.
     pub run_duration: i64,
@@ -522,7 +515,7 @@ assert_layout!(rknn_perf_run, size 8, align 8, run_duration @ 0);
 
 /// `RKNN_QUERY_SDK_VERSION` result.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_sdk_version {
     /// Runtime version, e.g. `2.3.2 (429f97ae6b@2025-04-09T09:09:27)`.
     pub api_version: [c_char; 256],
@@ -533,7 +526,7 @@ assert_layout!(rknn_sdk_version, size 512, align 1, api_version @ 0, drv_version
 
 /// `RKNN_QUERY_MEM_SIZE` result.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_mem_size {
     /// Weight memory in bytes.
     pub total_weight_size: u32,
@@ -555,7 +548,7 @@ assert_layout!(rknn_mem_size, size 64, align 8,
 
 /// `RKNN_QUERY_CUSTOM_STRING` result.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_custom_string {
     /// NUL-terminated user string embedded at conversion time.
     pub string: [c_char; 1024],
@@ -565,7 +558,7 @@ assert_layout!(rknn_custom_string, size 1024, align 1, string @ 0);
 /// C `struct _rknn_tensor_memory`: NPU-accessible memory for zero-copy
 /// (typedef [`rknn_tensor_mem`]).
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct _rknn_tensor_memory {
     /// CPU address of the buffer start.
     pub virt_addr: *mut c_void,
@@ -590,7 +583,7 @@ assert_layout!(rknn_tensor_mem, size 40, align 8,
 
 /// One input for `rknn_inputs_set`.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_input {
     /// Input index.
     pub index: u32,
@@ -614,7 +607,7 @@ assert_layout!(rknn_input, size 24, align 4,
 
 /// One output for `rknn_outputs_get` / `rknn_outputs_release`.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_output {
     /// Non-zero: convert to float32.
     pub want_float: u8,
@@ -636,7 +629,7 @@ assert_layout!(rknn_output, size 16, align 4,
 
 /// Extra `rknn_init` arguments.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_init_extend {
     /// Context whose weights are shared (`RKNN_FLAG_SHARE_WEIGHT_MEM`).
     pub ctx: rknn_context,
@@ -662,7 +655,7 @@ assert_layout!(rknn_init_extend, size 132, align 4,
 
 /// Extra `rknn_run` / `rknn_wait` arguments.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_run_extend {
     /// Frame id (output).
     pub frame_id: u64,
@@ -679,7 +672,7 @@ assert_layout!(rknn_run_extend, size 24, align 8,
 
 /// Extra `rknn_outputs_get` arguments.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_output_extend {
     /// Frame id of the outputs.
     pub frame_id: u64,
@@ -688,12 +681,28 @@ pub struct rknn_output_extend {
 assert_layout!(rknn_output_extend, size 8, align 8, frame_id @ 0);
 
 extern "C" {
-    /// Wraps an MPI `MB_BLK`. Declared by the vendor header but exported by
-    /// no vendor runtime; this runtime does not provide it either. Calling
-    /// it from Rust fails to link.
+    /// Wraps an MPI `MB_BLK`. Declared as in the vendor header, but exported
+    /// neither by the vendor runtimes nor by this one: a call does not link.
     pub fn rknn_create_mem_from_mb_blk(
         ctx: rknn_context,
         mb_blk: *mut c_void,
         offset: i32,
     ) -> *mut rknn_tensor_mem;
 }
+
+zeroed_default!(
+    rknn_input_output_num,
+    rknn_tensor_attr,
+    rknn_input_range,
+    rknn_perf_detail,
+    rknn_perf_run,
+    rknn_sdk_version,
+    rknn_mem_size,
+    rknn_custom_string,
+    _rknn_tensor_memory,
+    rknn_input,
+    rknn_output,
+    rknn_init_extend,
+    rknn_run_extend,
+    rknn_output_extend
+);

@@ -3,6 +3,7 @@
 //! Types shared with the core API come from [`super::api`] (the header
 //! includes `rknn_api.h`).
 
+use bytemuck::Zeroable;
 use core::ffi::{c_char, c_int, c_void};
 
 use super::api::{rknn_tensor_attr, rknn_tensor_mem, rknn_tensor_type, RKNN_MAX_NAME_LEN};
@@ -24,8 +25,7 @@ pub type rknn_custom_op_interal_context = u32;
 #[cfg(not(target_arch = "arm"))]
 pub type rknn_custom_op_interal_context = u64;
 
-/// C `enum _rknn_target_type` (header declaration only; Rust code uses
-/// [`rknn_target_type`] and the `RKNN_TARGET_TYPE_*` constants).
+/// The values of [`rknn_target_type`] (C `enum _rknn_target_type`).
 #[repr(C)]
 pub enum _rknn_target_type {
     /// The op runs on the CPU.
@@ -47,7 +47,7 @@ enum_values!(_rknn_target_type => rknn_target_type {
 
 /// OpenCL handles of a GPU custom op (cast to `cl_context` etc. by the user).
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_gpu_op_context {
     /// `cl_context`.
     pub cl_context: *mut c_void,
@@ -65,7 +65,7 @@ assert_layout!(rknn_gpu_op_context, size 12, align 4,
 
 /// The context passed to every custom-op callback.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_custom_op_context {
     /// Where the op runs.
     pub target: rknn_target_type,
@@ -85,7 +85,7 @@ assert_layout!(rknn_custom_op_context, size 24, align 4,
 
 /// A custom-op input or output: attributes and memory.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_custom_op_tensor {
     /// Tensor attributes.
     pub attr: rknn_tensor_attr,
@@ -97,7 +97,7 @@ assert_layout!(rknn_custom_op_tensor, size 416, align 8, attr @ 0, mem @ 376);
 
 /// An ONNX attribute of a custom op (`rknn_custom_op_get_op_attr`).
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_custom_op_attr {
     /// NUL-terminated attribute name.
     pub name: [c_char; RKNN_MAX_NAME_LEN],
@@ -117,7 +117,7 @@ assert_layout!(rknn_custom_op_attr, size 268, align 4,
 
 /// A custom op to register with `rknn_register_custom_ops`.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_custom_op {
     /// Struct version (demos use 1).
     pub version: u32,
@@ -189,3 +189,11 @@ assert_layout!(rknn_custom_op, size 816, align 8,
 
 /// The `get_rknn_custom_op` entry point of a `librkcst_*.so` plugin.
 pub type get_custom_op_func = Option<unsafe extern "C" fn() -> *mut rknn_custom_op>;
+
+zeroed_default!(
+    rknn_gpu_op_context,
+    rknn_custom_op_context,
+    rknn_custom_op_tensor,
+    rknn_custom_op_attr,
+    rknn_custom_op
+);

@@ -2,6 +2,7 @@
 //! (`reference/rknn-c-api.md` §2.12, §3.15–§3.19). Types shared with the
 //! core API come from [`super::api`] (the header includes `rknn_api.h`).
 
+use bytemuck::Zeroable;
 use core::ffi::c_char;
 
 use super::api::{rknn_context, rknn_tensor_type, RKNN_MAX_DIMS, RKNN_MAX_NAME_LEN};
@@ -13,9 +14,8 @@ pub type rknn_matmul_ctx = rknn_context;
 // rknn_matmul_type
 // ---------------------------------------------------------------------------
 
-/// C `enum _rknn_matmul_type` (header declaration only; Rust code uses
-/// [`rknn_matmul_type`] and the `RKNN_*_MM_*` constants). Values 13 and 14
-/// are unused.
+/// The values of [`rknn_matmul_type`] (C `enum _rknn_matmul_type`). Values 13
+/// and 14 are unused.
 #[repr(C)]
 pub enum _rknn_matmul_type {
     /// fp16 x fp16 -> fp32.
@@ -69,9 +69,8 @@ enum_values!(_rknn_matmul_type => rknn_matmul_type {
 // rknn_matmul_quant_type
 // ---------------------------------------------------------------------------
 
-/// C `enum _rknn_matmul_quant_type` (header declaration only; Rust code
-/// uses [`rknn_matmul_quant_type`] and the `RKNN_QUANT_TYPE_*` constants).
-/// Stored in the `int16_t` fields `B_quant_type` / `AC_quant_type`.
+/// The values of [`rknn_matmul_quant_type`] (C `enum _rknn_matmul_quant_type`).
+/// Stored in the `int16_t` fields `B_quant_type` and `AC_quant_type`.
 #[repr(C)]
 pub enum _rknn_matmul_quant_type {
     /// Per-layer, symmetric.
@@ -104,10 +103,9 @@ enum_values!(_rknn_matmul_quant_type => rknn_matmul_quant_type {
 // rknn_matmul_layout
 // ---------------------------------------------------------------------------
 
-/// C `enum _rknn_matmul_layout` (anonymous in the vendor header; header
-/// declaration only, Rust code uses [`rknn_matmul_layout`] and the
-/// `RKNN_MM_LAYOUT_*` constants). Stored in the `int16_t` fields
-/// `B_layout` / `AC_layout`.
+/// The values of [`rknn_matmul_layout`] (C `enum _rknn_matmul_layout`).
+/// Anonymous in the vendor header. Stored in the `int16_t` fields `B_layout`
+/// and `AC_layout`.
 #[repr(C)]
 pub enum _rknn_matmul_layout {
     /// Row-major.
@@ -133,7 +131,7 @@ enum_values!(_rknn_matmul_layout => rknn_matmul_layout {
 
 /// Quantization parameters of one matmul operand.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_quant_params {
     /// Name of the operand (`io_attr.A/B/C.name`).
     pub name: [c_char; RKNN_MAX_NAME_LEN],
@@ -155,7 +153,7 @@ assert_layout!(rknn_quant_params, size 272, align 4,
 
 /// Attributes of one matmul operand.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_matmul_tensor_attr {
     /// NUL-terminated operand name.
     pub name: [c_char; RKNN_MAX_NAME_LEN],
@@ -173,7 +171,7 @@ assert_layout!(rknn_matmul_tensor_attr, size 332, align 4,
 
 /// Attributes of the three matmul operands.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_matmul_io_attr {
     /// Left operand (M x K).
     pub A: rknn_matmul_tensor_attr,
@@ -186,7 +184,7 @@ assert_layout!(rknn_matmul_io_attr, size 996, align 4, A @ 0, B @ 332, C @ 664);
 
 /// One matmul shape.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_matmul_shape {
     /// Rows of A and C.
     pub M: i32,
@@ -200,7 +198,7 @@ assert_layout!(rknn_matmul_shape, size 12, align 4, M @ 0, K @ 4, N @ 8);
 /// C `struct rknn_matmul_info_t`: matmul creation parameters (typedef
 /// [`rknn_matmul_info`]).
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Zeroable)]
 pub struct rknn_matmul_info_t {
     /// Rows of A and C.
     pub M: i32,
@@ -230,3 +228,11 @@ pub type rknn_matmul_info = rknn_matmul_info_t;
 assert_layout!(rknn_matmul_info, size 64, align 4,
     M @ 0, K @ 4, N @ 8, r#type @ 12, B_layout @ 16, B_quant_type @ 18, AC_layout @ 20,
     AC_quant_type @ 22, iommu_domain_id @ 24, group_size @ 28, reserved @ 30);
+
+zeroed_default!(
+    rknn_quant_params,
+    rknn_matmul_tensor_attr,
+    rknn_matmul_io_attr,
+    rknn_matmul_shape,
+    rknn_matmul_info_t
+);
