@@ -376,3 +376,126 @@ pub unsafe extern "C" fn rknn_custom_op_get_op_attr(
         Err(not_supported(CUSTOM_OP))
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_functions_fail_with_null() {
+        let mut buf = [0u8; 64];
+        let virt = buf.as_mut_ptr().cast::<c_void>();
+        // SAFETY: the functions never dereference their arguments.
+        unsafe {
+            assert!(rknn_create_mem(1, 64).is_null());
+            assert!(rknn_create_mem2(0, 64, u64::from(RKNN_MEM_FLAG_ALLOC_NO_CONTEXT)).is_null());
+            assert!(rknn_create_mem_from_fd(1, 3, virt, 64, 0).is_null());
+            assert!(rknn_create_mem_from_phys(1, 0x1000, virt, 64).is_null());
+        }
+    }
+
+    #[test]
+    fn int_functions_fail_with_rknn_err_fail() {
+        let mut mem = rknn_tensor_mem::default();
+        let mut attr = rknn_tensor_attr::default();
+        let mut info = rknn_matmul_info::default();
+        let mut io = rknn_matmul_io_attr::default();
+        let mut shape = rknn_matmul_shape::default();
+        let mut params = rknn_quant_params::default();
+        let mut op = rknn_custom_op::default();
+        let mut mctx: rknn_matmul_ctx = 0;
+        let mut scale = 0.0f32;
+        let (m, a) = (
+            &mut mem as *mut rknn_tensor_mem,
+            &mut attr as *mut rknn_tensor_attr,
+        );
+        // SAFETY: the functions never dereference their arguments.
+        let codes = unsafe {
+            [
+                rknn_destroy_mem(1, m),
+                rknn_set_weight_mem(1, m),
+                rknn_set_internal_mem(1, m),
+                rknn_set_io_mem(1, m, a),
+                rknn_mem_sync(1, m, RKNN_MEMORY_SYNC_TO_DEVICE),
+                rknn_set_input_shape(1, a),
+                rknn_set_input_shapes(1, 1, a),
+                rknn_matmul_create(&mut mctx, &mut info, &mut io),
+                rknn_matmul_create_dynamic_shape(&mut mctx, &mut info, 1, &mut shape, &mut io),
+                rknn_matmul_set_io_mem(1, m, &mut io.A),
+                rknn_matmul_set_core_mask(1, RKNN_NPU_CORE_AUTO),
+                rknn_matmul_set_quant_params(1, &mut params),
+                rknn_matmul_get_quant_params(1, &mut params, &mut scale),
+                rknn_matmul_set_dynamic_shape(1, &mut shape),
+                rknn_matmul_run(1),
+                rknn_matmul_destroy(1),
+                rknn_B_normal_layout_to_native_layout(
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                    64,
+                    32,
+                    &mut info,
+                ),
+                rknn_register_custom_ops(1, &mut op, 1),
+            ]
+        };
+        assert!(codes.iter().all(|&c| c == RKNN_ERR_FAIL), "{codes:?}");
+        assert_eq!(mctx, 0, "rknn_matmul_create must not hand out a context");
+    }
+
+    #[test]
+    fn get_op_attr_marks_the_attribute_empty() {
+        let mut attr = rknn_custom_op_attr {
+            n_elems: 3,
+            data: ptr::NonNull::<i64>::dangling().as_ptr().cast(),
+            ..Default::default()
+        };
+        // SAFETY: `attr` is a valid, writable struct; NULL is allowed.
+        unsafe {
+            rknn_custom_op_get_op_attr(ptr::null_mut(), c"axis".as_ptr(), &mut attr);
+            rknn_custom_op_get_op_attr(ptr::null_mut(), ptr::null(), ptr::null_mut());
+        }
+        assert_eq!(attr.n_elems, 0);
+        assert!(attr.data.is_null());
+    }
+
+    /// Collects what the fmt subscriber writes.
+    #[derive(Clone, Default)]
+    struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("capture lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn failures_log_the_function_name() {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            // SAFETY: the functions never dereference their arguments.
+            unsafe {
+                rknn_create_mem(1, 16);
+                rknn_matmul_run(1);
+            }
+        });
+        let text = String::from_utf8(capture.0.lock().expect("capture lock").clone())
+            .expect("log is UTF-8");
+        assert!(
+            text.contains("rknn_create_mem, not supported yet by this runtime (zero-copy memory)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rknn_matmul_run, not supported yet by this runtime (matmul API)"),
+            "{text}"
+        );
+    }
+}
