@@ -2,4 +2,9 @@
 //! body under a panic barrier ([`guard`]) and reports failures as
 //! `RKNN_ERR_*` codes with an `E RKNN:` log line (DESIGN.md rule 3).
 
+pub mod general;
 pub mod guard;
+pub mod unsupported;
+pub mod handles;
+mod native;
+mod query;
