@@ -1,1 +1,3 @@
 //! Contexts, memory planning and execution (placeholder).
+
+pub mod io;
