@@ -136,6 +136,7 @@ pub(crate) enum Level {
     /// Portable code only.
     Scalar,
     /// x86_64 AVX2 (f16 outputs also need F16C).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     Avx2 {
         /// F16C is available.
         f16c: bool,
