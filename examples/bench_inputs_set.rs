@@ -90,6 +90,18 @@ fn main() {
         image.len(),
         1.0
     );
+    let mut big = vec![0u8; H * W * 16];
+    let fill = median(|| {
+        big.fill(black_box(7));
+        black_box(&big);
+    });
+    println!(
+        "{:<32} {:>8.1}us {:>12} {:>8.2}",
+        "fill of a C2=16 sized buffer",
+        fill.as_secs_f64() * 1e6,
+        big.len(),
+        fill.as_secs_f64() / memcpy.as_secs_f64()
+    );
     for (name, info, layout) in &cases {
         let mut out = vec![0u8; input_size(info, *layout).expect("size")];
         let t = median(|| {

@@ -224,13 +224,15 @@ pub fn convert_input(
     let level = simd::detect();
     let padded = if src.dtype == DType::U8 && matches!(dst.dtype, DType::I8 | DType::U8) {
         let tables = engine::u8_tables(dst.dtype, &chans);
-        let fast = dst.dtype == DType::I8
-            && level != Level::Scalar
-            && fused_i8(level, data, &sm, out, &dm, &ms, &qp, &tables, pad[0]);
-        if !fast {
+        let fast = if dst.dtype == DType::I8 && level != Level::Scalar {
+            fused_i8(level, data, &sm, out, &dm, &ms, &qp, &tables, pad[0])
+        } else {
+            None
+        };
+        fast.unwrap_or_else(|| {
             engine::lut_rows(data, &sm, out, &dm, &tables);
-        }
-        fast
+            false
+        })
     } else if src.dtype == DType::U8
         && dst.dtype.is_float()
         && float_rows(level, data, &sm, out, dst.dtype, &dm, &ms)
@@ -280,9 +282,10 @@ fn fused_coeffs(
     Some(q)
 }
 
-/// The vectorised uint8 → int8 path; `false` (nothing written) when the
+/// The vectorised uint8 → int8 path. `None` (nothing written) when the
 /// layouts are not covered or the fused formula would differ from the
-/// definition for some byte value.
+/// definition for some byte value; otherwise whether the padding of `dm`
+/// has been written too.
 #[allow(clippy::too_many_arguments)]
 fn fused_i8(
     level: Level,
@@ -294,19 +297,19 @@ fn fused_i8(
     qp: &[(f32, i32)],
     tables: &[[u8; 256]],
     pad: u8,
-) -> bool {
+) -> Option<bool> {
     let d = sm.dims();
     if sm.pixel_pitch() == Some(d.c) && d.c <= 4 {
         let sink_c2 = match (dm.plane(), dm.pixel_pitch()) {
             (Some(_), _) => None,
             (None, Some(c2)) => Some(c2),
-            _ => return false,
+            _ => return None,
         };
         if !simd::u8_i8_vector_ok(d.c, sink_c2) {
-            return false;
+            return None;
         }
         let Some(q) = fused_coeffs(ms, qp, tables, 0..d.c, pad) else {
-            return false;
+            return None;
         };
         for n in 0..d.n {
             for h in 0..d.h {
@@ -322,19 +325,19 @@ fn fused_i8(
                         dst: &mut out[o..o + d.w * c2],
                         c2,
                     },
-                    (None, None) => return false,
+                    (None, None) => return None,
                 };
                 simd::u8_i8_row(level, d.c, row, d.w, &q, sink);
             }
         }
-        return matches!(sink_c2, Some(c2) if c2 != d.c);
+        return Some(matches!(sink_c2, Some(c2) if c2 != d.c));
     }
     if let (Some(sp), Some(_)) = (sm.plane(), dm.plane()) {
         let mut coeffs = Vec::with_capacity(d.c);
         for ch in 0..d.c {
             match fused_coeffs(ms, qp, tables, ch..ch + 1, pad) {
                 Some(q) => coeffs.push(q),
-                None => return false,
+                None => return None,
             }
         }
         for n in 0..d.n {
@@ -347,9 +350,9 @@ fn fused_i8(
                 simd::u8_i8_row(level, 1, &src[s0..s0 + sp], sp, q, sink);
             }
         }
-        return false;
+        return Some(false);
     }
-    false
+    None
 }
 
 /// The vectorised uint8 → f32/f16 path into planar destinations; `false`
