@@ -81,40 +81,58 @@ unsafe fn widen(v: uint8x16_t) -> [float32x4_t; 4] {
     }
 }
 
-/// `clamp(round(x * a + b) + zp, -128, 127)` as i32 lanes; `frinta` is
-/// exactly `f32::round` (half away from zero), `frintn` ties to even.
+/// `round(x * a + b)` as i32 lanes in one instruction: `fcvtas` rounds
+/// half away from zero exactly like `f32::round` (`fcvtns`: ties to even)
+/// and saturates out-of-range values to the i32 limits.
 #[inline]
 #[target_feature(enable = "neon")]
-unsafe fn quant4(x: float32x4_t, a: float32x4_t, b: float32x4_t, zp: float32x4_t) -> int32x4_t {
+unsafe fn round4(x: float32x4_t, a: float32x4_t, b: float32x4_t) -> int32x4_t {
     // SAFETY: register-only intrinsics; NEON is enabled for this function.
     unsafe {
         let t = vaddq_f32(vmulq_f32(x, a), b);
-        let r = match ROUNDING {
-            Rounding::HalfAwayFromZero => vrndaq_f32(t),
-            Rounding::HalfToEven => vrndnq_f32(t),
-        };
-        let r = vaddq_f32(r, zp);
-        let r = vminq_f32(vmaxq_f32(r, vdupq_n_f32(-128.0)), vdupq_n_f32(127.0));
-        vcvtq_s32_f32(r)
+        match ROUNDING {
+            Rounding::HalfAwayFromZero => vcvtaq_s32_f32(t),
+            Rounding::HalfToEven => vcvtnq_s32_f32(t),
+        }
     }
 }
 
-/// Quantizes one channel vector of 16 pixels to 16 int8 (as bytes).
+/// Quantizes one channel vector of 16 pixels to 16 int8 (as bytes):
+/// `sat8(sat16(sat16(round(x * a + b)) + zp))`, which equals
+/// `clamp(round(x * a + b) + zp, -128, 127)` for `|zp| <= 255` (every
+/// saturation happens only where the true value is already outside the
+/// int8 range on the same side).
 #[inline]
 #[target_feature(enable = "neon")]
-unsafe fn quant16(v: uint8x16_t, a: float32x4_t, b: float32x4_t, zp: float32x4_t) -> uint8x16_t {
+unsafe fn quant16(v: uint8x16_t, a: float32x4_t, b: float32x4_t, zp: int16x8_t) -> uint8x16_t {
     // SAFETY: register-only intrinsics; NEON is enabled for this function.
     unsafe {
         let f = widen(v);
-        let q = [
-            quant4(f[0], a, b, zp),
-            quant4(f[1], a, b, zp),
-            quant4(f[2], a, b, zp),
-            quant4(f[3], a, b, zp),
-        ];
-        let lo = vcombine_s16(vmovn_s32(q[0]), vmovn_s32(q[1]));
-        let hi = vcombine_s16(vmovn_s32(q[2]), vmovn_s32(q[3]));
-        vreinterpretq_u8_s8(vcombine_s8(vmovn_s16(lo), vmovn_s16(hi)))
+        let lo = vcombine_s16(
+            vqmovn_s32(round4(f[0], a, b)),
+            vqmovn_s32(round4(f[1], a, b)),
+        );
+        let hi = vcombine_s16(
+            vqmovn_s32(round4(f[2], a, b)),
+            vqmovn_s32(round4(f[3], a, b)),
+        );
+        let (lo, hi) = (vqaddq_s16(lo, zp), vqaddq_s16(hi, zp));
+        vreinterpretq_u8_s8(vcombine_s8(vqmovn_s16(lo), vqmovn_s16(hi)))
+    }
+}
+
+/// Broadcasts four per-channel zero points as i16.
+#[inline]
+#[target_feature(enable = "neon")]
+unsafe fn splat_zp(zp: &[f32; 4]) -> [int16x8_t; 4] {
+    // SAFETY: register-only intrinsics; NEON is enabled for this function.
+    unsafe {
+        [
+            vdupq_n_s16(zp[0] as i16),
+            vdupq_n_s16(zp[1] as i16),
+            vdupq_n_s16(zp[2] as i16),
+            vdupq_n_s16(zp[3] as i16),
+        ]
     }
 }
 
@@ -147,7 +165,7 @@ unsafe fn i8_planar<const C: usize>(
     // (C - 1) * plane + w bytes (checked by the dispatcher); NEON is
     // enabled for this function.
     unsafe {
-        let (a, b, zp) = (splat4(&q.a), splat4(&q.b), splat4(&q.zp));
+        let (a, b, zp) = (splat4(&q.a), splat4(&q.b), splat_zp(&q.zp));
         let zero = vdupq_n_u8(0);
         while x + 16 <= w {
             let ch = load_channels::<C>(sp.add(x * C), zero);
@@ -174,7 +192,7 @@ unsafe fn i8_blocked<const C: usize, const C2: usize>(
     // bytes (checked by the dispatcher); the index arrays are 16 bytes
     // long; NEON is enabled for this function.
     unsafe {
-        let (a, b, zp) = (splat4(&q.a), splat4(&q.b), splat4(&q.zp));
+        let (a, b, zp) = (splat4(&q.a), splat4(&q.b), splat_zp(&q.zp));
         let pad = vdupq_n_u8(q.pad);
         while x + 16 <= w {
             let ch = load_channels::<C>(sp.add(x * C), pad);
@@ -195,6 +213,9 @@ unsafe fn i8_blocked<const C: usize, const C2: usize>(
 
 /// int8 row; returns the pixels converted (a multiple of 16).
 pub(super) fn u8_i8_row(c: usize, src: &[u8], w: usize, q: &QuantCoeffs, sink: &mut Sink) -> usize {
+    if !(0..c).all(|i| q.zp[i].abs() <= 255.0 && q.zp[i].fract() == 0.0) {
+        return 0;
+    }
     // SAFETY (all calls): the dispatcher detected NEON and checked the
     // slice lengths for `w` pixels.
     match sink {
