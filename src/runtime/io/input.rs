@@ -308,9 +308,7 @@ fn fused_i8(
         if !simd::u8_i8_vector_ok(d.c, sink_c2) {
             return None;
         }
-        let Some(q) = fused_coeffs(ms, qp, tables, 0..d.c, pad) else {
-            return None;
-        };
+        let q = fused_coeffs(ms, qp, tables, 0..d.c, pad)?;
         for n in 0..d.n {
             for h in 0..d.h {
                 let s0 = sm.base(n, 0, h);
@@ -335,10 +333,7 @@ fn fused_i8(
     if let (Some(sp), Some(_)) = (sm.plane(), dm.plane()) {
         let mut coeffs = Vec::with_capacity(d.c);
         for ch in 0..d.c {
-            match fused_coeffs(ms, qp, tables, ch..ch + 1, pad) {
-                Some(q) => coeffs.push(q),
-                None => return None,
-            }
+            coeffs.push(fused_coeffs(ms, qp, tables, ch..ch + 1, pad)?);
         }
         for n in 0..d.n {
             for (ch, q) in coeffs.iter().enumerate() {
