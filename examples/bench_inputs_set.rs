@@ -75,6 +75,18 @@ fn main() {
         cases.push((name, t, LayoutSpec::NCHW));
     }
 
+    let fimage: Vec<u8> = image
+        .iter()
+        .flat_map(|&b| f32::from(b).to_ne_bytes())
+        .collect();
+    let fsrc = InputBuf {
+        data: &fimage,
+        dtype: DType::F32,
+        layout: LayoutSpec::NHWC,
+        pass_through: false,
+    };
+    let float = TensorInfo::activation("images", vec![1, C, H, W], DType::F32);
+
     println!(
         "input {H}x{W}x{C} uint8 NHWC ({} bytes), median of {SAMPLES} runs",
         image.len()
@@ -106,6 +118,25 @@ fn main() {
         let mut out = vec![0u8; input_size(info, *layout).expect("size")];
         let t = median(|| {
             convert_input(black_box(&src), &pre, info, *layout, &mut out).expect("convert");
+            black_box(&out);
+        });
+        println!(
+            "{:<32} {:>8.1}us {:>12} {:>8.2}",
+            name,
+            t.as_secs_f64() * 1e6,
+            out.len(),
+            t.as_secs_f64() / memcpy.as_secs_f64()
+        );
+    }
+    for (name, layout) in [
+        ("f32 NHWC -> f32 NCHW", LayoutSpec::NHWC),
+        ("f32 NCHW -> f32 NCHW", LayoutSpec::NCHW),
+    ] {
+        let src = InputBuf { layout, ..fsrc };
+        let mut out = vec![0u8; fimage.len()];
+        let t = median(|| {
+            convert_input(black_box(&src), &pre, &float, LayoutSpec::NCHW, &mut out)
+                .expect("convert");
             black_box(&out);
         });
         println!(
