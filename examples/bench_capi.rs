@@ -17,9 +17,7 @@ use std::time::{Duration, Instant};
 
 use rknnrt::abi::*;
 use rknnrt::capi::general::*;
-use rknnrt::graph::{
-    Activation, DType, Graph, Node, Op, Storage, Target, TensorInfo, Window,
-};
+use rknnrt::graph::{Activation, DType, Graph, Node, Op, Storage, Target, TensorInfo, Window};
 use rknnrt::model::{InputPreprocess, ModelMeta};
 use rknnrt::platform::Platform;
 
@@ -57,12 +55,20 @@ const BIG_COUT: usize = 2048;
 
 fn big_model() -> Vec<u8> {
     let mut g = Graph::default();
-    let x = g.add_tensor(TensorInfo::activation("x", vec![1, BIG_CIN, 1, 1], DType::F32));
+    let x = g.add_tensor(TensorInfo::activation(
+        "x",
+        vec![1, BIG_CIN, 1, 1],
+        DType::F32,
+    ));
     let len = (BIG_COUT * BIG_CIN * 4) as u64;
     let mut w = TensorInfo::activation("w", vec![BIG_COUT, BIG_CIN, 1, 1], DType::F32);
     w.storage = Storage::Weight { offset: 0, len };
     let w = g.add_tensor(w);
-    let y = g.add_tensor(TensorInfo::activation("y", vec![1, BIG_COUT, 1, 1], DType::F32));
+    let y = g.add_tensor(TensorInfo::activation(
+        "y",
+        vec![1, BIG_COUT, 1, 1],
+        DType::F32,
+    ));
     g.inputs.push(x);
     g.outputs.push(y);
     g.add_node(Node {
@@ -97,7 +103,10 @@ fn check(r: i32, what: &str) {
 fn init(model: *mut c_void, size: u32) -> rknn_context {
     let mut ctx: rknn_context = 0;
     // SAFETY: `model` is a path (size 0) or `size` readable bytes.
-    check(unsafe { rknn_init(&mut ctx, model, size, 0, null_mut()) }, "rknn_init");
+    check(
+        unsafe { rknn_init(&mut ctx, model, size, 0, null_mut()) },
+        "rknn_init",
+    );
     ctx
 }
 
@@ -112,7 +121,10 @@ fn run_overhead() -> Duration {
     inp.r#type = RKNN_TENSOR_FLOAT32;
     inp.fmt = RKNN_TENSOR_UNDEFINED;
     // SAFETY: one valid input.
-    check(unsafe { rknn_inputs_set(ctx, 1, &mut inp) }, "rknn_inputs_set");
+    check(
+        unsafe { rknn_inputs_set(ctx, 1, &mut inp) },
+        "rknn_inputs_set",
+    );
     let mut times = Vec::new();
     for _ in 0..2000 {
         let t = Instant::now();
@@ -177,7 +189,10 @@ fn ort_peer(dir: &std::path::Path) -> Option<(f64, f64)> {
     if !out.status.success() {
         eprintln!(
             "onnxruntime peer unavailable: {}",
-            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
         );
         return None;
     }
@@ -202,7 +217,10 @@ fn main() {
     let (init_path, init_buf) = init_times(&cpath, &mut big);
     let weights_mb = (BIG_COUT * BIG_CIN * 4) as f64 / 1e6;
 
-    println!("(a) rknn_run overhead, 1-op model: median {:.2} us", run.as_secs_f64() * 1e6);
+    println!(
+        "(a) rknn_run overhead, 1-op model: median {:.2} us",
+        run.as_secs_f64() * 1e6
+    );
     println!(
         "(c) rknn_init, {weights_mb:.1} MB of weights: from path (mmap) median {:.3} ms, from buffer (one copy) median {:.3} ms",
         init_path.as_secs_f64() * 1e3,

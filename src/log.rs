@@ -123,7 +123,10 @@ mod tests {
     fn timestamp_format() {
         let t = Duration::from_millis(((13 * 3600 + 5 * 60 + 9) * 1000 + 42) as u64);
         assert_eq!(timestamp(t), "13:05:09.042");
-        assert_eq!(timestamp(Duration::from_millis(86_400_000 + 1)), "00:00:00.001");
+        assert_eq!(
+            timestamp(Duration::from_millis(86_400_000 + 1)),
+            "00:00:00.001"
+        );
     }
 
     #[test]

@@ -32,7 +32,14 @@ fn init_bytes(bytes: &[u8], flags: u32) -> Result<rknn_context, i32> {
 
 fn query<T>(ctx: rknn_context, cmd: rknn_query_cmd, v: &mut T) -> i32 {
     // SAFETY: `v` is a valid, writable T.
-    unsafe { rknn_query(ctx, cmd, v as *mut T as *mut c_void, std::mem::size_of::<T>() as u32) }
+    unsafe {
+        rknn_query(
+            ctx,
+            cmd,
+            v as *mut T as *mut c_void,
+            std::mem::size_of::<T>() as u32,
+        )
+    }
 }
 
 fn zeroed<T>() -> T {
@@ -95,12 +102,18 @@ fn relu_model_runs_and_reports_attrs() {
     assert_eq!(a.fmt, RKNN_TENSOR_NHWC);
     assert_eq!(a.r#type, RKNN_TENSOR_FLOAT32);
     // SAFETY: the runtime NUL-terminates names.
-    assert_eq!(unsafe { CStr::from_ptr(a.name.as_ptr()) }.to_str().unwrap(), "x");
+    assert_eq!(
+        unsafe { CStr::from_ptr(a.name.as_ptr()) }.to_str().unwrap(),
+        "x"
+    );
 
     let mut v: rknn_sdk_version = zeroed();
     assert_eq!(query(ctx, RKNN_QUERY_SDK_VERSION, &mut v), RKNN_SUCC);
     // SAFETY: NUL-terminated by the runtime.
-    let api = unsafe { CStr::from_ptr(v.api_version.as_ptr()) }.to_str().unwrap().to_string();
+    let api = unsafe { CStr::from_ptr(v.api_version.as_ptr()) }
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(api.starts_with(env!("CARGO_PKG_VERSION")), "{api}");
     assert!(api.contains('@'), "{api}");
 
@@ -108,7 +121,9 @@ fn relu_model_runs_and_reports_attrs() {
     assert_eq!(query(ctx, RKNN_QUERY_CUSTOM_STRING, &mut s), RKNN_SUCC);
     // SAFETY: NUL-terminated by the runtime.
     assert_eq!(
-        unsafe { CStr::from_ptr(s.string.as_ptr()) }.to_str().unwrap(),
+        unsafe { CStr::from_ptr(s.string.as_ptr()) }
+            .to_str()
+            .unwrap(),
         "relu test model"
     );
 
@@ -198,7 +213,10 @@ fn int8_model_applies_mean_std_and_quantization() {
     let mut out: rknn_output = zeroed();
     out.want_float = 0;
     // SAFETY: one valid output.
-    assert_eq!(unsafe { rknn_outputs_get(ctx, 1, &mut out, null_mut()) }, RKNN_SUCC);
+    assert_eq!(
+        unsafe { rknn_outputs_get(ctx, 1, &mut out, null_mut()) },
+        RKNN_SUCC
+    );
     assert_eq!(out.size, 18);
     // SAFETY: lent buffer of `size` bytes.
     let got = unsafe { std::slice::from_raw_parts(out.buf as *const i8, 18) }.to_vec();
@@ -231,9 +249,15 @@ fn errors_return_codes_and_leave_context_usable() {
     // Invalid contexts.
     assert_eq!(rknn_destroy(0xdead_beef), RKNN_ERR_CTX_INVALID);
     let mut n: rknn_input_output_num = zeroed();
-    assert_eq!(query(0xdead_beef, RKNN_QUERY_IN_OUT_NUM, &mut n), RKNN_ERR_CTX_INVALID);
+    assert_eq!(
+        query(0xdead_beef, RKNN_QUERY_IN_OUT_NUM, &mut n),
+        RKNN_ERR_CTX_INVALID
+    );
     // SAFETY: plain calls with bad handles.
-    assert_eq!(unsafe { rknn_run(0xdead_beef, null_mut()) }, RKNN_ERR_CTX_INVALID);
+    assert_eq!(
+        unsafe { rknn_run(0xdead_beef, null_mut()) },
+        RKNN_ERR_CTX_INVALID
+    );
 
     // NULL pointers.
     // SAFETY: the runtime must reject NULL without dereferencing it.
@@ -243,21 +267,41 @@ fn errors_return_codes_and_leave_context_usable() {
             RKNN_ERR_PARAM_INVALID
         );
         let mut c: rknn_context = 0;
-        assert_eq!(rknn_init(&mut c, null_mut(), 10, 0, null_mut()), RKNN_ERR_PARAM_INVALID);
-        assert_eq!(rknn_query(ctx, RKNN_QUERY_IN_OUT_NUM, null_mut(), 8), RKNN_ERR_PARAM_INVALID);
+        assert_eq!(
+            rknn_init(&mut c, null_mut(), 10, 0, null_mut()),
+            RKNN_ERR_PARAM_INVALID
+        );
+        assert_eq!(
+            rknn_query(ctx, RKNN_QUERY_IN_OUT_NUM, null_mut(), 8),
+            RKNN_ERR_PARAM_INVALID
+        );
         assert_eq!(rknn_inputs_set(ctx, 1, null_mut()), RKNN_ERR_PARAM_INVALID);
-        assert_eq!(rknn_outputs_get(ctx, 1, null_mut(), null_mut()), RKNN_ERR_PARAM_INVALID);
-        assert_eq!(rknn_outputs_release(ctx, 1, null_mut()), RKNN_ERR_PARAM_INVALID);
+        assert_eq!(
+            rknn_outputs_get(ctx, 1, null_mut(), null_mut()),
+            RKNN_ERR_PARAM_INVALID
+        );
+        assert_eq!(
+            rknn_outputs_release(ctx, 1, null_mut()),
+            RKNN_ERR_PARAM_INVALID
+        );
     }
 
     // Out-of-range index and too-small size (a 1.2-era 372-byte attr).
     let mut a: rknn_tensor_attr = zeroed();
     a.index = 1;
-    assert_eq!(query(ctx, RKNN_QUERY_INPUT_ATTR, &mut a), RKNN_ERR_PARAM_INVALID);
+    assert_eq!(
+        query(ctx, RKNN_QUERY_INPUT_ATTR, &mut a),
+        RKNN_ERR_PARAM_INVALID
+    );
     a.index = 0;
     // SAFETY: the buffer is larger than the size claimed.
     let r = unsafe {
-        rknn_query(ctx, RKNN_QUERY_INPUT_ATTR, &mut a as *mut _ as *mut c_void, 372)
+        rknn_query(
+            ctx,
+            RKNN_QUERY_INPUT_ATTR,
+            &mut a as *mut _ as *mut c_void,
+            372,
+        )
     };
     assert_eq!(r, RKNN_ERR_PARAM_INVALID);
     assert_eq!(query(ctx, 9999, &mut a), RKNN_ERR_PARAM_INVALID);
@@ -267,22 +311,37 @@ fn errors_return_codes_and_leave_context_usable() {
 
     // Wrong input size, wrong count, bad type, NULL buffer.
     let mut small = vec![0f32; 10];
-    assert_eq!(set_f32_input(ctx, &mut small, RKNN_TENSOR_NCHW), RKNN_ERR_INPUT_INVALID);
+    assert_eq!(
+        set_f32_input(ctx, &mut small, RKNN_TENSOR_NCHW),
+        RKNN_ERR_INPUT_INVALID
+    );
     let mut inp: rknn_input = zeroed();
     // SAFETY: `inp` is valid; its NULL buf must be rejected.
-    assert_eq!(unsafe { rknn_inputs_set(ctx, 1, &mut inp) }, RKNN_ERR_INPUT_INVALID);
+    assert_eq!(
+        unsafe { rknn_inputs_set(ctx, 1, &mut inp) },
+        RKNN_ERR_INPUT_INVALID
+    );
     // SAFETY: n_inputs 0 with a valid pointer.
-    assert_eq!(unsafe { rknn_inputs_set(ctx, 0, &mut inp) }, RKNN_ERR_PARAM_INVALID);
+    assert_eq!(
+        unsafe { rknn_inputs_set(ctx, 0, &mut inp) },
+        RKNN_ERR_PARAM_INVALID
+    );
     let mut x = vec![0f32; 48];
     inp.buf = x.as_mut_ptr().cast();
     inp.size = 192;
     inp.r#type = 77;
     // SAFETY: valid input with a bad type.
-    assert_eq!(unsafe { rknn_inputs_set(ctx, 1, &mut inp) }, RKNN_ERR_INPUT_INVALID);
+    assert_eq!(
+        unsafe { rknn_inputs_set(ctx, 1, &mut inp) },
+        RKNN_ERR_INPUT_INVALID
+    );
     inp.r#type = RKNN_TENSOR_FLOAT32;
     inp.index = 3;
     // SAFETY: valid input with a bad index.
-    assert_eq!(unsafe { rknn_inputs_set(ctx, 1, &mut inp) }, RKNN_ERR_INPUT_INVALID);
+    assert_eq!(
+        unsafe { rknn_inputs_set(ctx, 1, &mut inp) },
+        RKNN_ERR_INPUT_INVALID
+    );
 
     check_usable(ctx);
 
@@ -295,18 +354,30 @@ fn errors_return_codes_and_leave_context_usable() {
         let mut copy = out;
         assert_eq!(rknn_outputs_release(ctx, 1, &mut out), RKNN_SUCC);
         assert!(out.buf.is_null());
-        assert_eq!(rknn_outputs_release(ctx, 1, &mut copy), RKNN_ERR_PARAM_INVALID);
-        assert_eq!(rknn_outputs_release(ctx, 1, &mut out), RKNN_ERR_PARAM_INVALID);
+        assert_eq!(
+            rknn_outputs_release(ctx, 1, &mut copy),
+            RKNN_ERR_PARAM_INVALID
+        );
+        assert_eq!(
+            rknn_outputs_release(ctx, 1, &mut out),
+            RKNN_ERR_PARAM_INVALID
+        );
         let mut bad: rknn_output = zeroed();
         bad.index = 5;
-        assert_eq!(rknn_outputs_get(ctx, 1, &mut bad, null_mut()), RKNN_ERR_OUTPUT_INVALID);
+        assert_eq!(
+            rknn_outputs_get(ctx, 1, &mut bad, null_mut()),
+            RKNN_ERR_OUTPUT_INVALID
+        );
         let mut tiny = [0f32; 4];
         let mut pre: rknn_output = zeroed();
         pre.want_float = 1;
         pre.is_prealloc = 1;
         pre.buf = tiny.as_mut_ptr().cast();
         pre.size = 16;
-        assert_eq!(rknn_outputs_get(ctx, 1, &mut pre, null_mut()), RKNN_ERR_OUTPUT_INVALID);
+        assert_eq!(
+            rknn_outputs_get(ctx, 1, &mut pre, null_mut()),
+            RKNN_ERR_OUTPUT_INVALID
+        );
         let mut full = [0f32; 48];
         pre.buf = full.as_mut_ptr().cast();
         pre.size = 192;
@@ -394,11 +465,21 @@ fn perf_queries_after_run() {
 fn core_mask_rules() {
     let model = common::relu_model();
     let ctx = init_bytes(&model, 0).expect("init");
-    for ok in [RKNN_NPU_CORE_AUTO, RKNN_NPU_CORE_0, RKNN_NPU_CORE_0_1, RKNN_NPU_CORE_0_1_2, RKNN_NPU_CORE_ALL] {
+    for ok in [
+        RKNN_NPU_CORE_AUTO,
+        RKNN_NPU_CORE_0,
+        RKNN_NPU_CORE_0_1,
+        RKNN_NPU_CORE_0_1_2,
+        RKNN_NPU_CORE_ALL,
+    ] {
         assert_eq!(rknn_set_core_mask(ctx, ok), RKNN_SUCC, "mask {ok}");
     }
     for bad in [8u32, 0x10000, 0xff] {
-        assert_eq!(rknn_set_core_mask(ctx, bad), RKNN_ERR_PARAM_INVALID, "mask {bad}");
+        assert_eq!(
+            rknn_set_core_mask(ctx, bad),
+            RKNN_ERR_PARAM_INVALID,
+            "mask {bad}"
+        );
     }
     check_usable(ctx);
     assert_eq!(rknn_destroy(ctx), RKNN_SUCC);
@@ -414,7 +495,14 @@ fn log_child() {
     let ctx = init_bytes(&model, 0).expect("init");
     let mut a: rknn_tensor_attr = zeroed();
     // SAFETY: buffer larger than the size claimed.
-    let r = unsafe { rknn_query(ctx, RKNN_QUERY_INPUT_ATTR, &mut a as *mut _ as *mut c_void, 372) };
+    let r = unsafe {
+        rknn_query(
+            ctx,
+            RKNN_QUERY_INPUT_ATTR,
+            &mut a as *mut _ as *mut c_void,
+            372,
+        )
+    };
     assert_eq!(r, RKNN_ERR_PARAM_INVALID);
     assert_eq!(rknn_destroy(ctx), RKNN_SUCC);
 }
@@ -441,5 +529,8 @@ fn errors_are_logged_in_vendor_format() {
     // Level 0 shows errors only: no info banner.
     assert!(!err.contains("I RKNN:"), "{err}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!stdout.contains("RKNN:"), "log lines must not go to stdout: {stdout}");
+    assert!(
+        !stdout.contains("RKNN:"),
+        "log lines must not go to stdout: {stdout}"
+    );
 }

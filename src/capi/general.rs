@@ -25,10 +25,16 @@ fn param(msg: impl Into<String>) -> ApiError {
 const UNSUPPORTED_FLAGS: [(u32, &str); 6] = [
     (RKNN_FLAG_ASYNC_MASK, "RKNN_FLAG_ASYNC_MASK"),
     (RKNN_FLAG_MEM_ALLOC_OUTSIDE, "RKNN_FLAG_MEM_ALLOC_OUTSIDE"),
-    (RKNN_FLAG_INTERNAL_ALLOC_OUTSIDE, "RKNN_FLAG_INTERNAL_ALLOC_OUTSIDE"),
+    (
+        RKNN_FLAG_INTERNAL_ALLOC_OUTSIDE,
+        "RKNN_FLAG_INTERNAL_ALLOC_OUTSIDE",
+    ),
     (RKNN_FLAG_FENCE_IN_OUTSIDE, "RKNN_FLAG_FENCE_IN_OUTSIDE"),
     (RKNN_FLAG_FENCE_OUT_OUTSIDE, "RKNN_FLAG_FENCE_OUT_OUTSIDE"),
-    (RKNN_FLAG_MODEL_BUFFER_ZERO_COPY, "RKNN_FLAG_MODEL_BUFFER_ZERO_COPY"),
+    (
+        RKNN_FLAG_MODEL_BUFFER_ZERO_COPY,
+        "RKNN_FLAG_MODEL_BUFFER_ZERO_COPY",
+    ),
 ];
 
 fn log_banner(ctx: &Context) {
@@ -234,22 +240,24 @@ pub unsafe extern "C" fn rknn_inputs_set(
                     .get(index)
                     .cloned()
                     .unwrap_or_default();
+                let src_spec = if src_layout == Layout::Nc1hwc2 {
+                    io::LayoutSpec::nc1hwc2(platform.c2(src_type.size()))
+                } else {
+                    io::LayoutSpec::of(src_layout)
+                };
                 h.ctx
                     .set_input(index, |info, dst| {
-                        io::convert_input(
-                            &io::InputSource {
-                                data: src,
-                                dtype: src_type,
-                                layout: src_layout,
-                                pass_through: inp.pass_through != 0,
-                            },
-                            &pre,
-                            info,
-                            Layout::Nchw,
-                            platform.c2(info.dtype.size()),
-                            dst,
-                        )
-                        .map_err(|e| runtime::Error::new(ErrorKind::InputInvalid, format!("{what}: {e}")))
+                        let source = io::InputBuf {
+                            data: src,
+                            dtype: src_type,
+                            layout: src_spec,
+                            pass_through: inp.pass_through != 0,
+                        };
+                        io::convert_input(&source, &pre, info, io::LayoutSpec::NCHW, dst)
+                            .map(drop)
+                            .map_err(|e| {
+                                runtime::Error::new(ErrorKind::InputInvalid, format!("{what}: {e}"))
+                            })
                     })
                     .map_err(rt_err)?;
             }
@@ -330,11 +338,17 @@ pub unsafe extern "C" fn rknn_outputs_get(
             if list.len() > model_n {
                 return Err(ApiError::new(
                     RKNN_ERR_PARAM_INVALID,
-                    format!("param output num({}) > model output num({model_n})", list.len()),
+                    format!(
+                        "param output num({}) > model output num({model_n})",
+                        list.len()
+                    ),
                 ));
             }
             if !h.ctx.has_run() {
-                return Err(ApiError::new(RKNN_ERR_FAIL, "no output yet: call rknn_run first"));
+                return Err(ApiError::new(
+                    RKNN_ERR_FAIL,
+                    "no output yet: call rknn_run first",
+                ));
             }
             let mut lent_now: Vec<usize> = Vec::new();
             let result = fill_outputs(h, list, &mut lent_now);
@@ -369,7 +383,8 @@ fn fill_outputs(
             )
         })?;
         let want_float = out.want_float != 0;
-        let need = io::output_size(&info, want_float);
+        let need = io::output_size(&info, want_float)
+            .map_err(|e| ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output[{i}]: {e}")))?;
         let src = h.ctx.output_bytes(i).map_err(rt_err)?;
         if out.is_prealloc != 0 {
             if out.buf.is_null() || (out.size as usize) < need {
@@ -392,7 +407,10 @@ fn fill_outputs(
             let addr = buf.as_mut_ptr() as usize;
             out.buf = buf.as_mut_ptr().cast();
             out.size = u32::try_from(need).map_err(|_| {
-                ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output[{i}] exceeds 4 GiB"))
+                ApiError::new(
+                    RKNN_ERR_OUTPUT_INVALID,
+                    format!("output[{i}] exceeds 4 GiB"),
+                )
             })?;
             h.lent.insert(addr, buf);
             lent_now.push(addr);

@@ -79,7 +79,9 @@ pub fn with<R>(
     f: impl FnOnce(&mut Handle) -> Result<R, ApiError>,
 ) -> Result<R, ApiError> {
     let shared = get(id)?;
-    let mut guard = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut guard = shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     f(&mut guard)
 }
 

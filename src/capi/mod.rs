@@ -4,7 +4,6 @@
 
 pub mod general;
 pub mod guard;
-pub mod unsupported;
 pub mod handles;
-mod native;
 mod query;
+pub mod unsupported;

@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, c_void};
 
-use super::general::{perf_text, rt_err};
+use super::general::perf_text;
 use super::guard::ApiError;
 use super::handles::Handle;
 use crate::abi::*;
@@ -51,8 +51,8 @@ pub(crate) fn copy_str(dst: &mut [c_char], s: &str) {
 /// Writes a runtime attribute into the C struct.
 pub(crate) fn fill_attr(dst: &mut rknn_tensor_attr, a: &TensorAttr) {
     dst.index = a.index;
-    dst.n_dims = a.dims.len().min(RKNN_MAX_DIMS as usize) as u32;
-    dst.dims = [0; RKNN_MAX_DIMS as usize];
+    dst.n_dims = a.dims.len().min(RKNN_MAX_DIMS) as u32;
+    dst.dims = [0; RKNN_MAX_DIMS];
     for (d, s) in dst.dims.iter_mut().zip(&a.dims) {
         *d = *s;
     }
@@ -97,7 +97,8 @@ fn io_attr(h: &Handle, index: u32, input: bool, kind: AttrKind) -> Result<Tensor
             ),
         )
     })?;
-    Ok(attrs::attr(i, info, kind))
+    attrs::attr(i, info, kind, h.ctx.platform())
+        .map_err(|e| ApiError::new(RKNN_ERR_FAIL, format!("tensor '{}': {e}", info.name)))
 }
 
 /// Answers `cmd` into `info`.
@@ -113,16 +114,37 @@ pub unsafe fn answer(
     match cmd {
         RKNN_QUERY_IN_OUT_NUM => {
             // SAFETY: forwarded contract.
-            let d: &mut rknn_input_output_num = unsafe { dest(info, size, "rknn_input_output_num") }?;
+            let d: &mut rknn_input_output_num =
+                unsafe { dest(info, size, "rknn_input_output_num") }?;
             d.n_input = h.ctx.n_inputs() as u32;
             d.n_output = h.ctx.n_outputs() as u32;
         }
-        RKNN_QUERY_INPUT_ATTR | RKNN_QUERY_CURRENT_INPUT_ATTR | RKNN_QUERY_OUTPUT_ATTR
-        | RKNN_QUERY_CURRENT_OUTPUT_ATTR => {
-            let input = matches!(cmd, RKNN_QUERY_INPUT_ATTR | RKNN_QUERY_CURRENT_INPUT_ATTR);
+        RKNN_QUERY_INPUT_ATTR
+        | RKNN_QUERY_CURRENT_INPUT_ATTR
+        | RKNN_QUERY_OUTPUT_ATTR
+        | RKNN_QUERY_CURRENT_OUTPUT_ATTR
+        | RKNN_QUERY_NATIVE_INPUT_ATTR
+        | RKNN_QUERY_NATIVE_OUTPUT_ATTR
+        | RKNN_QUERY_NATIVE_NHWC_INPUT_ATTR
+        | RKNN_QUERY_NATIVE_NHWC_OUTPUT_ATTR
+        | RKNN_QUERY_CURRENT_NATIVE_INPUT_ATTR
+        | RKNN_QUERY_CURRENT_NATIVE_OUTPUT_ATTR => {
+            let (input, kind) = match cmd {
+                RKNN_QUERY_INPUT_ATTR | RKNN_QUERY_CURRENT_INPUT_ATTR => (true, AttrKind::Input),
+                RKNN_QUERY_OUTPUT_ATTR | RKNN_QUERY_CURRENT_OUTPUT_ATTR => {
+                    (false, AttrKind::Output)
+                }
+                RKNN_QUERY_NATIVE_INPUT_ATTR | RKNN_QUERY_CURRENT_NATIVE_INPUT_ATTR => {
+                    (true, AttrKind::NativeInput)
+                }
+                RKNN_QUERY_NATIVE_OUTPUT_ATTR | RKNN_QUERY_CURRENT_NATIVE_OUTPUT_ATTR => {
+                    (false, AttrKind::NativeOutput)
+                }
+                RKNN_QUERY_NATIVE_NHWC_INPUT_ATTR => (true, AttrKind::NativeNhwcInput),
+                _ => (false, AttrKind::NativeNhwcOutput),
+            };
             // SAFETY: forwarded contract.
             let d: &mut rknn_tensor_attr = unsafe { dest(info, size, "rknn_tensor_attr") }?;
-            let kind = if input { AttrKind::Input } else { AttrKind::Output };
             let a = io_attr(h, d.index, input, kind)?;
             fill_attr(d, &a);
         }
@@ -153,7 +175,10 @@ pub unsafe fn answer(
             // SAFETY: forwarded contract.
             let d: &mut rknn_perf_run = unsafe { dest(info, size, "rknn_perf_run") }?;
             if !h.ctx.has_run() {
-                return Err(ApiError::new(RKNN_ERR_FAIL, "RKNN_QUERY_PERF_RUN: no run yet"));
+                return Err(ApiError::new(
+                    RKNN_ERR_FAIL,
+                    "RKNN_QUERY_PERF_RUN: no run yet",
+                ));
             }
             d.run_duration = h.ctx.perf().run.as_micros() as i64;
         }
@@ -167,13 +192,13 @@ pub unsafe fn answer(
                 ));
             }
             if !h.ctx.has_run() {
-                return Err(ApiError::new(RKNN_ERR_FAIL, "RKNN_QUERY_PERF_DETAIL: no run yet"));
+                return Err(ApiError::new(
+                    RKNN_ERR_FAIL,
+                    "RKNN_QUERY_PERF_DETAIL: no run yet",
+                ));
             }
-            let text = crate::runtime::perf::detail(
-                &h.ctx.model().meta.graph,
-                &h.ctx.perf().nodes,
-                "CPU",
-            );
+            let text =
+                crate::runtime::perf::detail(&h.ctx.model().meta.graph, &h.ctx.perf().nodes, "CPU");
             let c = perf_text(h, text);
             d.perf_data = c.as_ptr().cast_mut();
             d.data_len = c.as_bytes().len() as u64;
@@ -192,15 +217,11 @@ pub unsafe fn answer(
             ));
         }
         other => {
-            if let Some(r) = super::native::answer(h, other, info, size) {
-                return r;
-            }
             return Err(ApiError::new(
                 RKNN_ERR_PARAM_INVALID,
                 format!("unknown query command {other}"),
             ));
         }
     }
-    let _ = rt_err;
     Ok(RKNN_SUCC)
 }

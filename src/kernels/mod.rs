@@ -79,10 +79,9 @@ pub fn execute(op: &Op, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<()
     match op {
         Op::Conv { .. } | Op::ConvTranspose { .. } => conv::run(op, inputs, outputs),
         Op::Gemm { .. } | Op::MatMul => gemm::run(op, inputs, outputs),
-        Op::MaxPool { .. }
-        | Op::AveragePool { .. }
-        | Op::GlobalAveragePool
-        | Op::GlobalMaxPool => pool::run(op, inputs, outputs),
+        Op::MaxPool { .. } | Op::AveragePool { .. } | Op::GlobalAveragePool | Op::GlobalMaxPool => {
+            pool::run(op, inputs, outputs)
+        }
         Op::Binary { .. } | Op::Unary { .. } | Op::PRelu => elementwise::run(op, inputs, outputs),
         Op::Softmax { .. } | Op::LayerNorm { .. } => normalize::run(op, inputs, outputs),
         Op::Reduce { .. } | Op::ArgMax { .. } => reduce::run(op, inputs, outputs),

@@ -27,13 +27,21 @@ fn check(op: &Op, info: &TensorInfo, len: usize, want: DType) -> Result<(), Kern
     if info.dtype != want {
         return Err(KernelError::invalid(
             op,
-            format!("tensor '{}' is {:?}, expected {:?}", info.name, info.dtype, want),
+            format!(
+                "tensor '{}' is {:?}, expected {:?}",
+                info.name, info.dtype, want
+            ),
         ));
     }
     if len != info.bytes() {
         return Err(KernelError::invalid(
             op,
-            format!("tensor '{}' has {} bytes, expected {}", info.name, len, info.bytes()),
+            format!(
+                "tensor '{}' has {} bytes, expected {}",
+                info.name,
+                len,
+                info.bytes()
+            ),
         ));
     }
     Ok(())
@@ -44,8 +52,7 @@ fn cast<'a, T: bytemuck::Pod>(op: &Op, data: &'a [u8]) -> Result<&'a [T], Kernel
 }
 
 fn cast_mut<'a, T: bytemuck::Pod>(op: &Op, data: &'a mut [u8]) -> Result<&'a mut [T], KernelError> {
-    bytemuck::try_cast_slice_mut(data)
-        .map_err(|e| KernelError::invalid(op, format!("buffer: {e}")))
+    bytemuck::try_cast_slice_mut(data).map_err(|e| KernelError::invalid(op, format!("buffer: {e}")))
 }
 
 macro_rules! typed_views {

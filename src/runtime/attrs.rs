@@ -1,7 +1,9 @@
 //! The tensor attributes `rknn_query` reports for model inputs and outputs,
 //! in plain Rust (the C API copies them into `rknn_tensor_attr`).
 
+use super::io::{self, IoError, NativeAttr};
 use crate::graph::{DType, Layout, TensorInfo};
+use crate::platform::Platform;
 
 /// Which view of an IO tensor a query asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -11,6 +13,16 @@ pub enum AttrKind {
     Input,
     /// `RKNN_QUERY_OUTPUT_ATTR`: 4-D outputs as NCHW.
     Output,
+    /// `RKNN_QUERY_NATIVE_INPUT_ATTR`: the NPU's preferred input layout
+    /// (`docs/io.md`).
+    NativeInput,
+    /// `RKNN_QUERY_NATIVE_OUTPUT_ATTR`: NC1HWC2 for 4-D NPU outputs.
+    NativeOutput,
+    /// `RKNN_QUERY_NATIVE_NHWC_INPUT_ATTR`: NHWC (width-aligned for 1, 3
+    /// or 4 channels).
+    NativeNhwcInput,
+    /// `RKNN_QUERY_NATIVE_NHWC_OUTPUT_ATTR`: dense NHWC.
+    NativeNhwcOutput,
 }
 
 /// What a query reports about one IO tensor.
@@ -44,19 +56,63 @@ fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// The attributes of `info` (input or output number `index`) for `kind`.
-pub fn attr(index: usize, info: &TensorInfo, kind: AttrKind) -> TensorAttr {
-    let shape = &info.shape;
-    let four_d = shape.len() == 4;
-    let (dims, fmt, w_stride): (Vec<usize>, Layout, usize) = match (kind, four_d) {
-        (AttrKind::Input, true) => (
-            vec![shape[0], shape[2], shape[3], shape[1]],
-            Layout::Nhwc,
-            shape[3],
-        ),
-        (AttrKind::Output, true) => (shape.clone(), Layout::Nchw, 0),
-        (_, false) => (shape.clone(), Layout::Undefined, 0),
+/// The attributes of `info` (input or output number `index`) for `kind`
+/// on `platform`.
+pub fn attr(
+    index: usize,
+    info: &TensorInfo,
+    kind: AttrKind,
+    platform: Platform,
+) -> Result<TensorAttr, IoError> {
+    let native = match kind {
+        AttrKind::Input | AttrKind::Output => return Ok(plain(index, info, kind)),
+        AttrKind::NativeInput => io::native_input_attr(info, platform)?,
+        AttrKind::NativeOutput => io::native_output_attr(info, platform)?,
+        AttrKind::NativeNhwcInput => {
+            let a = io::native_input_attr(info, platform)?;
+            if a.layout == Layout::Nhwc {
+                a
+            } else {
+                io::native_nhwc_output_attr(info)?
+            }
+        }
+        AttrKind::NativeNhwcOutput => io::native_nhwc_output_attr(info)?,
     };
+    Ok(from_native(index, info, &native))
+}
+
+fn from_native(index: usize, info: &TensorInfo, a: &NativeAttr) -> TensorAttr {
+    TensorAttr {
+        index: to_u32(index),
+        dims: a.dims.iter().map(|&d| to_u32(d)).collect(),
+        name: info.name.clone(),
+        n_elems: to_u32(a.n_elems),
+        size: to_u32(a.size),
+        fmt: a.layout,
+        dtype: a.dtype,
+        quant: quant_of(info),
+        w_stride: to_u32(a.w_stride),
+        size_with_stride: to_u32(a.size_with_stride),
+        pass_through: false,
+    }
+}
+
+fn quant_of(info: &TensorInfo) -> Option<(i32, f32)> {
+    info.quant.as_ref().map(|q| (q.zero_point[0], q.scale[0]))
+}
+
+fn plain(index: usize, info: &TensorInfo, kind: AttrKind) -> TensorAttr {
+    let shape = &info.shape;
+    let (dims, fmt, w_stride): (Vec<usize>, Layout, usize) =
+        match (kind == AttrKind::Input, shape.len() == 4) {
+            (true, true) => (
+                vec![shape[0], shape[2], shape[3], shape[1]],
+                Layout::Nhwc,
+                shape[3],
+            ),
+            (false, true) => (shape.clone(), Layout::Nchw, 0),
+            (_, false) => (shape.clone(), Layout::Undefined, 0),
+        };
     let size = info.bytes();
     TensorAttr {
         index: to_u32(index),
@@ -66,10 +122,7 @@ pub fn attr(index: usize, info: &TensorInfo, kind: AttrKind) -> TensorAttr {
         size: to_u32(size),
         fmt,
         dtype: info.dtype,
-        quant: info
-            .quant
-            .as_ref()
-            .map(|q| (q.zero_point[0], q.scale[0])),
+        quant: quant_of(info),
         w_stride: to_u32(w_stride),
         size_with_stride: to_u32(size),
         pass_through: false,
@@ -85,7 +138,7 @@ mod tests {
     fn four_d_input_is_reported_nhwc() {
         let mut t = TensorInfo::activation("images", vec![1, 3, 640, 640], DType::I8);
         t.quant = Some(Quant::per_tensor(0.003922, -128));
-        let a = attr(0, &t, AttrKind::Input);
+        let a = attr(0, &t, AttrKind::Input, Platform::Rk3588).unwrap();
         assert_eq!(a.dims, vec![1, 640, 640, 3]);
         assert_eq!(a.fmt, Layout::Nhwc);
         assert_eq!(a.n_elems, 1_228_800);
@@ -97,15 +150,36 @@ mod tests {
     #[test]
     fn outputs_keep_nchw_and_vectors_are_undefined() {
         let t = TensorInfo::activation("out", vec![1, 255, 80, 80], DType::F16);
-        let a = attr(2, &t, AttrKind::Output);
+        let a = attr(2, &t, AttrKind::Output, Platform::Rk3588).unwrap();
         assert_eq!(a.index, 2);
         assert_eq!(a.dims, vec![1, 255, 80, 80]);
         assert_eq!(a.fmt, Layout::Nchw);
         assert_eq!(a.size, 255 * 80 * 80 * 2);
         let v = TensorInfo::activation("prob", vec![1, 1000], DType::F32);
-        let a = attr(0, &v, AttrKind::Input);
+        let a = attr(0, &v, AttrKind::Input, Platform::Rk3588).unwrap();
         assert_eq!(a.fmt, Layout::Undefined);
         assert_eq!(a.dims, vec![1, 1000]);
         assert_eq!(a.quant, None);
+    }
+
+    #[test]
+    fn native_views() {
+        let mut t = TensorInfo::activation("x", vec![1, 3, 5, 7], DType::I8);
+        t.quant = Some(Quant::per_tensor(0.5, 3));
+        let a = attr(0, &t, AttrKind::NativeInput, Platform::Rk3588).unwrap();
+        assert_eq!((a.fmt, a.dims.clone()), (Layout::Nhwc, vec![1, 5, 7, 3]));
+        assert_eq!((a.w_stride, a.size_with_stride), (16, 5 * 16 * 3));
+        assert_eq!(a.quant, Some((3, 0.5)));
+        let o = TensorInfo::activation("y", vec![1, 20, 2, 2], DType::I8);
+        let a = attr(0, &o, AttrKind::NativeOutput, Platform::Rk3588).unwrap();
+        assert_eq!(
+            (a.fmt, a.dims.clone()),
+            (Layout::Nc1hwc2, vec![1, 2, 2, 2, 16])
+        );
+        assert_eq!(a.size_with_stride, 2 * 2 * 2 * 16);
+        let a = attr(0, &o, AttrKind::NativeNhwcOutput, Platform::Rk3588).unwrap();
+        assert_eq!((a.fmt, a.dims), (Layout::Nhwc, vec![1, 2, 2, 20]));
+        let a = attr(0, &o, AttrKind::NativeNhwcInput, Platform::Rk3566).unwrap();
+        assert_eq!(a.fmt, Layout::Nhwc);
     }
 }

@@ -250,14 +250,18 @@ impl Context {
         let (Some(&t), Some(buf)) = (g.inputs.get(i), self.inputs.get_mut(i)) else {
             return Err(Error::new(
                 ErrorKind::InputInvalid,
-                format!("input index {i} out of range (model has {} inputs)", g.inputs.len()),
+                format!(
+                    "input index {i} out of range (model has {} inputs)",
+                    g.inputs.len()
+                ),
             ));
         };
         let info = &g.tensors[t];
         let bytes = info.bytes();
-        let dst = buf.as_mut_slice().get_mut(..bytes).ok_or_else(|| {
-            Error::new(ErrorKind::Fail, format!("input {i} buffer is too small"))
-        })?;
+        let dst = buf
+            .as_mut_slice()
+            .get_mut(..bytes)
+            .ok_or_else(|| Error::new(ErrorKind::Fail, format!("input {i} buffer is too small")))?;
         fill(info, dst)?;
         self.inputs_set[i] = true;
         Ok(())
@@ -289,9 +293,8 @@ impl Context {
             Location::Arena(off) => self.arena.as_ref().and_then(|a| a.as_slice().get(off..)),
             Location::Unused => None,
         };
-        src.and_then(|s| s.get(..bytes)).ok_or_else(|| {
-            Error::new(ErrorKind::Fail, format!("output {i} has no backing memory"))
-        })
+        src.and_then(|s| s.get(..bytes))
+            .ok_or_else(|| Error::new(ErrorKind::Fail, format!("output {i} has no backing memory")))
     }
 
     /// Runs the model once.

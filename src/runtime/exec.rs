@@ -41,7 +41,12 @@ fn region_of(plan: &Plan, mem: &Memory<'_>, t: TensorId, bytes: usize) -> Result
             let r = mem.outputs[*i];
             (r.ptr, r.len, 0, true)
         }
-        Some(Location::Weight(off)) => (mem.weights.as_ptr().cast_mut(), mem.weights.len(), *off, false),
+        Some(Location::Weight(off)) => (
+            mem.weights.as_ptr().cast_mut(),
+            mem.weights.len(),
+            *off,
+            false,
+        ),
         _ => {
             return Err(Error::new(
                 ErrorKind::Fail,

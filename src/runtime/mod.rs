@@ -5,6 +5,7 @@ pub mod attrs;
 pub mod context;
 pub mod error;
 pub mod exec;
+pub mod io;
 pub mod loader;
 pub mod perf;
 pub mod plan;

@@ -215,7 +215,11 @@ pub fn detail(graph: &Graph, times: &[Duration], target: &'static str) -> String
             ]
         })
         .collect();
-    let (cpu_total, npu_total) = if on_cpu { (total_time, 0) } else { (0, total_time) };
+    let (cpu_total, npu_total) = if on_cpu {
+        (total_time, 0)
+    } else {
+        (0, total_time)
+    };
     let mut sum_row = vec![
         "Total".to_string(),
         String::new(),

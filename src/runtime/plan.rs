@@ -117,7 +117,11 @@ mod tests {
         let mut prev = g.add_tensor(TensorInfo::activation("in", vec![elems], DType::F32));
         g.inputs.push(prev);
         for i in 0..len {
-            let t = g.add_tensor(TensorInfo::activation(format!("t{i}"), vec![elems], DType::F32));
+            let t = g.add_tensor(TensorInfo::activation(
+                format!("t{i}"),
+                vec![elems],
+                DType::F32,
+            ));
             g.add_node(Node {
                 name: format!("n{i}"),
                 op: Op::Reshape,
@@ -149,7 +153,13 @@ mod tests {
         let x = g.add_tensor(TensorInfo::activation("x", vec![10], DType::F32));
         g.inputs.push(x);
         let t: Vec<_> = (0..4)
-            .map(|i| g.add_tensor(TensorInfo::activation(format!("t{i}"), vec![10 + i], DType::F32)))
+            .map(|i| {
+                g.add_tensor(TensorInfo::activation(
+                    format!("t{i}"),
+                    vec![10 + i],
+                    DType::F32,
+                ))
+            })
             .collect();
         let node = |name: &str, inputs: Vec<usize>, out: usize| Node {
             name: name.into(),

@@ -47,7 +47,11 @@ pub fn int8_conv_model() -> Vec<u8> {
     x.quant = Some(Quant::per_tensor(1.0 / 64.0, 0));
     let x = g.add_tensor(x);
     let mut w = TensorInfo::activation("w", vec![2, 2, 1, 1], DType::I8);
-    w.quant = Some(Quant::per_channel(vec![0.5 / 127.0, 1.0 / 127.0], vec![0, 0], 0));
+    w.quant = Some(Quant::per_channel(
+        vec![0.5 / 127.0, 1.0 / 127.0],
+        vec![0, 0],
+        0,
+    ));
     w.storage = Storage::Weight { offset: 0, len: 4 };
     let w = g.add_tensor(w);
     let mut b = TensorInfo::activation("b", vec![2], DType::I32);

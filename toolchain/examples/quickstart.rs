@@ -203,7 +203,7 @@ fn run(path: &CStr) -> Result<(), String> {
     check("rknn_init", ret)?;
     let result = run_context(ctx);
     // SAFETY: `ctx` came from a successful rknn_init and is destroyed once.
-    let ret = unsafe { rknn_destroy(ctx) };
+    let ret = rknn_destroy(ctx);
     result.and(check("rknn_destroy", ret))
 }
 

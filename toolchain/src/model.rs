@@ -128,7 +128,6 @@ impl BuiltModel {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
