@@ -159,7 +159,8 @@ cin, cout, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 so = ort.SessionOptions(); so.intra_op_num_threads = 1
 relu = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
-    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])]))
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])]),
+    ir_version=8, opset_imports=[helper.make_opsetid("", 13)])
 s = ort.InferenceSession(relu.SerializeToString(), so, providers=["CPUExecutionProvider"])
 x = {"x": np.ones((1, 16), np.float32)}
 t = []
@@ -169,7 +170,8 @@ print("run_us", statistics.median(t) * 1e6)
 w = numpy_helper.from_array(np.zeros((cout, cin, 1, 1), np.float32), "w")
 big = helper.make_model(helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g",
     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cin, 1, 1])],
-    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cout, 1, 1])], [w]))
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cout, 1, 1])], [w]),
+    ir_version=8, opset_imports=[helper.make_opsetid("", 13)])
 onnx.save(big, path)
 t = []
 for _ in range(15):
