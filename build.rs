@@ -22,6 +22,11 @@ fn main() {
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=RKNNRT_GIT_HASH={hash}");
     println!("cargo:rustc-env=RKNNRT_BUILD_DATE={date}");
-    println!("cargo:rerun-if-changed=.git/HEAD");
+    // The reflog changes on every commit and checkout; HEAD alone does not.
+    for watched in [".git/HEAD", ".git/logs/HEAD"] {
+        if std::path::Path::new(watched).exists() {
+            println!("cargo:rerun-if-changed={watched}");
+        }
+    }
     println!("cargo:rerun-if-changed=build.rs");
 }
