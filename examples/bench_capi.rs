@@ -114,8 +114,7 @@ fn run_overhead() -> Duration {
     let mut model = relu_model();
     let ctx = init(model.as_mut_ptr().cast(), model.len() as u32);
     let mut x = [1.0f32; 16];
-    // SAFETY: zeroed plain-data struct.
-    let mut inp: rknn_input = unsafe { std::mem::zeroed() };
+    let mut inp = rknn_input::default();
     inp.buf = x.as_mut_ptr().cast();
     inp.size = 64;
     inp.r#type = RKNN_TENSOR_FLOAT32;

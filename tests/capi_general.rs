@@ -42,9 +42,8 @@ fn query<T>(ctx: rknn_context, cmd: rknn_query_cmd, v: &mut T) -> i32 {
     }
 }
 
-fn zeroed<T>() -> T {
-    // SAFETY: only used for the plain-data C structs of the ABI.
-    unsafe { std::mem::zeroed() }
+fn zeroed<T: Default>() -> T {
+    T::default()
 }
 
 fn set_f32_input(ctx: rknn_context, data: &mut [f32], fmt: rknn_tensor_format) -> i32 {
@@ -533,4 +532,98 @@ fn errors_are_logged_in_vendor_format() {
         !stdout.contains("RKNN:"),
         "log lines must not go to stdout: {stdout}"
     );
+}
+
+#[test]
+fn native_attribute_queries() {
+    let model = common::int8_conv_model();
+    let ctx = init_bytes(&model, 0).expect("init");
+    // 2 channels: NC1HWC2 with the rk3588 int8 C2 of 16.
+    let mut a: rknn_tensor_attr = zeroed();
+    assert_eq!(query(ctx, RKNN_QUERY_NATIVE_INPUT_ATTR, &mut a), RKNN_SUCC);
+    assert_eq!(a.fmt, RKNN_TENSOR_NC1HWC2);
+    assert_eq!(a.n_dims, 5);
+    assert_eq!(&a.dims[..5], &[1, 1, 3, 3, 16]);
+    assert_eq!(a.size_with_stride, 3 * 3 * 16);
+    assert_eq!(a.r#type, RKNN_TENSOR_INT8);
+    let mut o: rknn_tensor_attr = zeroed();
+    assert_eq!(query(ctx, RKNN_QUERY_NATIVE_OUTPUT_ATTR, &mut o), RKNN_SUCC);
+    assert_eq!(o.fmt, RKNN_TENSOR_NC1HWC2);
+    assert_eq!(&o.dims[..5], &[1, 1, 3, 3, 16]);
+    assert_eq!((o.zp, o.scale), (-3, 1.0 / 32.0));
+    let mut n: rknn_tensor_attr = zeroed();
+    assert_eq!(
+        query(ctx, RKNN_QUERY_NATIVE_NHWC_OUTPUT_ATTR, &mut n),
+        RKNN_SUCC
+    );
+    assert_eq!(n.fmt, RKNN_TENSOR_NHWC);
+    assert_eq!(&n.dims[..4], &[1, 3, 3, 2]);
+    assert_eq!(rknn_destroy(ctx), RKNN_SUCC);
+
+    // 3 channels: NHWC with the width aligned to 16 on rk3588.
+    let relu = common::relu_model();
+    let ctx = init_bytes(&relu, 0).expect("init");
+    let mut a: rknn_tensor_attr = zeroed();
+    assert_eq!(query(ctx, RKNN_QUERY_NATIVE_INPUT_ATTR, &mut a), RKNN_SUCC);
+    assert_eq!(a.fmt, RKNN_TENSOR_NHWC);
+    assert_eq!(&a.dims[..4], &[1, 4, 4, 3]);
+    assert_eq!(a.w_stride, 16);
+    assert_eq!(a.size_with_stride, 4 * 16 * 3 * 4);
+    assert_eq!(rknn_destroy(ctx), RKNN_SUCC);
+}
+
+#[test]
+fn info_only_and_shared_weight_contexts() {
+    let model = common::int8_conv_model();
+    let info = init_bytes(&model, RKNN_FLAG_COLLECT_MODEL_INFO_ONLY).expect("init");
+    let mut m: rknn_mem_size = zeroed();
+    assert_eq!(query(info, RKNN_QUERY_MEM_SIZE, &mut m), RKNN_SUCC);
+    assert_eq!(m.total_weight_size, 72);
+    assert_eq!(m.total_dma_allocated_size, 0);
+    // SAFETY: plain call.
+    assert_eq!(unsafe { rknn_run(info, null_mut()) }, RKNN_ERR_FAIL);
+    assert_eq!(rknn_destroy(info), RKNN_SUCC);
+
+    let owner = init_bytes(&model, 0).expect("init");
+    let mut ext: rknn_init_extend = zeroed();
+    ext.ctx = owner;
+    let mut shared: rknn_context = 0;
+    // SAFETY: the model pointer is ignored with SHARE_WEIGHT_MEM but must be non-NULL.
+    let r = unsafe {
+        rknn_init(
+            &mut shared,
+            model.as_ptr() as *mut c_void,
+            model.len() as u32,
+            RKNN_FLAG_SHARE_WEIGHT_MEM,
+            &mut ext,
+        )
+    };
+    assert_eq!(r, RKNN_SUCC);
+    assert_eq!(rknn_destroy(owner), RKNN_SUCC);
+    let mut img = vec![50u8; 18];
+    let mut inp: rknn_input = zeroed();
+    inp.buf = img.as_mut_ptr().cast();
+    inp.size = 18;
+    inp.r#type = RKNN_TENSOR_UINT8;
+    inp.fmt = RKNN_TENSOR_NHWC;
+    // SAFETY: one valid input; the weights outlive their first owner.
+    unsafe {
+        assert_eq!(rknn_inputs_set(shared, 1, &mut inp), RKNN_SUCC);
+        assert_eq!(rknn_run(shared, null_mut()), RKNN_SUCC);
+    }
+    assert!(get_float_output(shared).is_ok());
+    assert_eq!(rknn_destroy(shared), RKNN_SUCC);
+    // Sharing with a context that does not exist fails cleanly.
+    ext.ctx = owner;
+    // SAFETY: as above.
+    let r = unsafe {
+        rknn_init(
+            &mut shared,
+            model.as_ptr() as *mut c_void,
+            model.len() as u32,
+            RKNN_FLAG_SHARE_WEIGHT_MEM,
+            &mut ext,
+        )
+    };
+    assert_eq!(r, RKNN_ERR_CTX_INVALID);
 }
