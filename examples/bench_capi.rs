@@ -114,11 +114,13 @@ fn run_overhead() -> Duration {
     let mut model = relu_model();
     let ctx = init(model.as_mut_ptr().cast(), model.len() as u32);
     let mut x = [1.0f32; 16];
-    let mut inp = rknn_input::default();
-    inp.buf = x.as_mut_ptr().cast();
-    inp.size = 64;
-    inp.r#type = RKNN_TENSOR_FLOAT32;
-    inp.fmt = RKNN_TENSOR_UNDEFINED;
+    let mut inp = rknn_input {
+        buf: x.as_mut_ptr().cast(),
+        size: 64,
+        r#type: RKNN_TENSOR_FLOAT32,
+        fmt: RKNN_TENSOR_UNDEFINED,
+        ..Default::default()
+    };
     // SAFETY: one valid input.
     check(
         unsafe { rknn_inputs_set(ctx, 1, &mut inp) },
