@@ -159,8 +159,12 @@ impl Window {
     /// length `len`, flooring or (with `ceil`) ceiling the division.
     /// `None` when the window does not fit.
     pub fn out_len(&self, axis: usize, len: usize, ceil: bool) -> Option<usize> {
-        let padded = len + self.pads[axis] + self.pads[axis + 2];
-        let span = self.dilation[axis].checked_mul(self.kernel[axis].checked_sub(1)?)? + 1;
+        let padded = len
+            .checked_add(self.pads[axis])?
+            .checked_add(self.pads[axis + 2])?;
+        let span = self.dilation[axis]
+            .checked_mul(self.kernel[axis].checked_sub(1)?)?
+            .checked_add(1)?;
         if padded < span || self.stride[axis] == 0 {
             return None;
         }
@@ -169,7 +173,8 @@ impl Window {
         if ceil && steps % self.stride[axis] != 0 {
             out += 1;
             // ONNX: the last window must start inside the input or left padding.
-            if (out - 1) * self.stride[axis] >= len + self.pads[axis] {
+            let last_start = (out - 1).checked_mul(self.stride[axis])?;
+            if last_start >= len.checked_add(self.pads[axis])? {
                 out -= 1;
             }
         }
@@ -471,4 +476,51 @@ pub fn erf(x: f32) -> f32 {
         1.0 - (-ax * ax).exp() / (std::f64::consts::PI.sqrt() * (ax + f))
     };
     (if x < 0.0 { -r } else { r }) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(k: usize, s: usize, p: usize, d: usize) -> Window {
+        Window {
+            kernel: [k, k],
+            stride: [s, s],
+            pads: [p; 4],
+            dilation: [d, d],
+        }
+    }
+
+    #[test]
+    fn out_len_follows_onnx() {
+        assert_eq!(window(3, 1, 1, 1).out_len(0, 16, false), Some(16));
+        assert_eq!(window(3, 2, 0, 1).out_len(1, 32, false), Some(15));
+        assert_eq!(window(2, 2, 0, 1).out_len(0, 5, false), Some(2));
+        assert_eq!(window(2, 2, 0, 1).out_len(0, 5, true), Some(3));
+        assert_eq!(window(3, 1, 0, 2).out_len(0, 4, false), None);
+        assert_eq!(window(3, 0, 0, 1).out_len(0, 4, false), None);
+    }
+
+    #[test]
+    fn out_len_never_overflows() {
+        let huge = window(usize::MAX, usize::MAX, usize::MAX, usize::MAX);
+        assert_eq!(huge.out_len(0, usize::MAX, true), None);
+        assert_eq!(
+            window(1, 1, usize::MAX / 2, 1).out_len(0, usize::MAX, false),
+            None
+        );
+    }
+
+    #[test]
+    fn erf_matches_known_values() {
+        for (x, want) in [
+            (0.0f32, 0.0f32),
+            (0.5, 0.520_499_9),
+            (1.0, 0.842_700_8),
+            (3.0, 0.999_977_9),
+        ] {
+            assert!((erf(x) - want).abs() < 1e-6, "erf({x}) = {}", erf(x));
+            assert!((erf(-x) + want).abs() < 1e-6);
+        }
+    }
 }
