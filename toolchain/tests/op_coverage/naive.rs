@@ -508,9 +508,7 @@ pub fn resize(x: &T, size: [usize; 2], coord: Coord, interp: Interp) -> T {
             match interp {
                 Interp::Nearest { floor } => {
                     let pick = |f: f64, len: usize| {
-                        let v = if floor {
-                            f.floor()
-                        } else if f.fract() == 0.5 {
+                        let v = if floor || f.fract() == 0.5 {
                             f.floor()
                         } else {
                             f.round()
