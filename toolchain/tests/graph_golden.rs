@@ -28,7 +28,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rknn_toolchain::quantize::{quantize_int8, to_fp16, QuantConfig};
 use rknn_toolchain::{
@@ -38,7 +38,9 @@ use rknnrt::graph::{CoordMode, NearestMode, ResizeMode, TensorId};
 use rknnrt::platform::Platform;
 use serde_json::Value;
 
-use common::{cosine, max_abs_err, read_npy, run_f32, value_range, vendor_fixtures};
+use common::{
+    cosine, max_abs_err, read_npy, run_f32, value_range, vendor_fixtures, Input, Session,
+};
 
 /// Test samples per fixture (`inputs/s<k>_*.npy`).
 const SAMPLES: usize = 2;
@@ -375,20 +377,30 @@ fn calibrate(d: &Desc, g: &Graphs) -> QuantConfig {
         })
 }
 
-/// Writes `model` to a temporary `.rknn` file, reads it back and runs
-/// every test sample through the C API.
+/// Writes `model` to a temporary `.rknn` file, loads it by path through
+/// `rknn_init` and runs every test sample through the C API.
 fn run_saved(d: &Desc, model: &BuiltModel, tag: &str) -> Vec<Vec<Vec<f32>>> {
-    let path = std::env::temp_dir().join(format!(
-        "rknnrt_graph_golden_{}_{}_{tag}.rknn",
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "graph_golden_{}_{}_{tag}.rknn",
         std::process::id(),
         d.name
     ));
     model.save(&path).expect("save");
-    let bytes = std::fs::read(&path).expect("read back");
+    let session = Session::from_path(&path).unwrap_or_else(|e| panic!("rknn_init: {e}"));
+    let outs = (0..SAMPLES)
+        .map(|k| {
+            let mut xs: Vec<Input> = sample(d, "inputs", 's', k)
+                .into_iter()
+                .map(Input::F32)
+                .collect();
+            session
+                .infer(&mut xs)
+                .unwrap_or_else(|e| panic!("{} sample {k}: error {e}", d.name))
+        })
+        .collect();
+    drop(session);
     std::fs::remove_file(&path).expect("remove temporary model");
-    (0..SAMPLES)
-        .map(|k| run_f32(&bytes, &sample(d, "inputs", 's', k)))
-        .collect()
+    outs
 }
 
 /// Worst cosine and worst error relative to the reference range over every

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::ffi::c_void;
+use std::ffi::{c_void, CString};
 use std::path::{Path, PathBuf};
 use std::ptr::null_mut;
 
@@ -136,6 +136,21 @@ impl Session {
                 null_mut(),
             )
         };
+        Session::created(ctx, r)
+    }
+
+    /// `rknn_init` on the model file at `path` (`size = 0`: the runtime
+    /// maps the file).
+    pub fn from_path(path: &Path) -> Result<Session, i32> {
+        let c_path = CString::new(path.as_os_str().as_encoded_bytes()).expect("path without NUL");
+        let mut ctx: rknn_context = 0;
+        // SAFETY: `c_path` is NUL-terminated and outlives the call; size 0
+        // makes rknn_init read it as a path.
+        let r = unsafe { rknn_init(&mut ctx, c_path.as_ptr() as *mut c_void, 0, 0, null_mut()) };
+        Session::created(ctx, r)
+    }
+
+    fn created(ctx: rknn_context, r: i32) -> Result<Session, i32> {
         if r != RKNN_SUCC {
             return Err(r);
         }
