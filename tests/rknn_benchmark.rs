@@ -11,7 +11,6 @@ use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::ptr::null_mut;
-use std::sync::OnceLock;
 
 use rknnrt::abi::*;
 use rknnrt::capi::general::*;
@@ -47,31 +46,31 @@ fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
-/// The compiled benchmark (built once per test process).
-fn benchmark() -> &'static Path {
-    static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(|| {
-        let dir = temp_dir("build");
-        let exe = dir.join("rknn_benchmark");
-        let lib = library_dir();
-        let out = Command::new("gcc")
-            .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-O1"])
-            .arg(format!("-I{}", root().join("include").display()))
-            .arg(root().join("examples/rknn_benchmark.c"))
-            .arg(format!("-L{}", lib.display()))
-            .arg(format!("-Wl,-rpath,{}", lib.display()))
-            .arg("-lrknnrt")
-            .arg("-o")
-            .arg(&exe)
-            .output()
-            .expect("gcc");
-        assert!(
-            out.status.success(),
-            "gcc failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        exe
-    })
+/// Compiles the benchmark into `dir` (once per directory; each test
+/// works in its own directory and removes it at the end).
+fn benchmark(dir: &Path) -> PathBuf {
+    let exe = dir.join("rknn_benchmark");
+    if exe.exists() {
+        return exe;
+    }
+    let lib = library_dir();
+    let out = Command::new("gcc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-O1"])
+        .arg(format!("-I{}", root().join("include").display()))
+        .arg(root().join("examples/rknn_benchmark.c"))
+        .arg(format!("-L{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lrknnrt")
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .expect("gcc");
+    assert!(
+        out.status.success(),
+        "gcc failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
 }
 
 /// Runs `prefix... rknn_benchmark args...` in `dir`.
@@ -79,10 +78,10 @@ fn run_in(dir: &Path, prefix: &[&str], args: &[&str]) -> Output {
     let mut cmd = match prefix.split_first() {
         Some((first, rest)) => {
             let mut c = Command::new(first);
-            c.args(rest).arg(benchmark());
+            c.args(rest).arg(benchmark(dir));
             c
         }
-        None => Command::new(benchmark()),
+        None => Command::new(benchmark(dir)),
     };
     cmd.args(args)
         .current_dir(dir)
