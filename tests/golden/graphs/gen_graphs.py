@@ -229,6 +229,7 @@ class Exporter:
         elif op in ("maxpool", "avgpool"):
             n, c, h, w = s[0]
             k, p, st = node["kernel"], node["pads"], node["stride"]
+            assert not node["ceil_mode"], "ceil_mode pooling is not exported"
             out = [n, c, (h + p[0] + p[2] - k[0]) // st[0] + 1, (w + p[1] + p[3] - k[1]) // st[1] + 1]
         elif op == "global_avgpool":
             out = s[0][:2] + [1, 1]
