@@ -30,11 +30,12 @@ mod common;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use rknn_toolchain::placement::{self, Int8Support};
 use rknn_toolchain::quantize::{quantize_int8, to_fp16, QuantConfig};
 use rknn_toolchain::{
     BuiltModel, ConstData, ConvParams, GemmParams, ModelBuilder, PoolParams, ResizeParams, Weights,
 };
-use rknnrt::graph::{CoordMode, NearestMode, ResizeMode, TensorId};
+use rknnrt::graph::{CoordMode, DType, NearestMode, ResizeMode, TensorId};
 use rknnrt::platform::Platform;
 use serde_json::Value;
 
@@ -387,6 +388,19 @@ fn run_saved(d: &Desc, model: &BuiltModel, tag: &str) -> Vec<Vec<Vec<f32>>> {
     ));
     model.save(&path).expect("save");
     let session = Session::from_path(&path).unwrap_or_else(|e| panic!("rknn_init: {e}"));
+    assert_eq!(session.n_outputs(), d.outputs.len(), "{}: outputs", d.name);
+    for (i, want) in d.outputs.iter().enumerate() {
+        let attr = session
+            .attr(rknnrt::abi::RKNN_QUERY_OUTPUT_ATTR, i as u32)
+            .expect("output attr");
+        let name: Vec<u8> = attr
+            .name
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        assert_eq!(name, want.as_bytes(), "{}: output {i} name", d.name);
+    }
     let outs = (0..SAMPLES)
         .map(|k| {
             let mut xs: Vec<Input> = sample(d, "inputs", 's', k)
@@ -460,6 +474,12 @@ fn check(name: &str) {
 
     let cfg = calibrate(&d, &g);
     let int8 = quantize_int8(&g.model, &cfg).unwrap_or_else(|e| panic!("{name} int8: {e}"));
+    for n in &int8.graph.nodes {
+        if placement::rule(&n.op).int8 == Int8Support::Compute {
+            let dtype = int8.graph.tensors[n.inputs[0]].dtype;
+            assert_eq!(dtype, DType::I8, "{name}: {} runs in int8", n.name);
+        }
+    }
     let i8_score = score(&d, &run_saved(&d, &int8, "int8"));
     println!(
         "{name:18} f32 err/range {:.2e}  fp16 cos {:.7} err/range {:.2e}  int8 cos {:.5} err/range {:.3}",
