@@ -83,8 +83,12 @@ fn run_in(dir: &Path, prefix: &[&str], args: &[&str]) -> Output {
         }
         None => Command::new(benchmark(dir)),
     };
+    // Only the library built with this test: cargo's own library path
+    // may also list an older copy (`target/<profile>/librknnrt.so`, which
+    // only `cargo build` refreshes) ahead of the rpath.
     cmd.args(args)
         .current_dir(dir)
+        .env("LD_LIBRARY_PATH", library_dir())
         .env_remove("RKNN_LOG_LEVEL")
         .output()
         .expect("start rknn_benchmark")
