@@ -101,7 +101,11 @@ impl FixedChan {
             let ideal = (slope * (1u64 << (r + 8)) as f64).round() as i64;
             for d in 0..=2 * WINDOW {
                 let step = (d + 1) / 2;
-                let m = if d % 2 == 1 { ideal + step } else { ideal - step };
+                let m = if d % 2 == 1 {
+                    ideal + step
+                } else {
+                    ideal - step
+                };
                 if !(0..=65535).contains(&m) {
                     continue;
                 }
@@ -122,14 +126,19 @@ impl FixedChan {
 
     /// For a fixed shift `r` and multiplier `m`, an offset pair `(o, b)`
     /// with `2^r t_i <= floor((256 i + o) m / 2^16) + b < 2^r (t_i + 1)`
-    /// for every live index `i`: with `beta = o m + 65536 b` that is
+    /// for every live index `i` (for saturated `t_i` the bound on the far
+    /// side is the i16 limit instead): with `beta = o m + 65536 b` that is
     /// `beta` in `[2^r t_i 2^16 - 256 i m, 2^r (t_i + 1) 2^16 - 256 i m)`.
     fn offsets(live: &[i64], r: u32, m: i64) -> Option<FixedChan> {
         let (mut lo, mut hi) = (i64::MIN, i64::MAX);
         for (i, &ti) in live.iter().enumerate() {
             let base = 256 * i as i64 * m;
-            lo = lo.max((ti << r << 16) - base);
-            hi = hi.min(((ti + 1) << r << 16) - base);
+            // Saturated results only need `v` on the right side (and
+            // inside i16, where the final saturation produces them).
+            let vlo = if ti == -128 { -32768 } else { ti << r };
+            let vhi = if ti == 127 { 32768 } else { (ti + 1) << r };
+            lo = lo.max((vlo << 16) - base);
+            hi = hi.min((vhi << 16) - base);
             if lo >= hi {
                 return None;
             }
