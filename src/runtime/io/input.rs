@@ -5,7 +5,7 @@ use crate::model::InputPreprocess;
 
 use super::engine::{self, Chan};
 use super::layout::{require, Dims4, LayoutSpec, Map};
-use super::simd::{self, Level, NormCoeffs, QuantCoeffs, Sink};
+use super::simd::{self, FixedChan, FixedCoeffs, Level, NormCoeffs, QuantCoeffs, Sink};
 use super::{IoError, IoResult};
 
 /// One user input as given to `rknn_inputs_set` (without C types).
@@ -282,6 +282,26 @@ fn fused_coeffs(
     Some(q)
 }
 
+/// The exact fixed-point forms of the channels `range` (see
+/// `simd::fixed`), if every channel has one.
+fn fixed_coeffs(
+    ms: &[(f32, f32)],
+    qp: &[(f32, i32)],
+    tables: &[[u8; 256]],
+    range: std::ops::Range<usize>,
+    pad: u8,
+) -> Option<FixedCoeffs> {
+    let mut f = FixedCoeffs {
+        ch: [simd::UNUSED; 4],
+        pad,
+    };
+    for (i, ch) in range.enumerate() {
+        let slope = 1.0 / (ms[ch].1 as f64 * qp[ch].0 as f64);
+        f.ch[i] = FixedChan::search(&tables[ch], slope)?;
+    }
+    Some(f)
+}
+
 /// The vectorised uint8 → int8 path. `None` (nothing written) when the
 /// layouts are not covered or the fused formula would differ from the
 /// definition for some byte value; otherwise whether the padding of `dm`
@@ -305,10 +325,18 @@ fn fused_i8(
             (None, Some(c2)) => Some(c2),
             _ => return None,
         };
-        if !simd::u8_i8_vector_ok(d.c, sink_c2) {
-            return None;
-        }
-        let q = fused_coeffs(ms, qp, tables, 0..d.c, pad)?;
+        let fixed = if simd::u8_i8_fixed_ok(d.c, sink_c2) {
+            fixed_coeffs(ms, qp, tables, 0..d.c, pad)
+        } else {
+            None
+        };
+        let fused = match fixed {
+            Some(_) => None,
+            None if simd::u8_i8_vector_ok(d.c, sink_c2) => {
+                Some(fused_coeffs(ms, qp, tables, 0..d.c, pad)?)
+            }
+            None => return None,
+        };
         for n in 0..d.n {
             for h in 0..d.h {
                 let s0 = sm.base(n, 0, h);
@@ -325,7 +353,11 @@ fn fused_i8(
                     },
                     (None, None) => return None,
                 };
-                simd::u8_i8_row(level, d.c, row, d.w, &q, sink);
+                match (&fixed, &fused) {
+                    (Some(f), _) => simd::u8_i8_fixed_row(level, d.c, row, d.w, f, sink),
+                    (None, Some(q)) => simd::u8_i8_row(level, d.c, row, d.w, q, sink),
+                    (None, None) => return None,
+                }
             }
         }
         return Some(matches!(sink_c2, Some(c2) if c2 != d.c));
@@ -333,16 +365,23 @@ fn fused_i8(
     if let (Some(sp), Some(_)) = (sm.plane(), dm.plane()) {
         let mut coeffs = Vec::with_capacity(d.c);
         for ch in 0..d.c {
-            coeffs.push(fused_coeffs(ms, qp, tables, ch..ch + 1, pad)?);
+            coeffs.push(match fixed_coeffs(ms, qp, tables, ch..ch + 1, pad) {
+                Some(f) => Ok(f),
+                None => Err(fused_coeffs(ms, qp, tables, ch..ch + 1, pad)?),
+            });
         }
         for n in 0..d.n {
-            for (ch, q) in coeffs.iter().enumerate() {
+            for (ch, k) in coeffs.iter().enumerate() {
                 let (s0, o) = (sm.base(n, ch, 0), dm.base(n, ch, 0));
                 let sink = Sink::Planar {
                     dst: &mut out[o..o + sp],
                     plane: sp,
                 };
-                simd::u8_i8_row(level, 1, &src[s0..s0 + sp], sp, q, sink);
+                let row = &src[s0..s0 + sp];
+                match k {
+                    Ok(f) => simd::u8_i8_fixed_row(level, 1, row, sp, f, sink),
+                    Err(q) => simd::u8_i8_row(level, 1, row, sp, q, sink),
+                }
             }
         }
         return Some(false);

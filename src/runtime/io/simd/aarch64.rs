@@ -14,7 +14,7 @@ use core::arch::asm;
 
 use crate::kernels::quant::{Rounding, ROUNDING};
 
-use super::{NormCoeffs, QuantCoeffs, Sink};
+use super::{FixedCoeffs, NormCoeffs, QuantCoeffs, Sink};
 
 /// `tbx` indices that build the 16-byte output vectors of a blocked row
 /// (`c2` bytes per pixel) from the four channel vectors viewed as one
@@ -244,6 +244,133 @@ pub(super) fn u8_i8_row(c: usize, src: &[u8], w: usize, q: &QuantCoeffs, sink: &
                 _ => 0,
             }
         },
+    }
+}
+
+/// The fixed-point parameters of one channel, broadcast.
+#[derive(Clone, Copy)]
+struct FixedVec {
+    lo: uint8x16_t,
+    n: uint8x16_t,
+    o: uint8x16_t,
+    m: uint16x8_t,
+    b: uint16x8_t,
+    /// Minus the shift: `sshl` by a negative amount shifts right.
+    r: int16x8_t,
+}
+
+#[inline]
+#[target_feature(enable = "neon")]
+unsafe fn fixed_vecs(f: &FixedCoeffs) -> [FixedVec; 4] {
+    // SAFETY: register-only intrinsics; NEON is enabled for this function.
+    unsafe {
+        f.ch.map(|c| FixedVec {
+            lo: vdupq_n_u8(c.lo),
+            n: vdupq_n_u8(c.n),
+            o: vdupq_n_u8(c.o),
+            m: vdupq_n_u16(c.m),
+            b: vdupq_n_u16(c.b),
+            r: vdupq_n_s16(-(c.r as i16)),
+        })
+    }
+}
+
+/// 16 bytes of one channel to 16 int8 results (`simd::fixed`): clamp,
+/// zip under the offset byte, multiply-high (`umull`/`umull2` + `uzp2`),
+/// add, arithmetic shift, saturating narrow.
+#[inline]
+#[target_feature(enable = "neon")]
+unsafe fn fixed16(v: uint8x16_t, k: &FixedVec) -> uint8x16_t {
+    // SAFETY: register-only intrinsics; NEON is enabled for this function.
+    unsafe {
+        let xc = vminq_u8(vqsubq_u8(v, k.lo), k.n);
+        let step = |w: uint8x16_t| {
+            let w = vreinterpretq_u16_u8(w);
+            let lo = vmull_u16(vget_low_u16(w), vget_low_u16(k.m));
+            let hi = vmull_high_u16(w, k.m);
+            let h = vuzp2q_u16(vreinterpretq_u16_u32(lo), vreinterpretq_u16_u32(hi));
+            let v = vreinterpretq_s16_u16(vaddq_u16(h, k.b));
+            vqmovn_s16(vshlq_s16(v, k.r))
+        };
+        let lo = step(vzip1q_u8(k.o, xc));
+        let hi = step(vzip2q_u8(k.o, xc));
+        vreinterpretq_u8_s8(vcombine_s8(lo, hi))
+    }
+}
+
+/// Fixed-point int8, 16 pixels per step; planar (`C2 == 0`) or blocked
+/// rows of `C2` = 8 or 16 bytes. Returns the pixels converted.
+#[target_feature(enable = "neon")]
+unsafe fn fixed_rows<const C: usize, const C2: usize>(
+    src: &[u8],
+    w: usize,
+    f: &FixedCoeffs,
+    dst: &mut [u8],
+    plane: usize,
+) -> usize {
+    let idx = const { block_indices(C, if C2 == 0 { 1 } else { C2 }) };
+    let (sp, dp) = (src.as_ptr(), dst.as_mut_ptr());
+    let mut x = 0;
+    // SAFETY: x + 16 <= w, src holds w * C bytes and dst holds
+    // (C - 1) * plane + w bytes (planar) or w * C2 bytes (blocked),
+    // checked by the dispatcher; the index arrays are 16 bytes long; NEON
+    // is enabled for this function.
+    unsafe {
+        let k = fixed_vecs(f);
+        let pad = vdupq_n_u8(f.pad);
+        while x + 16 <= w {
+            let ch = load_channels::<C>(sp.add(x * C), pad);
+            let mut r = [pad; 4];
+            for i in 0..C {
+                r[i] = fixed16(ch[i], &k[i]);
+            }
+            if C2 == 0 {
+                for (i, ri) in r.iter().enumerate().take(C) {
+                    vst1q_u8(dp.add(i * plane + x), *ri);
+                }
+            } else {
+                let table = uint8x16x4_t(r[0], r[1], r[2], r[3]);
+                for (j, ij) in idx.iter().enumerate().take(C2) {
+                    let out = vqtbx4q_u8(pad, table, vld1q_u8(ij.as_ptr()));
+                    vst1q_u8(dp.add(x * C2 + 16 * j), out);
+                }
+            }
+            x += 16;
+        }
+    }
+    x
+}
+
+/// Fixed-point int8 row; returns the pixels converted (a multiple of 16).
+pub(super) fn u8_i8_fixed_row(
+    c: usize,
+    src: &[u8],
+    w: usize,
+    f: &FixedCoeffs,
+    sink: &mut Sink,
+) -> usize {
+    let (dst, plane, c2) = match sink {
+        Sink::Planar { dst, plane } => (&mut **dst, *plane, 0),
+        Sink::Blocked { dst, c2 } => (&mut **dst, 0, *c2),
+    };
+    // SAFETY (all calls): the dispatcher detected NEON and checked the
+    // slice lengths for `w` pixels.
+    unsafe {
+        match (c, c2) {
+            (1, 0) => fixed_rows::<1, 0>(src, w, f, dst, plane),
+            (2, 0) => fixed_rows::<2, 0>(src, w, f, dst, plane),
+            (3, 0) => fixed_rows::<3, 0>(src, w, f, dst, plane),
+            (4, 0) => fixed_rows::<4, 0>(src, w, f, dst, plane),
+            (1, 8) => fixed_rows::<1, 8>(src, w, f, dst, plane),
+            (2, 8) => fixed_rows::<2, 8>(src, w, f, dst, plane),
+            (3, 8) => fixed_rows::<3, 8>(src, w, f, dst, plane),
+            (4, 8) => fixed_rows::<4, 8>(src, w, f, dst, plane),
+            (1, 16) => fixed_rows::<1, 16>(src, w, f, dst, plane),
+            (2, 16) => fixed_rows::<2, 16>(src, w, f, dst, plane),
+            (3, 16) => fixed_rows::<3, 16>(src, w, f, dst, plane),
+            (4, 16) => fixed_rows::<4, 16>(src, w, f, dst, plane),
+            _ => 0,
+        }
     }
 }
 

@@ -10,8 +10,11 @@
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
+mod fixed;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+
+pub(crate) use fixed::{FixedChan, FixedCoeffs, UNUSED};
 
 use half::f16;
 
@@ -85,6 +88,38 @@ pub(crate) fn scalar_u8_i8(
                         fused_i8(src[x * c + ch], q.a[ch], q.b[ch], q.zp[ch])
                     } else {
                         q.pad
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Scalar reference of the fixed-point kernels: pixels `x0..x1` of a
+/// `c`-channel row to int8 with [`FixedChan::eval`].
+pub(crate) fn scalar_u8_i8_fixed(
+    c: usize,
+    src: &[u8],
+    x0: usize,
+    x1: usize,
+    f: &FixedCoeffs,
+    sink: &mut Sink,
+) {
+    match sink {
+        Sink::Planar { dst, plane } => {
+            for x in x0..x1 {
+                for ch in 0..c {
+                    dst[ch * *plane + x] = f.ch[ch].eval(src[x * c + ch]);
+                }
+            }
+        }
+        Sink::Blocked { dst, c2 } => {
+            for x in x0..x1 {
+                for ch in 0..*c2 {
+                    dst[x * *c2 + ch] = if ch < c {
+                        f.ch[ch].eval(src[x * c + ch])
+                    } else {
+                        f.pad
                     };
                 }
             }
@@ -173,6 +208,44 @@ pub(crate) fn u8_i8_vector_ok(c: usize, sink_c2: Option<usize>) -> bool {
             None => true,
             Some(c2) => c2 == c || c2 == 8 || c2 == 16,
         }
+}
+
+/// Whether the vector fixed-point kernel handles `c` channels into
+/// `sink_c2` (`None`: planar; `Some(c2)`: blocked rows of `c2` elements).
+pub(crate) fn u8_i8_fixed_ok(c: usize, sink_c2: Option<usize>) -> bool {
+    (1..=4).contains(&c) && matches!(sink_c2, None | Some(8) | Some(16))
+}
+
+/// Converts the first `w` pixels of `src` (`c` channels each) to int8 with
+/// the fixed-point form `f`, at `level`.
+pub(crate) fn u8_i8_fixed_row(
+    level: Level,
+    c: usize,
+    src: &[u8],
+    w: usize,
+    f: &FixedCoeffs,
+    mut sink: Sink,
+) {
+    let sized = match &sink {
+        Sink::Planar { dst, plane } => fits(c, src, w, dst.len(), *plane, 1),
+        Sink::Blocked { dst, c2 } => src.len() >= w * c && dst.len() >= w * c2 && *c2 >= c,
+    };
+    let c2 = match &sink {
+        Sink::Planar { .. } => None,
+        Sink::Blocked { c2, .. } => Some(*c2),
+    };
+    let done = if sized && u8_i8_fixed_ok(c, c2) {
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2 { .. } => x86::u8_i8_fixed_row(c, src, w, f, &mut sink),
+            #[cfg(target_arch = "aarch64")]
+            Level::Neon => aarch64::u8_i8_fixed_row(c, src, w, f, &mut sink),
+            _ => 0,
+        }
+    } else {
+        0
+    };
+    scalar_u8_i8_fixed(c, src, done, w, f, &mut sink);
 }
 
 /// Whether the slices are large enough for `w` pixels.

@@ -255,3 +255,173 @@ fn avx2_rounding_equals_the_scalar_switch() {
         }
     }
 }
+
+/// The definition's table of one channel (mean, std, scale, zero point).
+fn table(mean: f32, std: f32, scale: f32, zp: i32) -> [u8; 256] {
+    let ch = crate::runtime::io::engine::Chan {
+        sub: mean,
+        div: std,
+        mul: 1.0,
+        qinv: 1.0 / scale,
+        qzp: zp,
+    };
+    crate::runtime::io::engine::u8_tables(crate::graph::DType::I8, &[ch])[0]
+}
+
+fn fixed_for(mean: f32, std: f32, scale: f32, zp: i32) -> Option<FixedChan> {
+    let t = table(mean, std, scale, zp);
+    let f = FixedChan::search(&t, 1.0 / (std as f64 * scale as f64))?;
+    for x in 0..=255u8 {
+        assert_eq!(f.eval(x), t[x as usize], "x={x} {f:?}");
+    }
+    Some(f)
+}
+
+/// Parameter sets seen in practice must take the fixed-point path.
+#[test]
+fn typical_parameters_have_an_exact_fixed_point_form() {
+    let typical = [
+        (123.675, 58.395, 0.018_658, -14),
+        (116.28, 57.12, 0.018_658, -14),
+        (103.53, 57.375, 0.018_658, -14),
+        (0.0, 255.0, 1.0 / 255.0, -128),
+        (0.0, 255.0, 1.0 / 256.0, -128),
+        (0.0, 1.0, 1.0 / 255.0, -128),
+        (0.0, 1.0, 1.0, -128),
+        (0.0, 1.0, 1.0, 0),
+        (127.5, 127.5, 1.0 / 128.0, 0),
+        (128.0, 1.0, 1.0, 0),
+        (0.0, 58.0, 0.02, 5),
+        // Constant results (everything saturates).
+        (-1e6, 1.0, 1.0, 0),
+    ];
+    for (m, s, sc, zp) in typical {
+        assert!(
+            fixed_for(m, s, sc, zp).is_some(),
+            "no fixed form for mean {m} std {s} scale {sc} zp {zp}"
+        );
+    }
+}
+
+/// Decreasing tables (negative std) have no form; random parameters have
+/// one most of the time, and every form found reproduces its table (checked
+/// in `fixed_for`).
+#[test]
+fn fixed_point_search_is_exact_or_declines() {
+    assert!(fixed_for(10.0, -3.0, 0.05, 0).is_none());
+    let mut rng = Rng(0x5eed);
+    let mut found = 0;
+    for _ in 0..200 {
+        let mean = rng.unit() * 255.0;
+        let std = 20.0 + rng.unit() * 280.0;
+        let scale = 0.003 + rng.unit() * 0.05;
+        let zp = rng.byte() as i32 - 128;
+        found += fixed_for(mean, std, scale, zp).is_some() as usize;
+    }
+    assert!(found > 120, "only {found} of 200 random sets have a form");
+}
+
+#[test]
+fn fixed_point_rows_match_the_scalar_reference_and_the_tables() {
+    let mut rng = Rng(0x0f1e_2d3c_4b5a_6978);
+    let params = [
+        [
+            (123.675, 58.395, 0.018_658, -14),
+            (116.28, 57.12, 0.018_658, -14),
+            (103.53, 57.375, 0.018_658, -14),
+            (50.0, 10.0, 0.018_658, -14),
+        ],
+        [
+            (0.0, 255.0, 1.0 / 255.0, -128),
+            (0.0, 1.0, 1.0, 3),
+            (127.5, 127.5, 1.0 / 128.0, 0),
+            (0.0, 1.0, 1.0 / 255.0, -128),
+        ],
+    ];
+    let widths = [0, 1, 16, 31, 32, 33, 63, 64, 65, 95, 131];
+    let mut checked = 0;
+    for (pi, set) in params.iter().enumerate() {
+        let tables: Vec<[u8; 256]> = set
+            .iter()
+            .map(|&(m, s, sc, z)| table(m, s, sc, z))
+            .collect();
+        let mut f = FixedCoeffs {
+            ch: [UNUSED; 4],
+            pad: 0xf2 - pi as u8,
+        };
+        for (i, &(m, s, sc, z)) in set.iter().enumerate() {
+            f.ch[i] =
+                fixed_for(m, s, sc, z).unwrap_or_else(|| panic!("no form for {m} {s} {sc} {z}"));
+        }
+        for level in levels() {
+            for c in 1..=4 {
+                for &w in &widths {
+                    let off = (w + c) % 5;
+                    let src: Vec<u8> = (0..w * c + off).map(|_| rng.byte()).collect();
+                    let src = &src[off..];
+                    for sink_c2 in [None, Some(8), Some(16)] {
+                        let plane = w + 5;
+                        let len = match sink_c2 {
+                            None => (c - 1) * plane + w,
+                            Some(c2) => w * c2,
+                        };
+                        let mut want = vec![0x3cu8; len + off + 7];
+                        let mut got = want.clone();
+                        fn sink(
+                            d: &mut [u8],
+                            off: usize,
+                            len: usize,
+                            plane: usize,
+                            c2: Option<usize>,
+                        ) -> Sink<'_> {
+                            match c2 {
+                                None => Sink::Planar {
+                                    dst: &mut d[off..],
+                                    plane,
+                                },
+                                Some(c2) => Sink::Blocked {
+                                    dst: &mut d[off..off + len],
+                                    c2,
+                                },
+                            }
+                        }
+                        // The reference from the tables themselves.
+                        for x in 0..w {
+                            for ch in 0..sink_c2.unwrap_or(c) {
+                                let (i, v) = match sink_c2 {
+                                    None => (ch * plane + x, tables[ch][src[x * c + ch] as usize]),
+                                    Some(c2) if ch < c => {
+                                        (x * c2 + ch, tables[ch][src[x * c + ch] as usize])
+                                    }
+                                    Some(c2) => (x * c2 + ch, f.pad),
+                                };
+                                want[off + i] = v;
+                            }
+                        }
+                        let mut scalar = want.clone();
+                        scalar_u8_i8_fixed(
+                            c,
+                            src,
+                            0,
+                            w,
+                            &f,
+                            &mut sink(&mut scalar, off, len, plane, sink_c2),
+                        );
+                        assert_eq!(scalar, want, "scalar c={c} w={w} sink={sink_c2:?} set={pi}");
+                        u8_i8_fixed_row(
+                            level,
+                            c,
+                            src,
+                            w,
+                            &f,
+                            sink(&mut got, off, len, plane, sink_c2),
+                        );
+                        assert_eq!(got, want, "{level:?} c={c} w={w} sink={sink_c2:?} set={pi}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 0);
+}

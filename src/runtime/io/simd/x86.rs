@@ -14,7 +14,7 @@ use core::arch::x86_64::*;
 
 use crate::kernels::quant::{Rounding, ROUNDING};
 
-use super::{NormCoeffs, QuantCoeffs, Sink};
+use super::{FixedCoeffs, NormCoeffs, QuantCoeffs, Sink};
 
 /// Pixel order of the channel vectors fed to the int8 kernels: with it,
 /// `cvtepu8_epi32` of the low and high halves followed by `packs_epi32`
@@ -480,6 +480,257 @@ pub(super) fn u8_i8_row(c: usize, src: &[u8], w: usize, q: &QuantCoeffs, sink: &
                 _ => 0,
             }
         },
+    }
+}
+
+/// The fixed-point parameters of up to four channels, broadcast.
+struct FixedVecs {
+    lo: [__m256i; 4],
+    n: [__m256i; 4],
+    o: [__m256i; 4],
+    m: [__m256i; 4],
+    b: [__m256i; 4],
+    r: [__m128i; 4],
+}
+
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn fixed_vecs(f: &FixedCoeffs) -> FixedVecs {
+    // SAFETY: register-only intrinsics; AVX2 is enabled for this function.
+    unsafe {
+        let per = |g: &dyn Fn(usize) -> __m256i| [g(0), g(1), g(2), g(3)];
+        FixedVecs {
+            lo: per(&|i| _mm256_set1_epi8(f.ch[i].lo as i8)),
+            n: per(&|i| _mm256_set1_epi8(f.ch[i].n as i8)),
+            o: per(&|i| _mm256_set1_epi8(f.ch[i].o as i8)),
+            m: per(&|i| _mm256_set1_epi16(f.ch[i].m as i16)),
+            b: per(&|i| _mm256_set1_epi16(f.ch[i].b as i16)),
+            r: [0, 1, 2, 3].map(|i| _mm_cvtsi32_si128(f.ch[i].r as i32)),
+        }
+    }
+}
+
+/// `vpmulhuw` (unsigned 16-bit multiply-high) as an instruction: written
+/// with the intrinsic, LLVM rewrites it next to the byte unpacks into a
+/// widened 32-bit multiply with packs and lane permutes, twice the work.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn mulhi_u16(a: __m256i, b: __m256i) -> __m256i {
+    let out: __m256i;
+    // SAFETY: a register-only instruction of AVX2, enabled here.
+    unsafe {
+        core::arch::asm!(
+            "vpmulhuw {o}, {a}, {b}",
+            o = lateout(ymm_reg) out,
+            a = in(ymm_reg) a,
+            b = in(ymm_reg) b,
+            options(pure, nomem, nostack, preserves_flags)
+        )
+    };
+    out
+}
+
+/// 32 bytes of channel `i` to 32 int8 results in the same order
+/// (`simd::fixed`): clamp, unpack under the offset byte, multiply-high,
+/// add, shift, pack. Unpack and pack both work within 128-bit lanes, so
+/// the order is kept.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn fixed32(v: __m256i, k: &FixedVecs, i: usize) -> __m256i {
+    // SAFETY: register-only intrinsics; AVX2 is enabled for this function.
+    unsafe {
+        let xc = _mm256_min_epu8(_mm256_subs_epu8(v, k.lo[i]), k.n[i]);
+        let step = |w: __m256i| {
+            let v = _mm256_add_epi16(mulhi_u16(w, k.m[i]), k.b[i]);
+            _mm256_sra_epi16(v, k.r[i])
+        };
+        let lo = step(_mm256_unpacklo_epi8(k.o[i], xc));
+        let hi = step(_mm256_unpackhi_epi8(k.o[i], xc));
+        _mm256_packs_epi16(lo, hi)
+    }
+}
+
+/// Splits 32 pixels of `C` interleaved bytes at `src` into `C` vectors in
+/// natural order (pixels 0..16 in the low lane, 16..32 in the high lane):
+/// each lane runs the 16-pixel `pshufb` deinterleave on its half.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn load_channels32<const C: usize>(
+    src: *const u8,
+    masks: &[[__m256i; 4]; 4],
+) -> [__m256i; 4] {
+    // SAFETY: the caller guarantees 32 * C readable bytes at `src`; AVX2
+    // is enabled for this function.
+    unsafe {
+        let mut out = [_mm256_setzero_si256(); 4];
+        if C == 1 {
+            out[0] = load32(src);
+            return out;
+        }
+        let mut v = [_mm256_setzero_si256(); 4];
+        for (k, slot) in v.iter_mut().enumerate().take(C) {
+            let lo = _mm256_castsi128_si256(load16(src.add(16 * k)));
+            *slot = _mm256_inserti128_si256::<1>(lo, load16(src.add(16 * C + 16 * k)));
+        }
+        for (ch, o) in out.iter_mut().enumerate().take(C) {
+            let mut acc = _mm256_shuffle_epi8(v[0], masks[ch][0]);
+            for k in 1..C {
+                acc = _mm256_or_si256(acc, _mm256_shuffle_epi8(v[k], masks[ch][k]));
+            }
+            *o = acc;
+        }
+        out
+    }
+}
+
+/// The deinterleave masks of [`load_channels32`], one per lane.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn deinterleave_masks32<const C: usize>() -> [[__m256i; 4]; 4] {
+    let m = const { deinterleave_masks(C, &NATURAL) };
+    // SAFETY: the mask arrays are 16 bytes long; AVX2 is enabled.
+    unsafe { m.map(|row| row.map(|k| _mm256_broadcastsi128_si256(load16(k.as_ptr())))) }
+}
+
+/// `pshufb` masks for blocked rows (C2 = 8 or 16) from a quad vector
+/// (pixels 0..4 of 4 bytes, the same in both lanes): `m[s]` yields output
+/// bytes `32 s .. 32 s + 32` of the 4 pixels. Channels `>= c` index a pad
+/// byte of the pixel (channel `c` of the quad holds the pad byte when
+/// `c < 4`); for `c = 4` they are zeroed and `fill[j]` is 0xff there so a
+/// pad template can be ORed in.
+const fn fixed_block_masks(c: usize, c2: usize) -> ([[u8; 32]; 2], [u8; 32]) {
+    let mut m = [[0x80u8; 32]; 2];
+    let mut fill = [0u8; 32];
+    let mut s = 0;
+    while s < 4 * c2 / 32 {
+        let mut j = 0;
+        while j < 32 {
+            let g = 32 * s + j;
+            let (p, ch) = (g / c2, g % c2);
+            if ch < c {
+                m[s][j] = (4 * p + ch) as u8;
+            } else if c < 4 {
+                m[s][j] = (4 * p + c) as u8;
+            } else {
+                fill[j] = 0xff;
+            }
+            j += 1;
+        }
+        s += 1;
+    }
+    (m, fill)
+}
+
+/// Fixed-point int8, 32 pixels per step; planar (`C2 == 0`) or blocked
+/// rows of `C2` = 8 or 16 bytes. Returns the pixels converted.
+#[target_feature(enable = "avx2")]
+unsafe fn fixed_rows<const C: usize, const C2: usize>(
+    src: &[u8],
+    w: usize,
+    f: &FixedCoeffs,
+    dst: &mut [u8],
+    plane: usize,
+) -> usize {
+    let (bm, fill) = const {
+        if C2 == 0 {
+            ([[0u8; 32]; 2], [0u8; 32])
+        } else {
+            fixed_block_masks(C, C2)
+        }
+    };
+    let (sp, dp) = (src.as_ptr(), dst.as_mut_ptr());
+    let mut x = 0;
+    // SAFETY: x + 32 <= w, src holds w * C bytes and dst holds
+    // (C - 1) * plane + w bytes (planar) or w * C2 bytes (blocked),
+    // checked by the dispatcher; the mask arrays are 32 bytes long; AVX2
+    // is enabled for this function.
+    unsafe {
+        let k = fixed_vecs(f);
+        let masks = deinterleave_masks32::<C>();
+        let pad = _mm256_set1_epi8(f.pad as i8);
+        let template = _mm256_and_si256(load32(fill.as_ptr()), pad);
+        let (m0, m1) = (load32(bm[0].as_ptr()), load32(bm[1].as_ptr()));
+        while x + 32 <= w {
+            let ch = load_channels32::<C>(sp.add(x * C), &masks);
+            let mut r = [pad; 4];
+            for i in 0..C {
+                r[i] = fixed32(ch[i], &k, i);
+            }
+            if C2 == 0 {
+                for (i, ri) in r.iter().enumerate().take(C) {
+                    _mm256_storeu_si256(dp.add(i * plane + x) as *mut __m256i, *ri);
+                }
+                x += 32;
+                continue;
+            }
+            let lo01 = _mm256_unpacklo_epi8(r[0], r[1]);
+            let hi01 = _mm256_unpackhi_epi8(r[0], r[1]);
+            let lo23 = _mm256_unpacklo_epi8(r[2], r[3]);
+            let hi23 = _mm256_unpackhi_epi8(r[2], r[3]);
+            // Pixels 4j..4j+4 (low lane) and 16+4j.. (high lane).
+            let quads = [
+                _mm256_unpacklo_epi16(lo01, lo23),
+                _mm256_unpackhi_epi16(lo01, lo23),
+                _mm256_unpacklo_epi16(hi01, hi23),
+                _mm256_unpackhi_epi16(hi01, hi23),
+            ];
+            for (j, q) in quads.iter().enumerate() {
+                let halves = [
+                    _mm256_permute4x64_epi64::<0b01_00_01_00>(*q),
+                    _mm256_permute4x64_epi64::<0b11_10_11_10>(*q),
+                ];
+                for (lane, h) in halves.iter().enumerate() {
+                    let o = dp.add((x + 16 * lane + 4 * j) * C2) as *mut __m256i;
+                    let mut v0 = _mm256_shuffle_epi8(*h, m0);
+                    if C == 4 {
+                        v0 = _mm256_or_si256(v0, template);
+                    }
+                    _mm256_storeu_si256(o, v0);
+                    if C2 == 16 {
+                        let mut v1 = _mm256_shuffle_epi8(*h, m1);
+                        if C == 4 {
+                            v1 = _mm256_or_si256(v1, template);
+                        }
+                        _mm256_storeu_si256(o.add(1), v1);
+                    }
+                }
+            }
+            x += 32;
+        }
+    }
+    x
+}
+
+/// Fixed-point int8 row; returns the pixels converted (a multiple of 32).
+pub(super) fn u8_i8_fixed_row(
+    c: usize,
+    src: &[u8],
+    w: usize,
+    f: &FixedCoeffs,
+    sink: &mut Sink,
+) -> usize {
+    let (dst, plane, c2) = match sink {
+        Sink::Planar { dst, plane } => (&mut **dst, *plane, 0),
+        Sink::Blocked { dst, c2 } => (&mut **dst, 0, *c2),
+    };
+    // SAFETY (all calls): the dispatcher detected AVX2 and checked the
+    // slice lengths for `w` pixels.
+    unsafe {
+        match (c, c2) {
+            (1, 0) => fixed_rows::<1, 0>(src, w, f, dst, plane),
+            (2, 0) => fixed_rows::<2, 0>(src, w, f, dst, plane),
+            (3, 0) => fixed_rows::<3, 0>(src, w, f, dst, plane),
+            (4, 0) => fixed_rows::<4, 0>(src, w, f, dst, plane),
+            (1, 8) => fixed_rows::<1, 8>(src, w, f, dst, plane),
+            (2, 8) => fixed_rows::<2, 8>(src, w, f, dst, plane),
+            (3, 8) => fixed_rows::<3, 8>(src, w, f, dst, plane),
+            (4, 8) => fixed_rows::<4, 8>(src, w, f, dst, plane),
+            (1, 16) => fixed_rows::<1, 16>(src, w, f, dst, plane),
+            (2, 16) => fixed_rows::<2, 16>(src, w, f, dst, plane),
+            (3, 16) => fixed_rows::<3, 16>(src, w, f, dst, plane),
+            (4, 16) => fixed_rows::<4, 16>(src, w, f, dst, plane),
+            _ => 0,
+        }
     }
 }
 
