@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 struct Header {
     /// File name in `include/`.
     file: &'static str,
-    /// cbindgen configuration in `cbindgen/`.
+    /// cbindgen configuration, relative to the repository root.
     config: &'static str,
     /// The `src/abi/` module with the header's types and constants.
     abi_src: &'static str,
@@ -19,17 +19,17 @@ struct Header {
 const HEADERS: [Header; 3] = [
     Header {
         file: "rknn_api.h",
-        config: "rknn_api.toml",
+        config: "cbindgen.toml",
         abi_src: "api.rs",
     },
     Header {
         file: "rknn_matmul_api.h",
-        config: "rknn_matmul_api.toml",
+        config: "cbindgen/rknn_matmul_api.toml",
         abi_src: "matmul.rs",
     },
     Header {
         file: "rknn_custom_op.h",
-        config: "rknn_custom_op.toml",
+        config: "cbindgen/rknn_custom_op.toml",
         abi_src: "custom_op.rs",
     },
 ];
@@ -89,8 +89,8 @@ fn capi_functions() -> BTreeSet<String> {
 /// Generates one header with cbindgen.
 fn generate(header: &Header, functions: &BTreeSet<String>) -> String {
     let root = root();
-    let mut config = cbindgen::Config::from_file(root.join("cbindgen").join(header.config))
-        .unwrap_or_else(|e| panic!("cbindgen/{}: {e}", header.config));
+    let mut config = cbindgen::Config::from_file(root.join(header.config))
+        .unwrap_or_else(|e| panic!("{}: {e}", header.config));
     config.export.exclude.extend(
         functions
             .iter()
