@@ -12,17 +12,40 @@ use rknnrt::abi::*;
 use rknnrt::capi::general::*;
 
 fn init_bytes(bytes: &[u8], flags: u32) -> Result<rknn_context, i32> {
+    init_extended(bytes, flags, null_mut())
+}
+
+/// `rknn_init` with an optional `rknn_init_extend` (NULL for none).
+fn init_extended(
+    bytes: &[u8],
+    flags: u32,
+    ext: *mut rknn_init_extend,
+) -> Result<rknn_context, i32> {
     let mut ctx: rknn_context = 0;
-    // SAFETY: valid pointers; `bytes` outlives the call.
+    // SAFETY: valid pointers; `bytes` outlives the call; `ext` is NULL or
+    // points to a live `rknn_init_extend`.
     let r = unsafe {
         rknn_init(
             &mut ctx,
             bytes.as_ptr() as *mut c_void,
             bytes.len() as u32,
             flags,
-            null_mut(),
+            ext,
         )
     };
+    if r == RKNN_SUCC {
+        Ok(ctx)
+    } else {
+        Err(r)
+    }
+}
+
+/// `rknn_init` on a model file: `size = 0` makes `model` a NUL-terminated
+/// path.
+fn init_path(path: &CStr) -> Result<rknn_context, i32> {
+    let mut ctx: rknn_context = 0;
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    let r = unsafe { rknn_init(&mut ctx, path.as_ptr() as *mut c_void, 0, 0, null_mut()) };
     if r == RKNN_SUCC {
         Ok(ctx)
     } else {
@@ -156,10 +179,7 @@ fn init_from_path_and_dup_context() {
     let path = dir.join("relu.rknn");
     std::fs::write(&path, common::relu_model()).unwrap();
     let cpath = CString::new(path.to_str().unwrap()).unwrap();
-    let mut ctx: rknn_context = 0;
-    // SAFETY: size 0 means `model` is a NUL-terminated path.
-    let r = unsafe { rknn_init(&mut ctx, cpath.as_ptr() as *mut c_void, 0, 0, null_mut()) };
-    assert_eq!(r, RKNN_SUCC);
+    let mut ctx = init_path(&cpath).expect("init from path");
     check_usable(ctx);
 
     let mut dup: rknn_context = 0;
@@ -429,16 +449,11 @@ fn hostile_model_files_are_refused() {
     let path = std::env::temp_dir().join(format!("rknnrt-empty-{}.rknn", std::process::id()));
     std::fs::write(&path, b"").unwrap();
     let cpath = CString::new(path.to_str().unwrap()).unwrap();
-    let mut ctx: rknn_context = 0;
-    // SAFETY: NUL-terminated path.
-    let r = unsafe { rknn_init(&mut ctx, cpath.as_ptr() as *mut c_void, 0, 0, null_mut()) };
-    assert_eq!(r, RKNN_ERR_MODEL_INVALID);
+    assert_eq!(init_path(&cpath), Err(RKNN_ERR_MODEL_INVALID));
     std::fs::remove_file(&path).unwrap();
     // Missing file.
     let missing = CString::new("/nonexistent/model.rknn").unwrap();
-    // SAFETY: NUL-terminated path.
-    let r = unsafe { rknn_init(&mut ctx, missing.as_ptr() as *mut c_void, 0, 0, null_mut()) };
-    assert_eq!(r, RKNN_ERR_FAIL);
+    assert_eq!(init_path(&missing), Err(RKNN_ERR_FAIL));
 }
 
 #[test]
@@ -587,18 +602,8 @@ fn info_only_and_shared_weight_contexts() {
     let owner = init_bytes(&model, 0).expect("init");
     let mut ext: rknn_init_extend = zeroed();
     ext.ctx = owner;
-    let mut shared: rknn_context = 0;
-    // SAFETY: the model pointer is ignored with SHARE_WEIGHT_MEM but must be non-NULL.
-    let r = unsafe {
-        rknn_init(
-            &mut shared,
-            model.as_ptr() as *mut c_void,
-            model.len() as u32,
-            RKNN_FLAG_SHARE_WEIGHT_MEM,
-            &mut ext,
-        )
-    };
-    assert_eq!(r, RKNN_SUCC);
+    // The model pointer is ignored with SHARE_WEIGHT_MEM but must be non-NULL.
+    let shared = init_extended(&model, RKNN_FLAG_SHARE_WEIGHT_MEM, &mut ext).expect("init shared");
     assert_eq!(rknn_destroy(owner), RKNN_SUCC);
     let mut img = vec![50u8; 18];
     let mut inp: rknn_input = zeroed();
@@ -615,15 +620,6 @@ fn info_only_and_shared_weight_contexts() {
     assert_eq!(rknn_destroy(shared), RKNN_SUCC);
     // Sharing with a context that does not exist fails cleanly.
     ext.ctx = owner;
-    // SAFETY: as above.
-    let r = unsafe {
-        rknn_init(
-            &mut shared,
-            model.as_ptr() as *mut c_void,
-            model.len() as u32,
-            RKNN_FLAG_SHARE_WEIGHT_MEM,
-            &mut ext,
-        )
-    };
-    assert_eq!(r, RKNN_ERR_CTX_INVALID);
+    let r = init_extended(&model, RKNN_FLAG_SHARE_WEIGHT_MEM, &mut ext);
+    assert_eq!(r.err(), Some(RKNN_ERR_CTX_INVALID));
 }
