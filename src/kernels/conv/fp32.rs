@@ -11,20 +11,10 @@ use crate::kernels::{KernelError, Out};
 
 /// f32 Conv.
 pub(super) fn conv(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(), KernelError> {
-    a.check_bias(op)?;
     let g = &a.g;
-    let x = a.x.f32(op)?;
-    let w = a.w.f32(op)?;
-    let bias = match a.bias {
-        Some(b) => Some(b.f32(op)?),
-        None => None,
-    };
-    let y = out.f32_mut(op)?;
-    let pixels = g.oh * g.ow;
     // Bias first; the GEMM accumulates on top.
-    for (i, plane) in y.chunks_exact_mut(pixels.max(1)).enumerate() {
-        plane.fill(bias.map_or(0.0, |b| b[i % g.m]));
-    }
+    let (x, w, y) = a.f32_operands(op, out)?;
+    let pixels = g.oh * g.ow;
     if g.is_depthwise() {
         depthwise(g, x, w, y);
     } else {

@@ -256,6 +256,9 @@ impl Geom {
     }
 }
 
+/// f32 input, weights and output of a convolution.
+type F32Operands<'b, 'o> = (&'b [f32], &'b [f32], &'o mut [f32]);
+
 /// Everything a convolution kernel needs besides the output.
 pub(super) struct Args<'a, 'b> {
     /// Validated geometry.
@@ -270,7 +273,7 @@ pub(super) struct Args<'a, 'b> {
     pub bias: Option<&'a In<'b>>,
 }
 
-impl Args<'_, '_> {
+impl<'b> Args<'_, 'b> {
     /// Checks the bias shape.
     pub fn check_bias(&self, op: &Op) -> Result<(), KernelError> {
         match self.bias {
@@ -280,6 +283,29 @@ impl Args<'_, '_> {
             )),
             _ => Ok(()),
         }
+    }
+
+    /// Checks the bias and returns the f32 input, weights and output,
+    /// with every output plane already filled with its channel's bias
+    /// (0 without bias), ready to accumulate into.
+    pub fn f32_operands<'o>(
+        &self,
+        op: &Op,
+        out: &'o mut Out<'_>,
+    ) -> Result<F32Operands<'b, 'o>, KernelError> {
+        self.check_bias(op)?;
+        let x = self.x.f32(op)?;
+        let w = self.w.f32(op)?;
+        let bias = match self.bias {
+            Some(b) => Some(b.f32(op)?),
+            None => None,
+        };
+        let y = out.f32_mut(op)?;
+        let pixels = self.g.oh * self.g.ow;
+        for (i, plane) in y.chunks_exact_mut(pixels.max(1)).enumerate() {
+            plane.fill(bias.map_or(0.0, |b| b[i % self.g.m]));
+        }
+        Ok((x, w, y))
     }
 }
 

@@ -68,19 +68,9 @@ fn col2im<T: Copy + AddAssign>(g: &Geom, col: &[T], (iy0, iy1): (usize, usize), 
 
 /// f32 ConvTranspose.
 pub(super) fn run_f32(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(), KernelError> {
-    a.check_bias(op)?;
     let g = &a.g;
-    let x = a.x.f32(op)?;
-    let w = a.w.f32(op)?;
-    let bias = match a.bias {
-        Some(b) => Some(b.f32(op)?),
-        None => None,
-    };
-    let y = out.f32_mut(op)?;
+    let (x, w, y) = a.f32_operands(op, out)?;
     let out_plane = g.oh * g.ow;
-    for (i, plane) in y.chunks_exact_mut(out_plane.max(1)).enumerate() {
-        plane.fill(bias.map_or(0.0, |b| b[i % g.m]));
-    }
     let rows = g.mg * g.win.kernel[0] * g.win.kernel[1];
     let in_plane = g.h * g.w;
     let tr = tile_rows(g);
