@@ -4,7 +4,7 @@
 
 use std::ops::AddAssign;
 
-use super::int8::{bias_i32, QuantSetup};
+use super::int8::{bias_i32, init_acc, QuantSetup};
 use super::{Args, Geom, COL_BUDGET};
 use crate::graph::Op;
 use crate::kernels::activation::apply_f32;
@@ -107,10 +107,7 @@ pub(super) fn run_i8(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(),
     let q = QuantSetup::new(op, a, out, (1, g.mg), g.cg * kk)?;
     let x = a.x.i8(op)?;
     let w = a.w.i8(op)?;
-    let bias = match a.bias {
-        Some(b) => Some(bias_i32(op, b)?),
-        None => None,
-    };
+    let bias = bias_i32(op, a.bias)?;
     let y = out.i8_mut(op)?;
     let rows = g.mg * kk;
     let row_zp: Vec<i32> = (0..rows).map(|r| q.zw[r / kk]).collect();
@@ -121,9 +118,7 @@ pub(super) fn run_i8(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(),
     for ni in 0..g.n {
         for gi in 0..g.group {
             let m0 = gi * g.mg;
-            for (j, plane) in acc.chunks_exact_mut(out_plane.max(1)).enumerate() {
-                plane.fill(bias.map_or(0, |b| b[m0 + j]));
-            }
+            init_acc(&mut acc, out_plane, bias, m0);
             let xg = &x[(ni * g.c + gi * g.cg) * in_plane..][..g.cg * in_plane];
             for iy0 in (0..g.h).step_by(tr) {
                 let iy1 = (iy0 + tr).min(g.h);
@@ -148,16 +143,7 @@ pub(super) fn run_i8(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(),
                 col2im(g, col, (iy0, iy1), &mut acc);
             }
             let yg = &mut y[(ni * g.m + m0) * out_plane..][..g.mg * out_plane];
-            for (j, (yp, ap)) in yg
-                .chunks_exact_mut(out_plane.max(1))
-                .zip(acc.chunks_exact(out_plane.max(1)))
-                .enumerate()
-            {
-                let (mult, scale) = (q.mult[j], q.acc_scale[j]);
-                for (yv, &av) in yp.iter_mut().zip(ap) {
-                    *yv = q.stage.requant(av, mult, scale);
-                }
-            }
+            q.requant_planes(&acc, yg, out_plane, 0);
         }
     }
     Ok(())
