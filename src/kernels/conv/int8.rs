@@ -6,7 +6,7 @@ use crate::graph::{DType, Op};
 use crate::kernels::activation::I8Output;
 use crate::kernels::gemm::core::{igemm, MatRef};
 use crate::kernels::gemm::shape_err;
-use crate::kernels::im2col::{im2col, valid_span, ImageDims};
+use crate::kernels::im2col::{im2col, ImageDims};
 use crate::kernels::{qparams, In, KernelError, Out};
 
 /// Quantization of an int8 convolution, resolved per output channel.
@@ -168,28 +168,11 @@ pub(super) fn conv(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(), K
 /// Direct depthwise accumulation of one channel into `acc` (one plane);
 /// taps in the padding contribute `(zx - zx) * w = 0` and are skipped.
 fn depthwise_plane(g: &Geom, xp: &[i8], wk: &[i8], zx: i32, zw: i32, acc: &mut [i32]) {
-    let [kh, kw] = g.win.kernel;
-    let [sh, sw] = g.win.stride;
-    let [dh, dw] = g.win.dilation;
-    for ki in 0..kh {
-        let off_y = (ki * dh) as isize - g.win.pads[0] as isize;
-        let (oy_lo, oy_hi) = valid_span(sh, off_y, g.h, g.oh);
-        for kj in 0..kw {
-            let wv = wk[ki * kw + kj] as i32 - zw;
-            let off_x = (kj * dw) as isize - g.win.pads[1] as isize;
-            let (ox_lo, ox_hi) = valid_span(sw, off_x, g.w, g.ow);
-            if ox_lo >= ox_hi {
-                continue;
-            }
-            let ix0 = ((ox_lo * sw) as isize + off_x) as usize;
-            for oy in oy_lo..oy_hi {
-                let iy = ((oy * sh) as isize + off_y) as usize;
-                let xrow = &xp[iy * g.w..][..g.w];
-                let arow = &mut acc[oy * g.ow + ox_lo..oy * g.ow + ox_hi];
-                for (av, &xv) in arow.iter_mut().zip(xrow[ix0..].iter().step_by(sw)) {
-                    *av += wv * (xv as i32 - zx);
-                }
-            }
+    let sw = g.win.stride[1];
+    g.depthwise_taps(|k, xs, ys| {
+        let wv = wk[k] as i32 - zw;
+        for (av, &xv) in acc[ys].iter_mut().zip(xp[xs].iter().step_by(sw)) {
+            *av += wv * (xv as i32 - zx);
         }
-    }
+    });
 }

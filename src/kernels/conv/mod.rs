@@ -10,6 +10,9 @@ mod int8;
 mod tests;
 mod transpose;
 
+use std::ops::Range;
+
+use super::im2col::valid_span;
 use super::{In, KernelError, Out};
 use crate::graph::{Activation, DType, Op, Window};
 
@@ -125,6 +128,37 @@ impl Geom {
     /// (1×1 kernel, stride 1, no padding).
     pub fn is_pointwise(&self) -> bool {
         self.win.kernel == [1, 1] && self.win.stride == [1, 1] && self.win.pads == [0; 4]
+    }
+
+    /// Visits the taps of a direct depthwise convolution over one plane:
+    /// for every kernel tap `k` (row-major) and every output row it
+    /// reaches, calls `f(k, xs, ys)` with the input cells `xs` from the
+    /// first one read to the end of its row (read at stride `sw`) and the
+    /// output cells `ys` written. Taps in the padding are skipped.
+    pub fn depthwise_taps(&self, mut f: impl FnMut(usize, Range<usize>, Range<usize>)) {
+        let [kh, kw] = self.win.kernel;
+        let [sh, sw] = self.win.stride;
+        let [dh, dw] = self.win.dilation;
+        for ki in 0..kh {
+            let off_y = (ki * dh) as isize - self.win.pads[0] as isize;
+            let (oy_lo, oy_hi) = valid_span(sh, off_y, self.h, self.oh);
+            for kj in 0..kw {
+                let off_x = (kj * dw) as isize - self.win.pads[1] as isize;
+                let (ox_lo, ox_hi) = valid_span(sw, off_x, self.w, self.ow);
+                if ox_lo >= ox_hi {
+                    continue;
+                }
+                let ix0 = ((ox_lo * sw) as isize + off_x) as usize;
+                for oy in oy_lo..oy_hi {
+                    let iy = ((oy * sh) as isize + off_y) as usize;
+                    f(
+                        ki * kw + kj,
+                        iy * self.w + ix0..(iy + 1) * self.w,
+                        oy * self.ow + ox_lo..oy * self.ow + ox_hi,
+                    );
+                }
+            }
+        }
     }
 
     fn common(
