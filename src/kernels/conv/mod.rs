@@ -34,49 +34,46 @@ pub fn run(op: &Op, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<(), Ke
             ))
         }
     };
-    match *op {
+    let (g, activation, f32_kernel, i8_kernel): (_, _, Kernel, Kernel) = match *op {
         Op::Conv {
             window,
             group,
             activation,
-        } => {
-            let g = Geom::conv(op, &window, group, x, w, out)?;
-            let args = Args {
-                g,
-                activation,
-                x,
-                w,
-                bias,
-            };
-            match x.info.dtype {
-                DType::F32 => fp32::conv(op, &args, out),
-                DType::I8 => int8::conv(op, &args, out),
-                dt => Err(unsupported_dtype(op, dt)),
-            }
-        }
+        } => (
+            Geom::conv(op, &window, group, x, w, out)?,
+            activation,
+            fp32::conv,
+            int8::conv,
+        ),
         Op::ConvTranspose {
             window,
             group,
             output_padding,
             activation,
-        } => {
-            let g = Geom::conv_transpose(op, &window, group, output_padding, x, w, out)?;
-            let args = Args {
-                g,
-                activation,
-                x,
-                w,
-                bias,
-            };
-            match x.info.dtype {
-                DType::F32 => transpose::run_f32(op, &args, out),
-                DType::I8 => transpose::run_i8(op, &args, out),
-                dt => Err(unsupported_dtype(op, dt)),
-            }
-        }
-        _ => Err(KernelError::unsupported(op, "not a convolution")),
+        } => (
+            Geom::conv_transpose(op, &window, group, output_padding, x, w, out)?,
+            activation,
+            transpose::run_f32,
+            transpose::run_i8,
+        ),
+        _ => return Err(KernelError::unsupported(op, "not a convolution")),
+    };
+    let args = Args {
+        g,
+        activation,
+        x,
+        w,
+        bias,
+    };
+    match x.info.dtype {
+        DType::F32 => f32_kernel(op, &args, out),
+        DType::I8 => i8_kernel(op, &args, out),
+        dt => Err(unsupported_dtype(op, dt)),
     }
 }
+
+/// One element type's kernel of a convolution.
+type Kernel = fn(&Op, &Args<'_, '_>, &mut Out<'_>) -> Result<(), KernelError>;
 
 fn unsupported_dtype(op: &Op, dt: DType) -> KernelError {
     KernelError::unsupported(
