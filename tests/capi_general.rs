@@ -54,15 +54,15 @@ fn init_path(path: &CStr) -> Result<rknn_context, i32> {
 }
 
 fn query<T>(ctx: rknn_context, cmd: rknn_query_cmd, v: &mut T) -> i32 {
-    // SAFETY: `v` is a valid, writable T.
-    unsafe {
-        rknn_query(
-            ctx,
-            cmd,
-            v as *mut T as *mut c_void,
-            std::mem::size_of::<T>() as u32,
-        )
-    }
+    query_sized(ctx, cmd, v, std::mem::size_of::<T>() as u32)
+}
+
+/// `rknn_query` into `v`, claiming a buffer of `size` bytes (at most the
+/// size of `T`).
+fn query_sized<T>(ctx: rknn_context, cmd: rknn_query_cmd, v: &mut T, size: u32) -> i32 {
+    assert!(size as usize <= std::mem::size_of::<T>());
+    // SAFETY: `v` is a valid, writable T of at least `size` bytes.
+    unsafe { rknn_query(ctx, cmd, v as *mut T as *mut c_void, size) }
 }
 
 fn zeroed<T: Default>() -> T {
@@ -313,16 +313,10 @@ fn errors_return_codes_and_leave_context_usable() {
         RKNN_ERR_PARAM_INVALID
     );
     a.index = 0;
-    // SAFETY: the buffer is larger than the size claimed.
-    let r = unsafe {
-        rknn_query(
-            ctx,
-            RKNN_QUERY_INPUT_ATTR,
-            &mut a as *mut _ as *mut c_void,
-            372,
-        )
-    };
-    assert_eq!(r, RKNN_ERR_PARAM_INVALID);
+    assert_eq!(
+        query_sized(ctx, RKNN_QUERY_INPUT_ATTR, &mut a, 372),
+        RKNN_ERR_PARAM_INVALID
+    );
     assert_eq!(query(ctx, 9999, &mut a), RKNN_ERR_PARAM_INVALID);
 
     // Outputs before any run.
@@ -508,16 +502,10 @@ fn log_child() {
     let model = common::relu_model();
     let ctx = init_bytes(&model, 0).expect("init");
     let mut a: rknn_tensor_attr = zeroed();
-    // SAFETY: buffer larger than the size claimed.
-    let r = unsafe {
-        rknn_query(
-            ctx,
-            RKNN_QUERY_INPUT_ATTR,
-            &mut a as *mut _ as *mut c_void,
-            372,
-        )
-    };
-    assert_eq!(r, RKNN_ERR_PARAM_INVALID);
+    assert_eq!(
+        query_sized(ctx, RKNN_QUERY_INPUT_ATTR, &mut a, 372),
+        RKNN_ERR_PARAM_INVALID
+    );
     assert_eq!(rknn_destroy(ctx), RKNN_SUCC);
 }
 
