@@ -12,15 +12,25 @@ use rknnrt::abi::*;
 use rknnrt::capi::general::*;
 
 fn init_bytes(bytes: &[u8], flags: u32) -> Result<rknn_context, i32> {
+    init_extended(bytes, flags, null_mut())
+}
+
+/// `rknn_init` with an optional `rknn_init_extend` (NULL for none).
+fn init_extended(
+    bytes: &[u8],
+    flags: u32,
+    ext: *mut rknn_init_extend,
+) -> Result<rknn_context, i32> {
     let mut ctx: rknn_context = 0;
-    // SAFETY: valid pointers; `bytes` outlives the call.
+    // SAFETY: valid pointers; `bytes` outlives the call; `ext` is NULL or
+    // points to a live `rknn_init_extend`.
     let r = unsafe {
         rknn_init(
             &mut ctx,
             bytes.as_ptr() as *mut c_void,
             bytes.len() as u32,
             flags,
-            null_mut(),
+            ext,
         )
     };
     if r == RKNN_SUCC {
@@ -30,16 +40,29 @@ fn init_bytes(bytes: &[u8], flags: u32) -> Result<rknn_context, i32> {
     }
 }
 
-fn query<T>(ctx: rknn_context, cmd: rknn_query_cmd, v: &mut T) -> i32 {
-    // SAFETY: `v` is a valid, writable T.
-    unsafe {
-        rknn_query(
-            ctx,
-            cmd,
-            v as *mut T as *mut c_void,
-            std::mem::size_of::<T>() as u32,
-        )
+/// `rknn_init` on a model file: `size = 0` makes `model` a NUL-terminated
+/// path.
+fn init_path(path: &CStr) -> Result<rknn_context, i32> {
+    let mut ctx: rknn_context = 0;
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    let r = unsafe { rknn_init(&mut ctx, path.as_ptr() as *mut c_void, 0, 0, null_mut()) };
+    if r == RKNN_SUCC {
+        Ok(ctx)
+    } else {
+        Err(r)
     }
+}
+
+fn query<T>(ctx: rknn_context, cmd: rknn_query_cmd, v: &mut T) -> i32 {
+    query_sized(ctx, cmd, v, std::mem::size_of::<T>() as u32)
+}
+
+/// `rknn_query` into `v`, claiming a buffer of `size` bytes (at most the
+/// size of `T`).
+fn query_sized<T>(ctx: rknn_context, cmd: rknn_query_cmd, v: &mut T, size: u32) -> i32 {
+    assert!(size as usize <= std::mem::size_of::<T>());
+    // SAFETY: `v` is a valid, writable T of at least `size` bytes.
+    unsafe { rknn_query(ctx, cmd, v as *mut T as *mut c_void, size) }
 }
 
 fn zeroed<T: Default>() -> T {
@@ -156,10 +179,7 @@ fn init_from_path_and_dup_context() {
     let path = dir.join("relu.rknn");
     std::fs::write(&path, common::relu_model()).unwrap();
     let cpath = CString::new(path.to_str().unwrap()).unwrap();
-    let mut ctx: rknn_context = 0;
-    // SAFETY: size 0 means `model` is a NUL-terminated path.
-    let r = unsafe { rknn_init(&mut ctx, cpath.as_ptr() as *mut c_void, 0, 0, null_mut()) };
-    assert_eq!(r, RKNN_SUCC);
+    let mut ctx = init_path(&cpath).expect("init from path");
     check_usable(ctx);
 
     let mut dup: rknn_context = 0;
@@ -293,16 +313,10 @@ fn errors_return_codes_and_leave_context_usable() {
         RKNN_ERR_PARAM_INVALID
     );
     a.index = 0;
-    // SAFETY: the buffer is larger than the size claimed.
-    let r = unsafe {
-        rknn_query(
-            ctx,
-            RKNN_QUERY_INPUT_ATTR,
-            &mut a as *mut _ as *mut c_void,
-            372,
-        )
-    };
-    assert_eq!(r, RKNN_ERR_PARAM_INVALID);
+    assert_eq!(
+        query_sized(ctx, RKNN_QUERY_INPUT_ATTR, &mut a, 372),
+        RKNN_ERR_PARAM_INVALID
+    );
     assert_eq!(query(ctx, 9999, &mut a), RKNN_ERR_PARAM_INVALID);
 
     // Outputs before any run.
@@ -429,16 +443,11 @@ fn hostile_model_files_are_refused() {
     let path = std::env::temp_dir().join(format!("rknnrt-empty-{}.rknn", std::process::id()));
     std::fs::write(&path, b"").unwrap();
     let cpath = CString::new(path.to_str().unwrap()).unwrap();
-    let mut ctx: rknn_context = 0;
-    // SAFETY: NUL-terminated path.
-    let r = unsafe { rknn_init(&mut ctx, cpath.as_ptr() as *mut c_void, 0, 0, null_mut()) };
-    assert_eq!(r, RKNN_ERR_MODEL_INVALID);
+    assert_eq!(init_path(&cpath), Err(RKNN_ERR_MODEL_INVALID));
     std::fs::remove_file(&path).unwrap();
     // Missing file.
     let missing = CString::new("/nonexistent/model.rknn").unwrap();
-    // SAFETY: NUL-terminated path.
-    let r = unsafe { rknn_init(&mut ctx, missing.as_ptr() as *mut c_void, 0, 0, null_mut()) };
-    assert_eq!(r, RKNN_ERR_FAIL);
+    assert_eq!(init_path(&missing), Err(RKNN_ERR_FAIL));
 }
 
 #[test]
@@ -493,16 +502,10 @@ fn log_child() {
     let model = common::relu_model();
     let ctx = init_bytes(&model, 0).expect("init");
     let mut a: rknn_tensor_attr = zeroed();
-    // SAFETY: buffer larger than the size claimed.
-    let r = unsafe {
-        rknn_query(
-            ctx,
-            RKNN_QUERY_INPUT_ATTR,
-            &mut a as *mut _ as *mut c_void,
-            372,
-        )
-    };
-    assert_eq!(r, RKNN_ERR_PARAM_INVALID);
+    assert_eq!(
+        query_sized(ctx, RKNN_QUERY_INPUT_ATTR, &mut a, 372),
+        RKNN_ERR_PARAM_INVALID
+    );
     assert_eq!(rknn_destroy(ctx), RKNN_SUCC);
 }
 
@@ -587,18 +590,8 @@ fn info_only_and_shared_weight_contexts() {
     let owner = init_bytes(&model, 0).expect("init");
     let mut ext: rknn_init_extend = zeroed();
     ext.ctx = owner;
-    let mut shared: rknn_context = 0;
-    // SAFETY: the model pointer is ignored with SHARE_WEIGHT_MEM but must be non-NULL.
-    let r = unsafe {
-        rknn_init(
-            &mut shared,
-            model.as_ptr() as *mut c_void,
-            model.len() as u32,
-            RKNN_FLAG_SHARE_WEIGHT_MEM,
-            &mut ext,
-        )
-    };
-    assert_eq!(r, RKNN_SUCC);
+    // The model pointer is ignored with SHARE_WEIGHT_MEM but must be non-NULL.
+    let shared = init_extended(&model, RKNN_FLAG_SHARE_WEIGHT_MEM, &mut ext).expect("init shared");
     assert_eq!(rknn_destroy(owner), RKNN_SUCC);
     let mut img = vec![50u8; 18];
     let mut inp: rknn_input = zeroed();
@@ -615,15 +608,6 @@ fn info_only_and_shared_weight_contexts() {
     assert_eq!(rknn_destroy(shared), RKNN_SUCC);
     // Sharing with a context that does not exist fails cleanly.
     ext.ctx = owner;
-    // SAFETY: as above.
-    let r = unsafe {
-        rknn_init(
-            &mut shared,
-            model.as_ptr() as *mut c_void,
-            model.len() as u32,
-            RKNN_FLAG_SHARE_WEIGHT_MEM,
-            &mut ext,
-        )
-    };
-    assert_eq!(r, RKNN_ERR_CTX_INVALID);
+    let r = init_extended(&model, RKNN_FLAG_SHARE_WEIGHT_MEM, &mut ext);
+    assert_eq!(r.err(), Some(RKNN_ERR_CTX_INVALID));
 }

@@ -116,47 +116,16 @@ fn cast_t<S: Elem, D: Elem>(op: &Op, src: &[u8], dst: &mut [u8]) -> Result<(), K
 /// Runs `$body` with `$t` bound to the Rust type stored for `$dt`.
 macro_rules! with_type {
     ($dt:expr, |$t:ident| $body:expr) => {
+        with_type!(@match $dt, $t, $body;
+            F32 => f32, F16 => f16, I8 => i8, U8 => u8, I16 => i16,
+            U16 => u16, I32 => i32, U32 => u32, I64 => i64, Bool => Bool)
+    };
+    (@match $dt:expr, $t:ident, $body:expr; $($v:ident => $ty:ty),*) => {
         match $dt {
-            DType::F32 => {
-                type $t = f32;
+            $(DType::$v => {
+                type $t = $ty;
                 $body
-            }
-            DType::F16 => {
-                type $t = f16;
-                $body
-            }
-            DType::I8 => {
-                type $t = i8;
-                $body
-            }
-            DType::U8 => {
-                type $t = u8;
-                $body
-            }
-            DType::I16 => {
-                type $t = i16;
-                $body
-            }
-            DType::U16 => {
-                type $t = u16;
-                $body
-            }
-            DType::I32 => {
-                type $t = i32;
-                $body
-            }
-            DType::U32 => {
-                type $t = u32;
-                $body
-            }
-            DType::I64 => {
-                type $t = i64;
-                $body
-            }
-            DType::Bool => {
-                type $t = Bool;
-                $body
-            }
+            })*
         }
     };
 }

@@ -129,9 +129,16 @@ fn apply_activation(act: Option<Activation>, out: &mut [f32]) {
     }
 }
 
+/// Integer binary op on the `$t` views of `$a`, `$b` and `$out` (read with
+/// the `$t` and `$t_mut` getters), broadcasting shapes `$sa` and `$sb` to
+/// `$shape`.
 macro_rules! binary_int {
-    ($op:expr, $bop:expr, $a:expr, $sa:expr, $b:expr, $sb:expr, $out:expr, $shape:expr, $t:ty) => {{
-        let (op, a, b, out): (&Op, &[$t], &[$t], &mut [$t]) = ($op, $a, $b, $out);
+    (
+        $op:expr, $bop:expr, ($a:expr, $sa:expr), ($b:expr, $sb:expr), $out:expr, $shape:expr,
+        $t:ident, $t_mut:ident
+    ) => {{
+        let (op, a, b, out): (&Op, &[$t], &[$t], &mut [$t]) =
+            ($op, $a.$t($op)?, $b.$t($op)?, $out.$t_mut($op)?);
         match $bop {
             BinaryOp::Add => broadcast2(op, (a, $sa), (b, $sb), out, $shape, |x, y| {
                 x.wrapping_add(y)
@@ -180,29 +187,9 @@ fn binary(
                 return Err(KernelError::unsupported(op, "fused activation on integers"));
             }
             if dtypes.0 == DType::I32 {
-                binary_int!(
-                    op,
-                    bop,
-                    a.i32(op)?,
-                    sa,
-                    b.i32(op)?,
-                    sb,
-                    out.i32_mut(op)?,
-                    &shape,
-                    i32
-                )
+                binary_int!(op, bop, (a, sa), (b, sb), out, &shape, i32, i32_mut)
             } else {
-                binary_int!(
-                    op,
-                    bop,
-                    a.i64(op)?,
-                    sa,
-                    b.i64(op)?,
-                    sb,
-                    out.i64_mut(op)?,
-                    &shape,
-                    i64
-                )
+                binary_int!(op, bop, (a, sa), (b, sb), out, &shape, i64, i64_mut)
             }
         }
         (x, y, z) if quantized_mix(x, y, z) => {

@@ -1090,18 +1090,6 @@ impl ModelBuilder {
         Ok(())
     }
 
-    /// `base`, or `base_<k>` for the first free k.
-    fn fresh_name(&mut self, base: &str) -> String {
-        let mut name = base.to_string();
-        let mut k = 1;
-        while self.names.contains(&name) {
-            name = format!("{base}_{k}");
-            k += 1;
-        }
-        self.names.insert(name.clone());
-        name
-    }
-
     fn next_node_name(&mut self, op: &Op) -> String {
         let name = format!("{}_{}", op.type_name(), self.node_count);
         self.node_count += 1;
@@ -1126,7 +1114,7 @@ impl ModelBuilder {
         shape: Vec<usize>,
         data: ConstData,
     ) -> TensorId {
-        let name = self.fresh_name(&format!("{node}_{role}"));
+        let name = fresh_name(&mut self.names, &format!("{node}_{role}"));
         self.push_const(name, shape, data)
     }
 
@@ -1225,7 +1213,7 @@ impl ModelBuilder {
             } else {
                 format!("{node}_out{i}")
             };
-            let name = self.fresh_name(&base);
+            let name = fresh_name(&mut self.names, &base);
             outputs.push(
                 self.graph
                     .add_tensor(TensorInfo::activation(name, s, dtype)),
@@ -1333,6 +1321,19 @@ fn reshape_target(input: &[usize], shape: &[i64]) -> Result<Vec<usize>, BuildErr
         ));
     }
     Ok(out)
+}
+
+/// Claims and returns `base`, or `base_<k>` for the first k not yet in
+/// `names`.
+pub(crate) fn fresh_name(names: &mut HashSet<String>, base: &str) -> String {
+    let mut name = base.to_string();
+    let mut k = 1;
+    while names.contains(&name) {
+        name = format!("{base}_{k}");
+        k += 1;
+    }
+    names.insert(name.clone());
+    name
 }
 
 #[cfg(test)]

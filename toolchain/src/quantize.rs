@@ -44,6 +44,7 @@ use rknnrt::graph::{
 };
 use rknnrt::kernels::quant;
 
+use crate::builder;
 use crate::data::ConstData;
 use crate::error::BuildError;
 use crate::model::BuiltModel;
@@ -437,14 +438,7 @@ impl<'a> Quantizer<'a> {
     }
 
     fn fresh_name(&mut self, base: &str) -> String {
-        let mut name = base.to_string();
-        let mut k = 1;
-        while self.names.contains(&name) {
-            name = format!("{base}_{k}");
-            k += 1;
-        }
-        self.names.insert(name.clone());
-        name
+        builder::fresh_name(&mut self.names, base)
     }
 
     /// New-graph tensor for `old` in its original type (constants copied).

@@ -6,25 +6,15 @@ use crate::graph::Op;
 use crate::kernels::activation::apply_f32;
 use crate::kernels::gemm::core::{sgemm, MatRef};
 use crate::kernels::gemm::shape_err;
-use crate::kernels::im2col::{im2col, valid_span, ImageDims};
+use crate::kernels::im2col::{im2col, ImageDims};
 use crate::kernels::{KernelError, Out};
 
 /// f32 Conv.
 pub(super) fn conv(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(), KernelError> {
-    a.check_bias(op)?;
     let g = &a.g;
-    let x = a.x.f32(op)?;
-    let w = a.w.f32(op)?;
-    let bias = match a.bias {
-        Some(b) => Some(b.f32(op)?),
-        None => None,
-    };
-    let y = out.f32_mut(op)?;
-    let pixels = g.oh * g.ow;
     // Bias first; the GEMM accumulates on top.
-    for (i, plane) in y.chunks_exact_mut(pixels.max(1)).enumerate() {
-        plane.fill(bias.map_or(0.0, |b| b[i % g.m]));
-    }
+    let (x, w, y) = a.f32_operands(op, out)?;
+    let pixels = g.oh * g.ow;
     if g.is_depthwise() {
         depthwise(g, x, w, y);
     } else {
@@ -83,41 +73,25 @@ pub(super) fn conv(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(), K
 /// an input row segment into an output row (contiguous when stride 1).
 fn depthwise(g: &Geom, x: &[f32], w: &[f32], y: &mut [f32]) {
     let [kh, kw] = g.win.kernel;
-    let [sh, sw] = g.win.stride;
-    let [dh, dw] = g.win.dilation;
+    let sw = g.win.stride[1];
     let (in_plane, out_plane) = (g.h * g.w, g.oh * g.ow);
     for ni in 0..g.n {
         for ci in 0..g.c {
             let xp = &x[(ni * g.c + ci) * in_plane..][..in_plane];
             let yp = &mut y[(ni * g.c + ci) * out_plane..][..out_plane];
             let wk = &w[ci * kh * kw..][..kh * kw];
-            for ki in 0..kh {
-                let off_y = (ki * dh) as isize - g.win.pads[0] as isize;
-                let (oy_lo, oy_hi) = valid_span(sh, off_y, g.h, g.oh);
-                for kj in 0..kw {
-                    let wv = wk[ki * kw + kj];
-                    let off_x = (kj * dw) as isize - g.win.pads[1] as isize;
-                    let (ox_lo, ox_hi) = valid_span(sw, off_x, g.w, g.ow);
-                    if ox_lo >= ox_hi {
-                        continue;
+            g.depthwise_taps(|k, xs, ys| {
+                let (wv, xrow, yrow) = (wk[k], &xp[xs], &mut yp[ys]);
+                if sw == 1 {
+                    for (yv, &xv) in yrow.iter_mut().zip(xrow) {
+                        *yv += wv * xv;
                     }
-                    let ix0 = ((ox_lo * sw) as isize + off_x) as usize;
-                    for oy in oy_lo..oy_hi {
-                        let iy = ((oy * sh) as isize + off_y) as usize;
-                        let xrow = &xp[iy * g.w..][..g.w];
-                        let yrow = &mut yp[oy * g.ow + ox_lo..oy * g.ow + ox_hi];
-                        if sw == 1 {
-                            for (yv, &xv) in yrow.iter_mut().zip(&xrow[ix0..]) {
-                                *yv += wv * xv;
-                            }
-                        } else {
-                            for (yv, &xv) in yrow.iter_mut().zip(xrow[ix0..].iter().step_by(sw)) {
-                                *yv += wv * xv;
-                            }
-                        }
+                } else {
+                    for (yv, &xv) in yrow.iter_mut().zip(xrow.iter().step_by(sw)) {
+                        *yv += wv * xv;
                     }
                 }
-            }
+            });
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::graph::{DType, Op};
 use crate::kernels::activation::I8Output;
 use crate::kernels::gemm::core::{igemm, MatRef};
 use crate::kernels::gemm::shape_err;
-use crate::kernels::im2col::{im2col, valid_span, ImageDims};
+use crate::kernels::im2col::{im2col, ImageDims};
 use crate::kernels::{qparams, In, KernelError, Out};
 
 /// Quantization of an int8 convolution, resolved per output channel.
@@ -36,14 +36,9 @@ impl QuantSetup {
         let (sx, zx) = qparams::per_tensor(op, a.x.info)?;
         let (sw, zw) = qparams::per_channel(op, a.w.info, w_axis, w_channels)?;
         let (sy, zy) = qparams::per_tensor(op, out.info)?;
-        let bias_max = match a.bias {
-            Some(b) => bias_i32(op, b)?
-                .iter()
-                .map(|&v| (v as i64).abs())
-                .max()
-                .unwrap_or(0),
-            None => 0,
-        };
+        let bias_max = bias_i32(op, a.bias)?.map_or(0, |b| {
+            b.iter().map(|&v| (v as i64).abs()).max().unwrap_or(0)
+        });
         qparams::check_accumulator(op, taps, &[zx], &zw, bias_max)?;
         let acc_scale: Vec<f32> = sw.iter().map(|&s| sx * s).collect();
         let mult = acc_scale.iter().map(|&s| s / sy).collect();
@@ -55,10 +50,36 @@ impl QuantSetup {
             stage: I8Output::new(a.activation, sy, zy),
         })
     }
+
+    /// Requantizes accumulator planes (`pixels` cells each) into the
+    /// matching output planes; plane `r` uses weight channel `c0 + r`.
+    pub fn requant_planes(&self, acc: &[i32], y: &mut [i8], pixels: usize, c0: usize) {
+        for (r, (yp, ap)) in y
+            .chunks_exact_mut(pixels.max(1))
+            .zip(acc.chunks_exact(pixels.max(1)))
+            .enumerate()
+        {
+            let (mult, scale) = (self.mult[c0 + r], self.acc_scale[c0 + r]);
+            for (yv, &av) in yp.iter_mut().zip(ap) {
+                *yv = self.stage.requant(av, mult, scale);
+            }
+        }
+    }
 }
 
-/// The int32 bias of an int8 convolution.
-pub(super) fn bias_i32<'a>(op: &Op, b: &In<'a>) -> Result<&'a [i32], KernelError> {
+/// Starts the accumulator planes (`pixels` cells each) of output channels
+/// `m0..` at their int32 bias (0 without bias).
+pub(super) fn init_acc(acc: &mut [i32], pixels: usize, bias: Option<&[i32]>, m0: usize) {
+    for (r, plane) in acc.chunks_exact_mut(pixels.max(1)).enumerate() {
+        plane.fill(bias.map_or(0, |b| b[m0 + r]));
+    }
+}
+
+/// The int32 bias of an int8 convolution, if it has one.
+pub(super) fn bias_i32<'a>(op: &Op, b: Option<&In<'a>>) -> Result<Option<&'a [i32]>, KernelError> {
+    let Some(b) = b else {
+        return Ok(None);
+    };
     if b.info.dtype != DType::I32 {
         return Err(KernelError::unsupported(
             op,
@@ -68,7 +89,7 @@ pub(super) fn bias_i32<'a>(op: &Op, b: &In<'a>) -> Result<&'a [i32], KernelError
             ),
         ));
     }
-    b.i32(op)
+    b.i32(op).map(Some)
 }
 
 /// int8 Conv.
@@ -79,10 +100,7 @@ pub(super) fn conv(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(), K
     let q = QuantSetup::new(op, a, out, (0, g.m), taps)?;
     let x = a.x.i8(op)?;
     let w = a.w.i8(op)?;
-    let bias = match a.bias {
-        Some(b) => Some(bias_i32(op, b)?),
-        None => None,
-    };
+    let bias = bias_i32(op, a.bias)?;
     let y = out.i8_mut(op)?;
     let pixels = g.oh * g.ow;
     let in_plane = g.cg * g.h * g.w;
@@ -97,9 +115,7 @@ pub(super) fn conv(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(), K
     for ni in 0..g.n {
         for gi in 0..g.group {
             let m0 = gi * g.mg;
-            for (r, plane) in acc.chunks_exact_mut(pixels.max(1)).enumerate() {
-                plane.fill(bias.map_or(0, |b| b[m0 + r]));
-            }
+            init_acc(&mut acc, pixels, bias, m0);
             let xg = &x[(ni * g.group + gi) * in_plane..][..in_plane];
             let wg = &w[m0 * taps..][..g.mg * taps];
             if g.is_depthwise() {
@@ -143,16 +159,7 @@ pub(super) fn conv(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(), K
                 }
             }
             let yg = &mut y[(ni * g.m + m0) * pixels..][..g.mg * pixels];
-            for (r, (yp, ap)) in yg
-                .chunks_exact_mut(pixels.max(1))
-                .zip(acc.chunks_exact(pixels.max(1)))
-                .enumerate()
-            {
-                let (mult, scale) = (q.mult[m0 + r], q.acc_scale[m0 + r]);
-                for (yv, &av) in yp.iter_mut().zip(ap) {
-                    *yv = q.stage.requant(av, mult, scale);
-                }
-            }
+            q.requant_planes(&acc, yg, pixels, m0);
         }
     }
     Ok(())
@@ -161,28 +168,11 @@ pub(super) fn conv(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(), K
 /// Direct depthwise accumulation of one channel into `acc` (one plane);
 /// taps in the padding contribute `(zx - zx) * w = 0` and are skipped.
 fn depthwise_plane(g: &Geom, xp: &[i8], wk: &[i8], zx: i32, zw: i32, acc: &mut [i32]) {
-    let [kh, kw] = g.win.kernel;
-    let [sh, sw] = g.win.stride;
-    let [dh, dw] = g.win.dilation;
-    for ki in 0..kh {
-        let off_y = (ki * dh) as isize - g.win.pads[0] as isize;
-        let (oy_lo, oy_hi) = valid_span(sh, off_y, g.h, g.oh);
-        for kj in 0..kw {
-            let wv = wk[ki * kw + kj] as i32 - zw;
-            let off_x = (kj * dw) as isize - g.win.pads[1] as isize;
-            let (ox_lo, ox_hi) = valid_span(sw, off_x, g.w, g.ow);
-            if ox_lo >= ox_hi {
-                continue;
-            }
-            let ix0 = ((ox_lo * sw) as isize + off_x) as usize;
-            for oy in oy_lo..oy_hi {
-                let iy = ((oy * sh) as isize + off_y) as usize;
-                let xrow = &xp[iy * g.w..][..g.w];
-                let arow = &mut acc[oy * g.ow + ox_lo..oy * g.ow + ox_hi];
-                for (av, &xv) in arow.iter_mut().zip(xrow[ix0..].iter().step_by(sw)) {
-                    *av += wv * (xv as i32 - zx);
-                }
-            }
+    let sw = g.win.stride[1];
+    g.depthwise_taps(|k, xs, ys| {
+        let wv = wk[k] as i32 - zw;
+        for (av, &xv) in acc[ys].iter_mut().zip(xp[xs].iter().step_by(sw)) {
+            *av += wv * (xv as i32 - zx);
         }
-    }
+    });
 }

@@ -10,6 +10,9 @@ mod int8;
 mod tests;
 mod transpose;
 
+use std::ops::Range;
+
+use super::im2col::valid_span;
 use super::{In, KernelError, Out};
 use crate::graph::{Activation, DType, Op, Window};
 
@@ -31,49 +34,46 @@ pub fn run(op: &Op, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<(), Ke
             ))
         }
     };
-    match *op {
+    let (g, activation, f32_kernel, i8_kernel): (_, _, Kernel, Kernel) = match *op {
         Op::Conv {
             window,
             group,
             activation,
-        } => {
-            let g = Geom::conv(op, &window, group, x, w, out)?;
-            let args = Args {
-                g,
-                activation,
-                x,
-                w,
-                bias,
-            };
-            match x.info.dtype {
-                DType::F32 => fp32::conv(op, &args, out),
-                DType::I8 => int8::conv(op, &args, out),
-                dt => Err(unsupported_dtype(op, dt)),
-            }
-        }
+        } => (
+            Geom::conv(op, &window, group, x, w, out)?,
+            activation,
+            fp32::conv,
+            int8::conv,
+        ),
         Op::ConvTranspose {
             window,
             group,
             output_padding,
             activation,
-        } => {
-            let g = Geom::conv_transpose(op, &window, group, output_padding, x, w, out)?;
-            let args = Args {
-                g,
-                activation,
-                x,
-                w,
-                bias,
-            };
-            match x.info.dtype {
-                DType::F32 => transpose::run_f32(op, &args, out),
-                DType::I8 => transpose::run_i8(op, &args, out),
-                dt => Err(unsupported_dtype(op, dt)),
-            }
-        }
-        _ => Err(KernelError::unsupported(op, "not a convolution")),
+        } => (
+            Geom::conv_transpose(op, &window, group, output_padding, x, w, out)?,
+            activation,
+            transpose::run_f32,
+            transpose::run_i8,
+        ),
+        _ => return Err(KernelError::unsupported(op, "not a convolution")),
+    };
+    let args = Args {
+        g,
+        activation,
+        x,
+        w,
+        bias,
+    };
+    match x.info.dtype {
+        DType::F32 => f32_kernel(op, &args, out),
+        DType::I8 => i8_kernel(op, &args, out),
+        dt => Err(unsupported_dtype(op, dt)),
     }
 }
+
+/// One element type's kernel of a convolution.
+type Kernel = fn(&Op, &Args<'_, '_>, &mut Out<'_>) -> Result<(), KernelError>;
 
 fn unsupported_dtype(op: &Op, dt: DType) -> KernelError {
     KernelError::unsupported(
@@ -125,6 +125,37 @@ impl Geom {
     /// (1×1 kernel, stride 1, no padding).
     pub fn is_pointwise(&self) -> bool {
         self.win.kernel == [1, 1] && self.win.stride == [1, 1] && self.win.pads == [0; 4]
+    }
+
+    /// Visits the taps of a direct depthwise convolution over one plane:
+    /// for every kernel tap `k` (row-major) and every output row it
+    /// reaches, calls `f(k, xs, ys)` with the input cells `xs` from the
+    /// first one read to the end of its row (read at stride `sw`) and the
+    /// output cells `ys` written. Taps in the padding are skipped.
+    pub fn depthwise_taps(&self, mut f: impl FnMut(usize, Range<usize>, Range<usize>)) {
+        let [kh, kw] = self.win.kernel;
+        let [sh, sw] = self.win.stride;
+        let [dh, dw] = self.win.dilation;
+        for ki in 0..kh {
+            let off_y = (ki * dh) as isize - self.win.pads[0] as isize;
+            let (oy_lo, oy_hi) = valid_span(sh, off_y, self.h, self.oh);
+            for kj in 0..kw {
+                let off_x = (kj * dw) as isize - self.win.pads[1] as isize;
+                let (ox_lo, ox_hi) = valid_span(sw, off_x, self.w, self.ow);
+                if ox_lo >= ox_hi {
+                    continue;
+                }
+                let ix0 = ((ox_lo * sw) as isize + off_x) as usize;
+                for oy in oy_lo..oy_hi {
+                    let iy = ((oy * sh) as isize + off_y) as usize;
+                    f(
+                        ki * kw + kj,
+                        iy * self.w + ix0..(iy + 1) * self.w,
+                        oy * self.ow + ox_lo..oy * self.ow + ox_hi,
+                    );
+                }
+            }
+        }
     }
 
     fn common(
@@ -256,6 +287,9 @@ impl Geom {
     }
 }
 
+/// f32 input, weights and output of a convolution.
+type F32Operands<'b, 'o> = (&'b [f32], &'b [f32], &'o mut [f32]);
+
 /// Everything a convolution kernel needs besides the output.
 pub(super) struct Args<'a, 'b> {
     /// Validated geometry.
@@ -270,7 +304,7 @@ pub(super) struct Args<'a, 'b> {
     pub bias: Option<&'a In<'b>>,
 }
 
-impl Args<'_, '_> {
+impl<'b> Args<'_, 'b> {
     /// Checks the bias shape.
     pub fn check_bias(&self, op: &Op) -> Result<(), KernelError> {
         match self.bias {
@@ -280,6 +314,29 @@ impl Args<'_, '_> {
             )),
             _ => Ok(()),
         }
+    }
+
+    /// Checks the bias and returns the f32 input, weights and output,
+    /// with every output plane already filled with its channel's bias
+    /// (0 without bias), ready to accumulate into.
+    pub fn f32_operands<'o>(
+        &self,
+        op: &Op,
+        out: &'o mut Out<'_>,
+    ) -> Result<F32Operands<'b, 'o>, KernelError> {
+        self.check_bias(op)?;
+        let x = self.x.f32(op)?;
+        let w = self.w.f32(op)?;
+        let bias = match self.bias {
+            Some(b) => Some(b.f32(op)?),
+            None => None,
+        };
+        let y = out.f32_mut(op)?;
+        let pixels = self.g.oh * self.g.ow;
+        for (i, plane) in y.chunks_exact_mut(pixels.max(1)).enumerate() {
+            plane.fill(bias.map_or(0.0, |b| b[i % self.g.m]));
+        }
+        Ok((x, w, y))
     }
 }
 

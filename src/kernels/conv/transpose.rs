@@ -4,7 +4,7 @@
 
 use std::ops::AddAssign;
 
-use super::int8::{bias_i32, QuantSetup};
+use super::int8::{bias_i32, init_acc, QuantSetup};
 use super::{Args, Geom, COL_BUDGET};
 use crate::graph::Op;
 use crate::kernels::activation::apply_f32;
@@ -68,19 +68,9 @@ fn col2im<T: Copy + AddAssign>(g: &Geom, col: &[T], (iy0, iy1): (usize, usize), 
 
 /// f32 ConvTranspose.
 pub(super) fn run_f32(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(), KernelError> {
-    a.check_bias(op)?;
     let g = &a.g;
-    let x = a.x.f32(op)?;
-    let w = a.w.f32(op)?;
-    let bias = match a.bias {
-        Some(b) => Some(b.f32(op)?),
-        None => None,
-    };
-    let y = out.f32_mut(op)?;
+    let (x, w, y) = a.f32_operands(op, out)?;
     let out_plane = g.oh * g.ow;
-    for (i, plane) in y.chunks_exact_mut(out_plane.max(1)).enumerate() {
-        plane.fill(bias.map_or(0.0, |b| b[i % g.m]));
-    }
     let rows = g.mg * g.win.kernel[0] * g.win.kernel[1];
     let in_plane = g.h * g.w;
     let tr = tile_rows(g);
@@ -117,10 +107,7 @@ pub(super) fn run_i8(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(),
     let q = QuantSetup::new(op, a, out, (1, g.mg), g.cg * kk)?;
     let x = a.x.i8(op)?;
     let w = a.w.i8(op)?;
-    let bias = match a.bias {
-        Some(b) => Some(bias_i32(op, b)?),
-        None => None,
-    };
+    let bias = bias_i32(op, a.bias)?;
     let y = out.i8_mut(op)?;
     let rows = g.mg * kk;
     let row_zp: Vec<i32> = (0..rows).map(|r| q.zw[r / kk]).collect();
@@ -131,9 +118,7 @@ pub(super) fn run_i8(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(),
     for ni in 0..g.n {
         for gi in 0..g.group {
             let m0 = gi * g.mg;
-            for (j, plane) in acc.chunks_exact_mut(out_plane.max(1)).enumerate() {
-                plane.fill(bias.map_or(0, |b| b[m0 + j]));
-            }
+            init_acc(&mut acc, out_plane, bias, m0);
             let xg = &x[(ni * g.c + gi * g.cg) * in_plane..][..g.cg * in_plane];
             for iy0 in (0..g.h).step_by(tr) {
                 let iy1 = (iy0 + tr).min(g.h);
@@ -158,16 +143,7 @@ pub(super) fn run_i8(op: &Op, a: &Args<'_, '_>, out: &mut Out<'_>) -> Result<(),
                 col2im(g, col, (iy0, iy1), &mut acc);
             }
             let yg = &mut y[(ni * g.m + m0) * out_plane..][..g.mg * out_plane];
-            for (j, (yp, ap)) in yg
-                .chunks_exact_mut(out_plane.max(1))
-                .zip(acc.chunks_exact(out_plane.max(1)))
-                .enumerate()
-            {
-                let (mult, scale) = (q.mult[j], q.acc_scale[j]);
-                for (yv, &av) in yp.iter_mut().zip(ap) {
-                    *yv = q.stage.requant(av, mult, scale);
-                }
-            }
+            q.requant_planes(&acc, yg, out_plane, 0);
         }
     }
     Ok(())

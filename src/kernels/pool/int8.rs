@@ -29,41 +29,19 @@ pub(super) fn pool(op: &Op, p: &Plan, x: &In<'_>, out: &mut Out<'_>) -> Result<(
     let max_mult = sx / sy;
     let x = x.i8(op)?;
     let y = out.i8_mut(op)?;
-    let (in_plane, out_plane) = (p.h * p.w, p.oh * p.ow);
-    let [dh, dw] = p.dilation;
-    for (xp, yp) in x
-        .chunks_exact(in_plane.max(1))
-        .zip(y.chunks_exact_mut(out_plane.max(1)))
-        .take(p.planes)
-    {
-        for (oy, r) in p.rows.iter().enumerate() {
-            let yrow = &mut yp[oy * p.ow..][..p.ow];
-            for (yv, c) in yrow.iter_mut().zip(&p.cols) {
-                let taps = (0..r.len).flat_map(|i| {
-                    let row = &xp[(r.start + i * dh) * p.w..][..p.w];
-                    row[c.start..].iter().step_by(dw).take(c.len)
-                });
-                let n = p.count(r, c);
-                *yv = if n == 0 {
-                    zy.clamp(-128, 127) as i8
-                } else {
-                    match p.kind {
-                        Kind::Max => {
-                            let m = taps.fold(i8::MIN, |m, &v| m.max(v));
-                            if same {
-                                m
-                            } else {
-                                quant::requantize_i8(m as i32 - zx, max_mult, zy)
-                            }
-                        }
-                        Kind::AvgExcludePad | Kind::AvgIncludePad => {
-                            let s: i32 = taps.map(|&v| v as i32 - zx).sum();
-                            quant::requantize_i8(s, sx / (n as f32 * sy), zy)
-                        }
-                    }
-                };
+    p.walk(x, y, zy.clamp(-128, 127) as i8, |cells, n| match p.kind {
+        Kind::Max => {
+            let m = cells.iter().fold(i8::MIN, |m, &v| m.max(v));
+            if same {
+                m
+            } else {
+                quant::requantize_i8(m as i32 - zx, max_mult, zy)
             }
         }
-    }
+        Kind::AvgExcludePad | Kind::AvgIncludePad => {
+            let s: i32 = cells.iter().map(|&v| v as i32 - zx).sum();
+            quant::requantize_i8(s, sx / (n as f32 * sy), zy)
+        }
+    });
     Ok(())
 }

@@ -158,6 +158,65 @@ impl Plan {
             Kind::Max | Kind::AvgExcludePad => r.len * c.len,
         }
     }
+
+    /// Fills every output cell of `y` (planes of `oh × ow`) from its
+    /// window over `x` (planes of `h × w`): `reduce(cells, count)` gets
+    /// the input values under the window and the divisor from
+    /// [`Plan::count`]; a window without any counted cell yields `empty`.
+    pub fn walk<T, U: Copy>(
+        &self,
+        x: &[T],
+        y: &mut [U],
+        empty: U,
+        mut reduce: impl FnMut(Cells<'_, T>, usize) -> U,
+    ) {
+        let (in_plane, out_plane) = (self.h * self.w, self.oh * self.ow);
+        for (xp, yp) in x
+            .chunks_exact(in_plane.max(1))
+            .zip(y.chunks_exact_mut(out_plane.max(1)))
+            .take(self.planes)
+        {
+            for (oy, r) in self.rows.iter().enumerate() {
+                let yrow = &mut yp[oy * self.ow..][..self.ow];
+                for (yv, c) in yrow.iter_mut().zip(&self.cols) {
+                    let n = self.count(r, c);
+                    *yv = if n == 0 {
+                        empty
+                    } else {
+                        let cells = Cells {
+                            plane: xp,
+                            w: self.w,
+                            dilation: self.dilation,
+                            r: *r,
+                            c: *c,
+                        };
+                        reduce(cells, n)
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// The input values under one output cell's window, within one plane.
+pub(super) struct Cells<'a, T> {
+    plane: &'a [T],
+    w: usize,
+    dilation: [usize; 2],
+    r: Taps,
+    c: Taps,
+}
+
+impl<'a, T> Cells<'a, T> {
+    /// The values inside the input, row by row (padding cells are
+    /// skipped).
+    pub fn iter(&self) -> impl Iterator<Item = &'a T> + 'a {
+        let (plane, w, [dh, dw], r, c) = (self.plane, self.w, self.dilation, self.r, self.c);
+        (0..r.len).flat_map(move |i| {
+            let row = &plane[(r.start + i * dh) * w..][..w];
+            row[c.start..].iter().step_by(dw).take(c.len)
+        })
+    }
 }
 
 /// Runs a pooling op, dispatching on the element type.
