@@ -611,3 +611,56 @@ fn info_only_and_shared_weight_contexts() {
     let r = init_extended(&model, RKNN_FLAG_SHARE_WEIGHT_MEM, &mut ext);
     assert_eq!(r.err(), Some(RKNN_ERR_CTX_INVALID));
 }
+
+#[test]
+fn failed_outputs_get_takes_back_only_what_it_lent() {
+    let model = common::three_output_model();
+    let ctx = init_bytes(&model, 0).expect("init");
+    let mut x: Vec<f32> = (0..8).map(|i| i as f32 - 4.0).collect();
+    let mut inp: rknn_input = zeroed();
+    inp.buf = x.as_mut_ptr().cast();
+    inp.size = 32;
+    inp.r#type = RKNN_TENSOR_FLOAT32;
+    inp.fmt = RKNN_TENSOR_UNDEFINED;
+    // SAFETY: one valid input, then a plain run.
+    unsafe {
+        assert_eq!(rknn_inputs_set(ctx, 1, &mut inp), RKNN_SUCC);
+        assert_eq!(rknn_run(ctx, null_mut()), RKNN_SUCC);
+    }
+    // [preallocated ok, lent ok, bad index]: the call fails and takes back
+    // exactly the buffer it lent, leaving the caller's own buffer alone.
+    let mut mine = [0f32; 8];
+    let mut outs: [rknn_output; 3] = [zeroed(), zeroed(), zeroed()];
+    outs[0].want_float = 1;
+    outs[0].is_prealloc = 1;
+    outs[0].buf = mine.as_mut_ptr().cast();
+    outs[0].size = 32;
+    outs[1].index = 1;
+    outs[1].want_float = 1;
+    outs[2].index = 7;
+    // SAFETY: three valid structs; the third has a bad index.
+    let r = unsafe { rknn_outputs_get(ctx, 3, outs.as_mut_ptr(), null_mut()) };
+    assert_eq!(r, RKNN_ERR_OUTPUT_INVALID);
+    assert_eq!(outs[0].buf, mine.as_mut_ptr().cast::<c_void>());
+    assert!(outs[1].buf.is_null(), "the lent buffer must be taken back");
+    // Nothing is left lent: releasing output 1 now is an error, not a free.
+    // SAFETY: valid structs.
+    assert_eq!(
+        unsafe { rknn_outputs_release(ctx, 3, outs.as_mut_ptr()) },
+        RKNN_ERR_PARAM_INVALID
+    );
+    // The same request with a valid third index succeeds.
+    outs[2].index = 2;
+    outs[2].want_float = 1;
+    // SAFETY: valid structs.
+    unsafe {
+        assert_eq!(
+            rknn_outputs_get(ctx, 3, outs.as_mut_ptr(), null_mut()),
+            RKNN_SUCC
+        );
+        let relu: Vec<f32> = x.iter().map(|v| v.max(0.0)).collect();
+        assert_eq!(mine.to_vec(), relu);
+        assert_eq!(rknn_outputs_release(ctx, 3, outs.as_mut_ptr()), RKNN_SUCC);
+    }
+    assert_eq!(rknn_destroy(ctx), RKNN_SUCC);
+}

@@ -354,10 +354,12 @@ pub unsafe extern "C" fn rknn_outputs_get(
             let result = fill_outputs(h, list, &mut lent_now);
             if result.is_err() {
                 // Take back what this call handed out; the caller sees an error.
-                for (out, addr) in list.iter_mut().zip(lent_now.iter()) {
-                    h.lent.remove(addr);
-                    if out.is_prealloc == 0 {
+                for out in list.iter_mut().filter(|o| o.is_prealloc == 0) {
+                    let addr = out.buf as usize;
+                    if lent_now.contains(&addr) {
+                        h.lent.remove(&addr);
                         out.buf = std::ptr::null_mut();
+                        out.size = 0;
                     }
                 }
             }

@@ -96,3 +96,26 @@ pub fn int8_conv_model() -> Vec<u8> {
     };
     rknnrt::model::write(&m, &weights)
 }
+
+/// x [1,8] f32 -> Relu, Sigmoid and Tanh as three outputs.
+pub fn three_output_model() -> Vec<u8> {
+    let mut g = Graph::default();
+    let x = g.add_tensor(TensorInfo::activation("x", vec![1, 8], DType::F32));
+    g.inputs.push(x);
+    for (name, act) in [
+        ("relu", Activation::Relu),
+        ("sigmoid", Activation::Sigmoid),
+        ("tanh", Activation::Tanh),
+    ] {
+        let y = g.add_tensor(TensorInfo::activation(name, vec![1, 8], DType::F32));
+        g.outputs.push(y);
+        g.add_node(Node {
+            name: name.into(),
+            op: Op::Unary { act },
+            inputs: vec![x],
+            outputs: vec![y],
+            target: Target::Npu,
+        });
+    }
+    rknnrt::model::write(&meta(g, ""), &[])
+}
