@@ -664,3 +664,54 @@ fn failed_outputs_get_takes_back_only_what_it_lent() {
     }
     assert_eq!(rknn_destroy(ctx), RKNN_SUCC);
 }
+
+/// Child half of `level_4_prints_the_layer_table_after_each_run`.
+#[test]
+fn perf_log_child() {
+    if std::env::var("RKNNRT_PERF_LOG_CHILD").is_err() {
+        return;
+    }
+    let model = common::relu_model();
+    let ctx = init_bytes(&model, 0).expect("init");
+    check_usable(ctx);
+    // The table is also available through the query at this level.
+    let mut d: rknn_perf_detail = zeroed();
+    assert_eq!(query(ctx, RKNN_QUERY_PERF_DETAIL, &mut d), RKNN_SUCC);
+    assert_eq!(rknn_destroy(ctx), RKNN_SUCC);
+}
+
+#[test]
+fn level_4_prints_the_layer_table_after_each_run() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "perf_log_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("RKNNRT_PERF_LOG_CHILD", "1")
+        .env("RKNN_LOG_LEVEL", "4")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("I RKNN: ["), "banner at level 4: {err}");
+    assert!(
+        err.contains("RKNN Runtime Information, librknnrt version: "),
+        "{err}"
+    );
+    let table: Vec<&str> = err.lines().filter(|l| l.starts_with("D RKNN: [")).collect();
+    assert!(
+        table
+            .iter()
+            .any(|l| l.ends_with("Network Layer Information Table")),
+        "{err}"
+    );
+    assert!(table.iter().any(|l| l.contains("Relu:relu")), "{err}");
+    assert!(
+        table
+            .iter()
+            .any(|l| l.contains("Total Operator Elapsed Per Frame Time(us): ")),
+        "{err}"
+    );
+}

@@ -9,7 +9,7 @@ use super::handles::{self, Handle};
 use super::query;
 use crate::abi::*;
 use crate::graph::{DType, Layout};
-use crate::runtime::context::{FLAG_COLLECT_PERF, FLAG_MODEL_INFO_ONLY};
+use crate::runtime::context::FLAG_MODEL_INFO_ONLY;
 use crate::runtime::{self, io, loader, Context, ErrorKind};
 
 /// Maps a runtime error to the C code and message.
@@ -290,8 +290,13 @@ pub unsafe extern "C" fn rknn_run(context: rknn_context, extend: *mut rknn_run_e
                 ));
             }
             h.ctx.run().map_err(rt_err)?;
-            if h.ctx.flags() & FLAG_COLLECT_PERF != 0 {
-                h.perf_detail = None;
+            h.perf_detail = None;
+            if crate::log::rknn_level() >= 4 {
+                let table =
+                    runtime::perf::detail(&h.ctx.model().meta.graph, &h.ctx.perf().nodes, "CPU");
+                for line in table.lines() {
+                    tracing::debug!("{line}");
+                }
             }
             Ok(RKNN_SUCC)
         })

@@ -7,7 +7,6 @@ use super::guard::ApiError;
 use super::handles::Handle;
 use crate::abi::*;
 use crate::runtime::attrs::{self, AttrKind, TensorAttr};
-use crate::runtime::context::FLAG_COLLECT_PERF;
 
 fn too_small(name: &str, size: u32, need: usize) -> ApiError {
     ApiError::new(
@@ -185,7 +184,7 @@ pub unsafe fn answer(
         RKNN_QUERY_PERF_DETAIL => {
             // SAFETY: forwarded contract.
             let d: &mut rknn_perf_detail = unsafe { dest(info, size, "rknn_perf_detail") }?;
-            if h.ctx.flags() & FLAG_COLLECT_PERF == 0 {
+            if !h.ctx.collects_perf() {
                 return Err(ApiError::new(
                     RKNN_ERR_FAIL,
                     "RKNN_QUERY_PERF_DETAIL needs RKNN_FLAG_COLLECT_PERF_MASK at rknn_init",

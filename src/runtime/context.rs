@@ -182,6 +182,13 @@ impl Context {
         }
     }
 
+    /// Whether runs record per-node times: with
+    /// `RKNN_FLAG_COLLECT_PERF_MASK`, or at `RKNN_LOG_LEVEL` 4 and above
+    /// (which prints the layer table after every run, as the vendor does).
+    pub fn collects_perf(&self) -> bool {
+        self.flags & FLAG_COLLECT_PERF != 0 || crate::log::rknn_level() >= 4
+    }
+
     /// The flags given at init.
     pub fn flags(&self) -> u32 {
         self.flags
@@ -319,7 +326,7 @@ impl Context {
             outputs: &outputs,
             weights: self.model.weights(),
         };
-        let collect = self.flags & FLAG_COLLECT_PERF != 0;
+        let collect = self.collects_perf();
         let start = Instant::now();
         let result = exec::run(
             &self.model.meta.graph,

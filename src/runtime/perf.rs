@@ -52,7 +52,7 @@ fn render_table(title: &str, header: &[&str], rows: &[Vec<String>], footer: &[St
     let rule = "-".repeat(total);
     let mut out = String::new();
     let _ = writeln!(out, "{rule}");
-    let _ = writeln!(out, "{:^total$}", title);
+    let _ = writeln!(out, "{}", format!("{title:^total$}").trim_end());
     let _ = writeln!(out, "{rule}");
     let line = |cells: &[String]| {
         let mut l = String::new();
