@@ -97,7 +97,9 @@ fuzz_target!(|data: &[u8]| {
 
     let mut prealloc: Vec<Vec<u8>> = outs
         .iter()
-        .map(|o| vec![0u8; (u32::from_le_bytes([o[4], o[5], o[6], o[7]]) % (MAX_PREALLOC + 1)) as usize])
+        .map(|o| {
+            vec![0u8; (u32::from_le_bytes([o[4], o[5], o[6], o[7]]) % (MAX_PREALLOC + 1)) as usize]
+        })
         .collect();
     let mut outputs: Vec<rknn_output> = outs
         .iter()
@@ -106,15 +108,18 @@ fuzz_target!(|data: &[u8]| {
             want_float: o[0],
             is_prealloc: o[1],
             index: index(o[2]),
-            buf: if o[1] != 0 { buf.as_mut_ptr().cast() } else { null_mut() },
+            buf: if o[1] != 0 {
+                buf.as_mut_ptr().cast()
+            } else {
+                null_mut()
+            },
             size: if o[1] != 0 { buf.len() as u32 } else { 0 },
         })
         .collect();
     // SAFETY: `outputs` holds `n_outputs` structs; preallocated ones point
     // to buffers of `size` bytes that outlive the call.
-    let got = unsafe {
-        rknn_outputs_get(ctx, outputs.len() as u32, outputs.as_mut_ptr(), null_mut())
-    };
+    let got =
+        unsafe { rknn_outputs_get(ctx, outputs.len() as u32, outputs.as_mut_ptr(), null_mut()) };
     if got == RKNN_SUCC {
         check_outputs(&outputs);
     }
@@ -123,7 +128,8 @@ fuzz_target!(|data: &[u8]| {
         for round in 0..rounds {
             // SAFETY: the structs passed to (and possibly filled by)
             // `rknn_outputs_get`.
-            let r = unsafe { rknn_outputs_release(ctx, outputs.len() as u32, outputs.as_mut_ptr()) };
+            let r =
+                unsafe { rknn_outputs_release(ctx, outputs.len() as u32, outputs.as_mut_ptr()) };
             if got == RKNN_SUCC && round == 0 {
                 assert_eq!(r, RKNN_SUCC, "releasing what rknn_outputs_get lent");
             }
@@ -136,7 +142,10 @@ fuzz_target!(|data: &[u8]| {
 /// readable for its reported size (a sanitizer catches a lie).
 fn check_outputs(outputs: &[rknn_output]) {
     for o in outputs {
-        assert!(!o.buf.is_null(), "successful rknn_outputs_get left buf NULL");
+        assert!(
+            !o.buf.is_null(),
+            "successful rknn_outputs_get left buf NULL"
+        );
         // SAFETY: the runtime promises `size` readable bytes at `buf`.
         let bytes = unsafe { std::slice::from_raw_parts(o.buf.cast::<u8>(), o.size as usize) };
         std::hint::black_box(bytes.iter().fold(0u8, |a, &b| a ^ b));

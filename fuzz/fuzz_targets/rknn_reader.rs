@@ -110,14 +110,8 @@ fn run_on_zeros(ctx: rknn_context) {
         })
         .collect();
     // SAFETY: `outputs` holds `n_output` structs.
-    let r = unsafe {
-        rknn_outputs_get(
-            ctx,
-            outputs.len() as u32,
-            outputs.as_mut_ptr(),
-            null_mut(),
-        )
-    };
+    let r =
+        unsafe { rknn_outputs_get(ctx, outputs.len() as u32, outputs.as_mut_ptr(), null_mut()) };
     if r == RKNN_SUCC {
         // SAFETY: the structs filled by `rknn_outputs_get`.
         let r = unsafe { rknn_outputs_release(ctx, outputs.len() as u32, outputs.as_mut_ptr()) };

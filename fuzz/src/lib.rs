@@ -93,6 +93,7 @@ pub fn fix_header(bytes: &mut [u8]) {
 pub fn quiet() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let _ = tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default());
+        let _ =
+            tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default());
     });
 }
