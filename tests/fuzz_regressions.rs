@@ -1,0 +1,45 @@
+//! Inputs found by the fuzz targets in `fuzz/` that once crashed, replayed
+//! in the normal test suite (docs/testing.md). Each test names the target
+//! and the defect; the fix is in the commit that added the test.
+
+use rknnrt::graph::{DType, Quant, TensorInfo};
+use rknnrt::kernels::quant::quantize_i8;
+use rknnrt::model::InputPreprocess;
+use rknnrt::runtime::io::{convert_input, InputBuf, LayoutSpec};
+
+/// `convert_input`: uint8 NHWC image into an int8 tensor whose channel 0
+/// has a denormal std. The slope `1 / (std * scale)` is so large that the
+/// fixed-point search's ideal multiplier saturated at `i64::MAX` and
+/// `ideal + step` overflowed (a panic with overflow checks). Now the
+/// search finds no form and the exact table path is used: channel 0
+/// saturates, the other channels convert normally.
+#[test]
+fn convert_input_denormal_std_does_not_overflow_the_fixed_point_search() {
+    let mut dst = TensorInfo::activation("x", vec![1, 3, 4, 4], DType::I8);
+    dst.quant = Some(Quant::per_tensor(0.05, -3));
+    let tiny = f32::from_bits(0x0003_0000);
+    let pre = InputPreprocess {
+        mean: vec![10.0, 20.0, 30.0],
+        std: vec![tiny, 4.0, 8.0],
+    };
+    let data: Vec<u8> = (0..48).map(|i| i * 3).collect();
+    let src = InputBuf {
+        data: &data,
+        dtype: DType::U8,
+        layout: LayoutSpec::NHWC,
+        pass_through: false,
+    };
+    let mut out = vec![0u8; 48];
+    let n = convert_input(&src, &pre, &dst, LayoutSpec::NCHW, &mut out).expect("converts");
+    assert_eq!(n, 48);
+    for c in 0..3 {
+        for p in 0..16 {
+            let v = f32::from(data[p * 3 + c]);
+            let want = quantize_i8((v - pre.mean[c]) / pre.std[c], 1.0 / 0.05, -3);
+            assert_eq!(out[c * 16 + p] as i8, want, "channel {c}, pixel {p}");
+        }
+    }
+    // Channel 0: below the mean saturates low, above it high.
+    assert_eq!(out[0] as i8, -128);
+    assert_eq!(out[15] as i8, 127);
+}
