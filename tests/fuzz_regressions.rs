@@ -5,7 +5,7 @@
 use rknnrt::graph::{DType, Quant, TensorInfo};
 use rknnrt::kernels::quant::quantize_i8;
 use rknnrt::model::InputPreprocess;
-use rknnrt::runtime::io::{convert_input, InputBuf, LayoutSpec};
+use rknnrt::runtime::io::{convert_input, InputBuf, IoError, LayoutSpec};
 
 /// `convert_input`: uint8 NHWC image into an int8 tensor whose channel 0
 /// has a denormal std. The slope `1 / (std * scale)` is so large that the
@@ -42,4 +42,43 @@ fn convert_input_denormal_std_does_not_overflow_the_fixed_point_search() {
     // Channel 0: below the mean saturates low, above it high.
     assert_eq!(out[0] as i8, -128);
     assert_eq!(out[15] as i8, 127);
+}
+
+/// `convert_input`: a pass-through int8 copy into a tensor whose
+/// quantization has one scale and no zero point. The padding byte was
+/// computed (`zero_point[0]`) before the quantization was checked, an
+/// index out of bounds. Now the inconsistent quantization is refused up
+/// front, as on the converting paths.
+#[test]
+fn convert_input_refuses_quantization_without_zero_points() {
+    let mut dst = TensorInfo::activation("x", vec![1, 2, 2, 2], DType::I8);
+    dst.quant = Some(Quant {
+        scale: vec![0.1],
+        zero_point: vec![],
+        axis: 0,
+    });
+    let data = [1u8, 2, 3, 4, 5, 6, 7, 8];
+    for pass_through in [true, false] {
+        let src = InputBuf {
+            data: &data,
+            dtype: DType::I8,
+            layout: LayoutSpec::NCHW,
+            pass_through,
+        };
+        let mut out = vec![0u8; 8];
+        let r = convert_input(
+            &src,
+            &InputPreprocess::default(),
+            &dst,
+            LayoutSpec::NCHW,
+            &mut out,
+        );
+        match r {
+            Err(IoError::Invalid(msg)) => {
+                assert!(msg.contains("1 scales and 0 zero points"), "{msg}")
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        assert_eq!(out, [0u8; 8], "nothing written on error");
+    }
 }
