@@ -44,7 +44,7 @@ fn index(b: u8) -> u32 {
 fuzz_target!(|data: &[u8]| {
     rknnrt_fuzz::quiet();
     let mut c = Cursor::new(data);
-    let model = if c.u8() % 2 == 0 {
+    let model = if c.u8().is_multiple_of(2) {
         models::relu_model()
     } else {
         models::int8_conv_model()
