@@ -82,3 +82,35 @@ fn convert_input_refuses_quantization_without_zero_points() {
         assert_eq!(out, [0u8; 8], "nothing written on error");
     }
 }
+
+/// `convert_input`: a 4-D tensor of width 0 read from NHWC. The row loop
+/// visited every (n, c, h) row and sliced the source at the row base
+/// (`c` for NHWC), past the end of the empty buffer. Rows without pixels
+/// are now skipped: every supported conversion writes nothing and
+/// succeeds.
+#[test]
+fn convert_input_zero_width_rows_are_skipped() {
+    let quant = Some(Quant::per_tensor(0.5, 1));
+    for dst_type in [DType::F32, DType::F16, DType::I8, DType::U8] {
+        let mut dst = TensorInfo::activation("x", vec![1, 2, 2, 0], dst_type);
+        if !dst_type.is_float() {
+            dst.quant = quant.clone();
+        }
+        for src_type in [DType::U8, DType::I8, DType::F16, DType::F32] {
+            for layout in [LayoutSpec::NHWC, LayoutSpec::NCHW] {
+                let src = InputBuf {
+                    data: &[],
+                    dtype: src_type,
+                    layout,
+                    pass_through: false,
+                };
+                let pre = InputPreprocess {
+                    mean: vec![1.0, 2.0],
+                    std: vec![2.0, 4.0],
+                };
+                let r = convert_input(&src, &pre, &dst, LayoutSpec::NCHW, &mut []);
+                assert_eq!(r, Ok(0), "{src_type:?} {layout:?} -> {dst_type:?}");
+            }
+        }
+    }
+}
