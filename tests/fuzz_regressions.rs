@@ -114,3 +114,32 @@ fn convert_input_zero_width_rows_are_skipped() {
         }
     }
 }
+
+/// `convert_input`: uint8 NHWC into an f32 tensor with 0 channels (shape
+/// `[1, 2, 8, 0]` in NHWC). The vectorised uint8 → float row kernel
+/// walked the 8 pixels of each row and sliced the empty source. A tensor
+/// without elements now converts nothing, on every path.
+#[test]
+fn convert_input_zero_channels_converts_nothing() {
+    for dst_type in [DType::F32, DType::F16, DType::I8] {
+        let mut dst = TensorInfo::activation("x", vec![1, 2, 8, 0], dst_type);
+        dst.layout = rknnrt::graph::Layout::Nhwc;
+        if dst_type == DType::I8 {
+            dst.quant = Some(Quant::per_tensor(0.25, 0));
+        }
+        for layout in [LayoutSpec::NHWC, LayoutSpec::NCHW] {
+            let src = InputBuf {
+                data: &[],
+                dtype: DType::U8,
+                layout,
+                pass_through: false,
+            };
+            let pre = InputPreprocess {
+                mean: vec![],
+                std: vec![-1.0e37],
+            };
+            let r = convert_input(&src, &pre, &dst, LayoutSpec::NCHW, &mut []);
+            assert_eq!(r, Ok(0), "{layout:?} -> {dst_type:?}");
+        }
+    }
+}

@@ -230,6 +230,12 @@ pub fn convert_input(
             qzp: zp,
         })
         .collect();
+    if sm.dims().elems() == Some(0) {
+        // No elements (a zero width or channel count): the row kernels
+        // below assume non-empty rows and pixels.
+        dm.fill_padding(out, &pad);
+        return Ok(need_dst);
+    }
 
     let level = simd::detect();
     let padded = if src.dtype == DType::U8 && matches!(dst.dtype, DType::I8 | DType::U8) {
