@@ -133,6 +133,11 @@ pub(crate) fn is_value_dst(t: DType) -> bool {
 #[inline(always)]
 fn for_rows(sm: &Map, dm: &Map, mut f: impl FnMut(usize, usize, usize)) {
     let d = sm.dims();
+    if d.w == 0 {
+        // Rows without pixels: nothing to visit (and a row base may lie
+        // past the end of an empty buffer).
+        return;
+    }
     for n in 0..d.n {
         for h in 0..d.h {
             for c in 0..d.c {

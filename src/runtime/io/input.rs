@@ -74,7 +74,7 @@ pub fn input_size(dst: &TensorInfo, dst_layout: LayoutSpec) -> IoResult<usize> {
 /// per-tensor quantized int8/uint8, zero otherwise.
 pub(crate) fn pad_bytes(info: &TensorInfo) -> Vec<u8> {
     let zp = match &info.quant {
-        Some(q) if q.is_per_tensor() => q.zero_point[0],
+        Some(q) if q.is_per_tensor() => q.zero_point.first().copied().unwrap_or(0),
         _ => 0,
     };
     match info.dtype {
@@ -112,19 +112,28 @@ fn mean_std(pre: &InputPreprocess, c: usize) -> IoResult<Vec<(f32, f32)>> {
         .collect()
 }
 
+/// Checks that the quantization of `dst`, if any, has as many zero points
+/// as scales, and at least one.
+fn check_quant_lists(dst: &TensorInfo) -> IoResult<()> {
+    match &dst.quant {
+        Some(q) if q.scale.is_empty() || q.scale.len() != q.zero_point.len() => {
+            Err(IoError::Invalid(format!(
+                "quantization of '{}' has {} scales and {} zero points",
+                dst.name,
+                q.scale.len(),
+                q.zero_point.len()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Per-channel quantization (scale, zero point) of `dst` for `c` channels.
 fn quant_params(dst: &TensorInfo, c: usize, image: bool) -> IoResult<Vec<(f32, i32)>> {
     let Some(q) = &dst.quant else {
         return Ok(vec![(1.0, 0); c]);
     };
-    if q.scale.is_empty() || q.scale.len() != q.zero_point.len() {
-        return Err(IoError::Invalid(format!(
-            "quantization of '{}' has {} scales and {} zero points",
-            dst.name,
-            q.scale.len(),
-            q.zero_point.len()
-        )));
-    }
+    check_quant_lists(dst)?;
     let channel_axis = if dst.layout == Layout::Nhwc { 3 } else { 1 };
     if !q.is_per_tensor() && (!image || q.axis != channel_axis || q.scale.len() != c) {
         return Err(IoError::Unsupported(format!(
@@ -163,6 +172,7 @@ pub fn convert_input(
     out: &mut [u8],
 ) -> IoResult<usize> {
     let Maps { sm, dm, image } = maps(src.layout, src.pass_through, dst, dst_layout)?;
+    check_quant_lists(dst)?;
     if src.pass_through && src.dtype != dst.dtype {
         return Err(IoError::Unsupported(format!(
             "pass_through input for '{}' must be {:?} (the model's type), got {:?}",
@@ -220,6 +230,12 @@ pub fn convert_input(
             qzp: zp,
         })
         .collect();
+    if sm.dims().elems() == Some(0) {
+        // No elements (a zero width or channel count): the row kernels
+        // below assume non-empty rows and pixels.
+        dm.fill_padding(out, &pad);
+        return Ok(need_dst);
+    }
 
     let level = simd::detect();
     let padded = if src.dtype == DType::U8 && matches!(dst.dtype, DType::I8 | DType::U8) {

@@ -101,10 +101,12 @@ impl FixedChan {
             let ideal = (slope * (1u64 << (r + 8)) as f64).round() as i64;
             for d in 0..=2 * WINDOW {
                 let step = (d + 1) / 2;
+                // `ideal` saturates at i64::MAX for huge slopes (a
+                // denormal std): no 16-bit multiplier then, not overflow.
                 let m = if d % 2 == 1 {
-                    ideal + step
+                    ideal.saturating_add(step)
                 } else {
-                    ideal - step
+                    ideal.saturating_sub(step)
                 };
                 if !(0..=65535).contains(&m) {
                     continue;

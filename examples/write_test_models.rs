@@ -1,0 +1,36 @@
+//! Writes the small models of the C API tests (`tests/common/mod.rs`) as
+//! `.rknn` files into a directory, for programs that need a model on disk:
+//! `.ci/memcheck.sh` and the fuzz seed corpus (`fuzz/corpus/`).
+//!
+//! ```sh
+//! cargo run --example write_test_models -- <dir>
+//! ```
+//! writes `<dir>/relu_f32.rknn` (x [1,3,4,4] f32 -> Relu) and
+//! `<dir>/conv_int8.rknn` (int8 1x1 Conv with mean/std pre-processing).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::path::PathBuf;
+
+fn main() {
+    let Some(dir) = std::env::args_os().nth(1).map(PathBuf::from) else {
+        eprintln!("usage: write_test_models <dir>");
+        std::process::exit(2);
+    };
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("cannot create {}: {e}", dir.display());
+        std::process::exit(1);
+    }
+    for (name, bytes) in [
+        ("relu_f32.rknn", common::relu_model()),
+        ("conv_int8.rknn", common::int8_conv_model()),
+    ] {
+        let path = dir.join(name);
+        if let Err(e) = std::fs::write(&path, bytes) {
+            eprintln!("cannot write {}: {e}", path.display());
+            std::process::exit(1);
+        }
+        println!("{}", path.display());
+    }
+}
