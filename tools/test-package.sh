@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Proves a host release tarball is usable by C projects (docs/targets.md):
-# unpacks it in a temporary directory, builds packaging/consumer/consumer.c
-# with `pkg-config --cflags --libs rknnrt` (and --static against
-# librknnrt.a) and with CMake's find_package(rknnrt), runs each program,
-# and runs the packaged bin/rknn_benchmark.
+# Proves a release tarball is complete and usable (docs/targets.md):
+# unpacks it in a temporary directory and checks the layout and that the
+# library is stripped. For the host (x86_64) tarball it then builds
+# packaging/consumer/consumer.c with `pkg-config --cflags --libs rknnrt`
+# (and --static against librknnrt.a) and with CMake's
+# find_package(rknnrt), and runs each program. Finally it runs the
+# packaged bin/rknn_benchmark (under qemu-user for aarch64/armv7) on
+# MODEL if given, else without arguments (usage message).
 #
-#   tools/test-package.sh target/dist/rknnrt-<ver>-x86_64-unknown-linux-gnu.tar.gz
+#   tools/test-package.sh target/dist/rknnrt-<ver>-x86_64-unknown-linux-gnu.tar.gz [model.rknn]
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 <host tarball>" >&2
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+    echo "usage: $0 <tarball> [model.rknn]" >&2
     exit 2
 fi
 tarball=$(realpath "$1")
+model=${2:+$(realpath "$2")}
 root=$(cd "$(dirname "$0")/.." && pwd)
 consumer=$root/packaging/consumer
 work=$(mktemp -d)
@@ -31,38 +35,51 @@ if readelf -S "$prefix/lib/librknnrt.so" | grep -q '\.debug_\|\.symtab'; then
     exit 1
 fi
 
-echo "-- pkg-config"
-export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
-pkg-config --modversion rknnrt
-# shellcheck disable=SC2046 # word splitting of the flags is intended
-gcc -std=c99 -Wall -Werror "$consumer/consumer.c" $(pkg-config --cflags --libs rknnrt) \
-    -Wl,-rpath,"$prefix/lib" -o "$work/consumer_pc"
-"$work/consumer_pc"
-# shellcheck disable=SC2046
-gcc -std=c99 -Wall -Werror "$consumer/consumer.c" $(pkg-config --cflags rknnrt) \
-    "$prefix/lib/librknnrt.a" $(pkg-config --static --libs-only-l rknnrt | sed 's/-lrknnrt//') \
-    -o "$work/consumer_pc_static"
-"$work/consumer_pc_static"
-if readelf -d "$work/consumer_pc_static" | grep -q librknnrt; then
-    echo "static consumer still needs librknnrt.so" >&2
-    exit 1
+case "$(readelf -h "$prefix/lib/librknnrt.so" | sed -n 's/^ *Machine: *//p')" in
+AArch64) runner=(qemu-aarch64 -L /usr/aarch64-linux-gnu) ;;
+ARM) runner=(qemu-arm -L /usr/arm-linux-gnueabihf) ;;
+*) runner=() ;;
+esac
+
+if [ ${#runner[@]} -eq 0 ]; then
+    echo "-- pkg-config"
+    export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+    pkg-config --modversion rknnrt
+    # shellcheck disable=SC2046 # word splitting of the flags is intended
+    gcc -std=c99 -Wall -Werror "$consumer/consumer.c" $(pkg-config --cflags --libs rknnrt) \
+        -Wl,-rpath,"$prefix/lib" -o "$work/consumer_pc"
+    "$work/consumer_pc"
+    # shellcheck disable=SC2046
+    gcc -std=c99 -Wall -Werror "$consumer/consumer.c" $(pkg-config --cflags rknnrt) \
+        "$prefix/lib/librknnrt.a" $(pkg-config --static --libs-only-l rknnrt | sed 's/-lrknnrt//') \
+        -o "$work/consumer_pc_static"
+    "$work/consumer_pc_static"
+    if readelf -d "$work/consumer_pc_static" | grep -q librknnrt; then
+        echo "static consumer still needs librknnrt.so" >&2
+        exit 1
+    fi
+
+    echo "-- cmake"
+    cmake -S "$consumer" -B "$work/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$work/build" >/dev/null
+    "$work/build/consumer_shared"
+    "$work/build/consumer_static"
 fi
 
-echo "-- cmake"
-cmake -S "$consumer" -B "$work/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$work/build" >/dev/null
-"$work/build/consumer_shared"
-"$work/build/consumer_static"
-
-echo "-- bin/rknn_benchmark"
-# Without arguments it prints its usage and fails; that it starts at all
-# shows the rpath finds lib/librknnrt.so.
-out=$("$prefix/bin/rknn_benchmark" 2>&1 || true)
-case "$out" in
-Usage:*) echo "rknn_benchmark starts" ;;
-*)
-    echo "rknn_benchmark did not start: $out" >&2
-    exit 1
-    ;;
-esac
+echo "-- bin/rknn_benchmark ${runner[*]}"
+# The rpath ($ORIGIN/../lib) must find lib/librknnrt.so.
+if [ -n "$model" ]; then
+    (cd "$work" && "${runner[@]}" "$prefix/bin/rknn_benchmark" "$model" "" 2) | tee "$work/bench.txt"
+    grep -q '^---- Top5 ----$' "$work/bench.txt" || { echo "rknn_benchmark gave no result" >&2; exit 1; }
+else
+    # Without arguments it prints its usage and fails.
+    out=$("${runner[@]}" "$prefix/bin/rknn_benchmark" 2>&1 || true)
+    case "$out" in
+    Usage:*) echo "rknn_benchmark starts" ;;
+    *)
+        echo "rknn_benchmark did not start: $out" >&2
+        exit 1
+        ;;
+    esac
+fi
 echo "package ok: $tarball"
