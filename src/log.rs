@@ -1,7 +1,9 @@
 //! Logging in the vendor format: `<L> RKNN: [HH:MM:SS.mmm] message` on
 //! stderr, filtered by `RKNN_LOG_LEVEL` (0 errors, 1 +warnings, 2 +info,
 //! 3 +debug, 4 and above +trace; unset means 0). Nothing goes to stdout.
-//! Timestamps are UTC wall-clock time.
+//! Timestamps are UTC wall-clock time. On Android the lines go to logcat
+//! instead (tag `RKNN`, see `logcat`), or to stderr if liblog cannot be
+//! loaded.
 
 use std::fmt;
 use std::sync::Once;
@@ -11,6 +13,8 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
+
+mod logcat;
 
 static INIT: Once = Once::new();
 
@@ -48,17 +52,35 @@ pub fn rknn_level() -> u32 {
 pub fn init() {
     INIT.call_once(|| {
         let (level, complaint) = level_from_env();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(max_level(level))
+        let builder = tracing_subscriber::fmt().with_max_level(max_level(level));
+        #[cfg(target_os = "android")]
+        if let Some(logcat) = logcat::Logcat::open() {
+            let subscriber = builder
+                .with_writer(logcat)
+                .event_format(logcat::MessageFormat)
+                .finish();
+            install(subscriber, complaint);
+            return;
+        }
+        let subscriber = builder
             .with_writer(std::io::stderr)
             .event_format(VendorFormat)
             .finish();
-        if tracing::subscriber::set_global_default(subscriber).is_ok() {
-            if let Some(msg) = complaint {
-                tracing::error!("{msg}");
-            }
-        }
+        install(subscriber, complaint);
     });
+}
+
+/// Makes `subscriber` the global default (unless the host program set
+/// one) and logs the complaint about a bad `RKNN_LOG_LEVEL` through it.
+fn install<S>(subscriber: S, complaint: Option<String>)
+where
+    S: Subscriber + Send + Sync + 'static,
+{
+    if tracing::subscriber::set_global_default(subscriber).is_ok() {
+        if let Some(msg) = complaint {
+            tracing::error!("{msg}");
+        }
+    }
 }
 
 /// Formats events as `<L> RKNN: [HH:MM:SS.mmm] message`.

@@ -2,7 +2,11 @@
 //! `include/` and runs it: struct sizes and offsets, enum and define values,
 //! function types and helper strings must match the vendor ABI. The same
 //! file is compiled as C++, and syntax-checked for ILP32 (32-bit ARM) and,
-//! when a cross compiler is installed, for aarch64.
+//! when a cross compiler is installed, for aarch64. On a cross target the
+//! target's compiler builds it and the program runs under the runner
+//! (`tests/cross`).
+
+mod cross;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,7 +56,7 @@ fn build_and_run(compiler: &str, flags: &[&str], exe: &Path) {
         .arg(source())
         .arg("-o")
         .arg(exe));
-    let stdout = run(&mut Command::new(exe));
+    let stdout = run(&mut cross::command(exe));
     assert!(
         stdout.contains("abi_layout: ok"),
         "unexpected output: {stdout}"
@@ -62,13 +66,13 @@ fn build_and_run(compiler: &str, flags: &[&str], exe: &Path) {
 #[test]
 fn c_program_checks_the_abi() {
     let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).join("abi_layout_c");
-    build_and_run("gcc", &["-std=c11", "-pedantic"], &exe);
+    build_and_run(&cross::cc(), &["-std=c11", "-pedantic"], &exe);
 }
 
 #[test]
 fn cpp_program_checks_the_abi() {
     let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).join("abi_layout_cpp");
-    build_and_run("g++", &["-std=c++11", "-x", "c++"], &exe);
+    build_and_run(&cross::cxx(), &["-std=c++11", "-x", "c++"], &exe);
 }
 
 /// Syntax-checks the layout part of the program with `compiler`.
@@ -88,7 +92,9 @@ fn check_layout(compiler: &str, flags: &[&str]) {
 
 #[test]
 fn ilp32_arm_layouts() {
-    if available("arm-linux-gnueabihf-gcc") {
+    if cfg!(target_arch = "arm") {
+        check_layout(&cross::cc(), &[]);
+    } else if available("arm-linux-gnueabihf-gcc") {
         check_layout("arm-linux-gnueabihf-gcc", &[]);
     } else if cfg!(target_arch = "x86_64") {
         // The proxy the reference numbers come from: i386 with 8-byte
@@ -105,7 +111,7 @@ fn ilp32_arm_layouts() {
 #[test]
 fn aarch64_layouts() {
     if cfg!(target_arch = "aarch64") {
-        check_layout("gcc", &[]);
+        check_layout(&cross::cc(), &[]);
     } else if available("aarch64-linux-gnu-gcc") {
         check_layout("aarch64-linux-gnu-gcc", &[]);
     } else {

@@ -3,9 +3,9 @@
 //! that each error leaves the context usable.
 
 mod common;
+mod cross;
 
 use std::ffi::{c_void, CStr, CString};
-use std::process::Command;
 use std::ptr::{null_mut, NonNull};
 
 use rknnrt::abi::*;
@@ -511,7 +511,7 @@ fn log_child() {
 
 #[test]
 fn errors_are_logged_in_vendor_format() {
-    let out = Command::new(std::env::current_exe().unwrap())
+    let out = cross::command(std::env::current_exe().unwrap())
         .args(["--exact", "log_child", "--nocapture", "--test-threads=1"])
         .env("RKNNRT_LOG_CHILD", "1")
         .env("RKNN_LOG_LEVEL", "0")

@@ -2,6 +2,9 @@
 //! vendor's `rknn_*` functions: every function of the reference export list
 //! (reference/rknn-c-api.md §4.1-4.3, §4.6), not the never-exported
 //! `rknn_create_mem_from_mb_blk`, and nothing else (no Rust symbols).
+//! On a cross target the target's binutils read it (`tests/cross`).
+
+mod cross;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -70,14 +73,15 @@ fn library() -> PathBuf {
 /// Output of a binutils tool run on the library.
 fn tool(name: &str, args: &[&str]) -> String {
     let lib = library();
-    let out = Command::new(name)
+    let program = cross::binutil(name);
+    let out = Command::new(&program)
         .args(args)
         .arg(&lib)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {name}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     assert!(
         out.status.success(),
-        "{name} {args:?} {} failed: {}",
+        "{program} {args:?} {} failed: {}",
         lib.display(),
         String::from_utf8_lossy(&out.stderr)
     );

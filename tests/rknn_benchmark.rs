@@ -3,9 +3,12 @@
 //! the report is checked line by line against the vendor tool's structure
 //! (`../shared/reference/conventions.md` §6), and `rt_output0.npy` against
 //! what `rknn_outputs_get(want_float = 1)` gives for the same input. One
-//! run under valgrind checks for memory errors and definite leaks.
+//! run under valgrind checks for memory errors and definite leaks. On a
+//! cross target the target's compiler builds it and it runs under the
+//! runner (`tests/cross`); valgrind is then skipped.
 
 mod common;
+mod cross;
 
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};
@@ -54,7 +57,7 @@ fn benchmark(dir: &Path) -> PathBuf {
         return exe;
     }
     let lib = library_dir();
-    let out = Command::new("gcc")
+    let out = Command::new(cross::cc())
         .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-O1"])
         .arg(format!("-I{}", root().join("include").display()))
         .arg(root().join("examples/rknn_benchmark.c"))
@@ -64,16 +67,18 @@ fn benchmark(dir: &Path) -> PathBuf {
         .arg("-o")
         .arg(&exe)
         .output()
-        .expect("gcc");
+        .expect("C compiler");
     assert!(
         out.status.success(),
-        "gcc failed:\n{}",
+        "{} failed:\n{}",
+        cross::cc(),
         String::from_utf8_lossy(&out.stderr)
     );
     exe
 }
 
-/// Runs `prefix... rknn_benchmark args...` in `dir`.
+/// Runs `prefix... rknn_benchmark args...` in `dir` (through the
+/// target runner when there is no prefix).
 fn run_in(dir: &Path, prefix: &[&str], args: &[&str]) -> Output {
     let mut cmd = match prefix.split_first() {
         Some((first, rest)) => {
@@ -81,7 +86,7 @@ fn run_in(dir: &Path, prefix: &[&str], args: &[&str]) -> Output {
             c.args(rest).arg(benchmark(dir));
             c
         }
-        None => Command::new(benchmark(dir)),
+        None => cross::command(benchmark(dir)),
     };
     // Only the library built with this test: cargo's own library path
     // may also list an older copy (`target/<profile>/librknnrt.so`, which
@@ -500,6 +505,10 @@ fn no_memory_errors_or_leaks_under_valgrind() {
         .is_ok_and(|o| o.status.success());
     if !available {
         println!("valgrind is not installed: skipping the memory check");
+        return;
+    }
+    if cross::emulated() {
+        println!("cross target under an emulator: skipping the valgrind check");
         return;
     }
     let dir = temp_dir("valgrind");

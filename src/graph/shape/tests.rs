@@ -642,7 +642,20 @@ impl Rng {
     }
 
     fn dim(&mut self) -> usize {
-        self.pick(&[1, 1, 2, 3, 4, 7, 8, 16, 0, MAX_DIM, usize::MAX, 1 << 40])
+        self.pick(&[
+            1,
+            1,
+            2,
+            3,
+            4,
+            7,
+            8,
+            16,
+            0,
+            MAX_DIM,
+            usize::MAX,
+            MAX_DIM.saturating_mul(512),
+        ])
     }
 
     fn small(&mut self) -> usize {
