@@ -682,7 +682,7 @@ fn perf_log_child() {
 
 #[test]
 fn level_4_prints_the_layer_table_after_each_run() {
-    let out = Command::new(std::env::current_exe().unwrap())
+    let out = cross::command(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "perf_log_child",
