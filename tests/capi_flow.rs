@@ -4,6 +4,7 @@
 //! disk. `.ci/memcheck.sh` runs the same program under valgrind.
 
 mod common;
+mod cross;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,7 +48,7 @@ fn c_program_runs_the_general_api_end_to_end() {
 
     let lib = library_dir();
     let exe = dir.join("capi_flow");
-    let out = Command::new("gcc")
+    let out = Command::new(cross::cc())
         .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-O1"])
         .arg(format!("-I{}", root().join("include").display()))
         .arg(root().join("tests/c/capi_flow.c"))
@@ -63,7 +64,7 @@ fn c_program_runs_the_general_api_end_to_end() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let run = Command::new(&exe)
+    let run = cross::command(&exe)
         .arg(&relu)
         .arg(&conv)
         .env("LD_LIBRARY_PATH", &lib)

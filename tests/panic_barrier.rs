@@ -5,9 +5,9 @@
 //! log line, and the process and the context carry on working.
 
 mod common;
+mod cross;
 
 use std::ffi::c_void;
-use std::process::Command;
 use std::ptr::null_mut;
 
 use rknnrt::abi::*;
@@ -120,7 +120,7 @@ fn panic_child() {
 
 #[test]
 fn forced_panic_is_logged_as_internal_error() {
-    let out = Command::new(std::env::current_exe().unwrap())
+    let out = cross::command(std::env::current_exe().unwrap())
         .args(["--exact", "panic_child", "--nocapture", "--test-threads=1"])
         .env("RKNNRT_PANIC_CHILD", "1")
         .env("RKNN_LOG_LEVEL", "0")
