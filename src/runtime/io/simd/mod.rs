@@ -226,14 +226,7 @@ pub(crate) fn u8_i8_fixed_row(
     f: &FixedCoeffs,
     mut sink: Sink,
 ) {
-    let sized = match &sink {
-        Sink::Planar { dst, plane } => fits(c, src, w, dst.len(), *plane, 1),
-        Sink::Blocked { dst, c2 } => src.len() >= w * c && dst.len() >= w * c2 && *c2 >= c,
-    };
-    let c2 = match &sink {
-        Sink::Planar { .. } => None,
-        Sink::Blocked { c2, .. } => Some(*c2),
-    };
+    let (sized, c2) = int8_sink_fits(&sink, c, src, w);
     let done = if sized && u8_i8_fixed_ok(c, c2) {
         match level {
             #[cfg(target_arch = "x86_64")]
@@ -246,6 +239,18 @@ pub(crate) fn u8_i8_fixed_row(
         0
     };
     scalar_u8_i8_fixed(c, src, done, w, f, &mut sink);
+}
+
+/// Whether `src` and the int8 `sink` are large enough for `w` pixels of
+/// `c` channels, and the sink's C2 when it is blocked (NC1HWC2).
+fn int8_sink_fits(sink: &Sink, c: usize, src: &[u8], w: usize) -> (bool, Option<usize>) {
+    match sink {
+        Sink::Planar { dst, plane } => (fits(c, src, w, dst.len(), *plane, 1), None),
+        Sink::Blocked { dst, c2 } => (
+            src.len() >= w * c && dst.len() >= w * c2 && *c2 >= c,
+            Some(*c2),
+        ),
+    }
 }
 
 /// Whether the slices are large enough for `w` pixels.
@@ -263,14 +268,7 @@ pub(crate) fn u8_i8_row(
     q: &QuantCoeffs,
     mut sink: Sink,
 ) {
-    let sized = match &sink {
-        Sink::Planar { dst, plane } => fits(c, src, w, dst.len(), *plane, 1),
-        Sink::Blocked { dst, c2 } => src.len() >= w * c && dst.len() >= w * c2 && *c2 >= c,
-    };
-    let c2 = match &sink {
-        Sink::Planar { .. } => None,
-        Sink::Blocked { c2, .. } => Some(*c2),
-    };
+    let (sized, c2) = int8_sink_fits(&sink, c, src, w);
     let done = if sized && u8_i8_vector_ok(c, c2) {
         match level {
             #[cfg(target_arch = "x86_64")]
