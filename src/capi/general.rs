@@ -1,7 +1,7 @@
 //! The general (copying) flow of `rknn_api.h`: init, query, inputs, run,
 //! outputs, destroy.
 
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::Arc;
 
 use super::guard::{call, ApiError};
@@ -486,10 +486,4 @@ pub extern "C" fn rknn_set_batch_core_num(context: rknn_context, core_num: c_int
             format!("core_num {core_num}: not supported yet by this runtime (multi-batch models)"),
         ))
     })
-}
-
-/// Keeps `CString` in scope for `query`.
-pub(crate) fn perf_text(h: &mut Handle, text: String) -> &CString {
-    let c = CString::new(text.replace('\0', " ")).unwrap_or_default();
-    h.perf_detail.insert(c)
 }

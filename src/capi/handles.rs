@@ -24,6 +24,13 @@ pub struct Handle {
 }
 
 impl Handle {
+    /// Stores `text` as the `RKNN_QUERY_PERF_DETAIL` answer and returns it;
+    /// it stays valid until replaced or the context is destroyed.
+    pub fn set_perf_detail(&mut self, text: String) -> &CString {
+        let c = CString::new(text.replace('\0', " ")).unwrap_or_default();
+        self.perf_detail.insert(c)
+    }
+
     /// Wraps a new context.
     pub fn new(ctx: Context) -> Handle {
         Handle {

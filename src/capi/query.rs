@@ -2,7 +2,6 @@
 
 use std::ffi::{c_char, c_void};
 
-use super::general::perf_text;
 use super::guard::ApiError;
 use super::handles::Handle;
 use crate::abi::*;
@@ -198,7 +197,7 @@ pub unsafe fn answer(
             }
             let text =
                 crate::runtime::perf::detail(&h.ctx.model().meta.graph, &h.ctx.perf().nodes, "CPU");
-            let c = perf_text(h, text);
+            let c = h.set_perf_detail(text);
             d.perf_data = c.as_ptr().cast_mut();
             d.data_len = c.as_bytes().len() as u64;
         }
