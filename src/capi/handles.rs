@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::guard::ApiError;
 use crate::abi::{rknn_context, RKNN_ERR_CTX_INVALID};
+use crate::driver::Device;
 use crate::runtime::Context;
 
 /// A context plus the memory the C API lends to the caller.
@@ -47,6 +48,21 @@ type Shared = Arc<Mutex<Handle>>;
 struct Table {
     next: rknn_context,
     live: HashMap<rknn_context, Shared>,
+    /// Device of every live handle of any kind (model contexts and the
+    /// contexts other APIs create, e.g. matmul), for `rknn_create_mem`.
+    devices: HashMap<rknn_context, Arc<dyn Device>>,
+}
+
+impl Table {
+    fn fresh_id(&mut self) -> rknn_context {
+        loop {
+            self.next = self.next.wrapping_add(1);
+            let id = self.next;
+            if id != 0 && !self.devices.contains_key(&id) {
+                return id;
+            }
+        }
+    }
 }
 
 fn table() -> MutexGuard<'static, Table> {
@@ -60,14 +76,35 @@ fn table() -> MutexGuard<'static, Table> {
 /// Registers `handle` and returns its new id (never 0).
 pub fn insert(handle: Handle) -> rknn_context {
     let mut t = table();
-    loop {
-        t.next = t.next.wrapping_add(1);
-        let id = t.next;
-        if id != 0 && !t.live.contains_key(&id) {
-            t.live.insert(id, Arc::new(Mutex::new(handle)));
-            return id;
-        }
-    }
+    let id = t.fresh_id();
+    t.devices.insert(id, handle.ctx.shared_device());
+    t.live.insert(id, Arc::new(Mutex::new(handle)));
+    id
+}
+
+/// Reserves a new handle id (never 0, never a live one) for a context kind
+/// kept in another table, recording its device for `rknn_create_mem`.
+/// Release it with [`release_id`].
+pub fn reserve_id(device: Arc<dyn Device>) -> rknn_context {
+    let mut t = table();
+    let id = t.fresh_id();
+    t.devices.insert(id, device);
+    id
+}
+
+/// Releases an id from [`reserve_id`].
+pub fn release_id(id: rknn_context) {
+    table().devices.remove(&id);
+}
+
+/// The device of the live handle `id`, of any kind.
+pub fn device_of(id: rknn_context) -> Result<Arc<dyn Device>, ApiError> {
+    table().devices.get(&id).cloned().ok_or_else(|| {
+        ApiError::new(
+            RKNN_ERR_CTX_INVALID,
+            format!("invalid context {id:#x} (never created or already destroyed)"),
+        )
+    })
 }
 
 /// The context behind `id`.
@@ -94,7 +131,9 @@ pub fn with<R>(
 
 /// Unregisters `id`; its memory is freed once no call still uses it.
 pub fn remove(id: rknn_context) -> Result<(), ApiError> {
-    table().live.remove(&id).map(drop).ok_or_else(|| {
+    let mut t = table();
+    t.devices.remove(&id);
+    t.live.remove(&id).map(drop).ok_or_else(|| {
         ApiError::new(
             RKNN_ERR_CTX_INVALID,
             format!("invalid context {id:#x} (never created or already destroyed)"),

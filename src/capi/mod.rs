@@ -5,5 +5,6 @@
 pub mod general;
 pub mod guard;
 pub mod handles;
+pub mod mem_table;
 mod query;
 pub mod unsupported;

@@ -1,46 +1,121 @@
-//! A mapped, fd-backed buffer.
+//! A CPU-visible device buffer: fd, CPU pointer, device address, size.
 
+use std::any::Any;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::ptr::NonNull;
 
-/// A CPU-mapped buffer with a file descriptor (memfd on the host device,
-/// dma-buf on NPU devices). Unmapped and closed on drop.
+/// How the CPU view of a buffer came to be, which decides what dropping
+/// the buffer undoes.
 #[derive(Debug)]
+enum Mapping {
+    /// An `mmap` this buffer made (`base`, `len`); unmapped on drop.
+    Owned { base: NonNull<u8>, len: usize },
+    /// Memory somebody else owns (a caller's virtual address); left alone.
+    Borrowed,
+}
+
+/// Device-specific state of a buffer (a GEM handle, a BO handle ...),
+/// dropped after the CPU mapping is gone so it can free the object.
+pub type Backing = Box<dyn Any + Send + Sync>;
+
+/// A buffer the CPU can read and write and the device can address.
+///
+/// On the host device it is a memfd mapping; on NPU devices a GEM/BO object
+/// mapped into this process. Dropping it unmaps what it mapped, then drops
+/// the device backing (which frees the object), then closes its fd.
 pub struct Buffer {
     ptr: NonNull<u8>,
     size: usize,
-    map_len: usize,
-    fd: OwnedFd,
+    mapping: Mapping,
     dev_addr: u64,
+    cacheable: bool,
+    backing: Option<Backing>,
+    fd: Option<OwnedFd>,
 }
 
-// SAFETY: the buffer owns its mapping exclusively; access to the bytes goes
-// through `&self`/`&mut self` (or through raw pointers whose users uphold
-// aliasing rules), so moving or sharing the handle across threads is sound.
+impl std::fmt::Debug for Buffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Buffer")
+            .field("ptr", &self.ptr)
+            .field("size", &self.size)
+            .field("mapping", &self.mapping)
+            .field("dev_addr", &format_args!("{:#x}", self.dev_addr))
+            .field("cacheable", &self.cacheable)
+            .field("fd", &self.fd())
+            .finish()
+    }
+}
+
+// SAFETY: the buffer owns its mapping (or, for borrowed memory, the creator
+// promised it stays valid for the buffer's life); access to the bytes goes
+// through `&self`/`&mut self` or through raw pointers whose users uphold the
+// aliasing rules, so moving or sharing the handle across threads is sound.
+// The backing is `Send + Sync` by its type.
 unsafe impl Send for Buffer {}
 // SAFETY: see `Send`; shared references only hand out shared slices.
 unsafe impl Sync for Buffer {}
 
 impl Buffer {
-    /// Wraps a mapping.
+    /// Wraps a mapping this buffer will own: `map_len` bytes at `base`, of
+    /// which the buffer's bytes are `size` bytes starting `offset` bytes in.
     ///
     /// # Safety
-    /// `ptr` must point to a live, writable mapping of `map_len >= size`
-    /// bytes created with `mmap`, owned by the new `Buffer` alone.
-    pub(crate) unsafe fn from_raw(
+    /// `base` must point to a live, writable `mmap` mapping of `map_len`
+    /// bytes owned by the new `Buffer` alone, and `offset + size <= map_len`.
+    pub unsafe fn from_mapping(
+        base: NonNull<u8>,
+        map_len: usize,
+        offset: usize,
+        size: usize,
+        fd: Option<OwnedFd>,
+        dev_addr: u64,
+    ) -> Buffer {
+        debug_assert!(offset.checked_add(size).is_some_and(|end| end <= map_len));
+        Buffer {
+            // SAFETY (of the add): the caller guarantees offset <= map_len.
+            ptr: unsafe { NonNull::new_unchecked(base.as_ptr().add(offset)) },
+            size,
+            mapping: Mapping::Owned { base, len: map_len },
+            dev_addr,
+            cacheable: true,
+            backing: None,
+            fd,
+        }
+    }
+
+    /// Wraps memory the buffer does not own (a caller's virtual address).
+    ///
+    /// # Safety
+    /// `ptr .. ptr + size` must stay valid and writable for as long as the
+    /// buffer lives, and must not be accessed through other references
+    /// while the buffer hands out slices.
+    pub unsafe fn from_borrowed(
         ptr: NonNull<u8>,
         size: usize,
-        map_len: usize,
-        fd: OwnedFd,
+        fd: Option<OwnedFd>,
         dev_addr: u64,
     ) -> Buffer {
         Buffer {
             ptr,
             size,
-            map_len,
-            fd,
+            mapping: Mapping::Borrowed,
             dev_addr,
+            cacheable: true,
+            backing: None,
+            fd,
         }
+    }
+
+    /// Attaches device-specific state, dropped after the mapping.
+    pub fn with_backing(mut self, backing: Backing) -> Buffer {
+        self.backing = Some(backing);
+        self
+    }
+
+    /// Records whether the CPU mapping is cached (and so needs syncs).
+    pub fn with_cacheable(mut self, cacheable: bool) -> Buffer {
+        self.cacheable = cacheable;
+        self
     }
 
     /// Usable size in bytes.
@@ -48,14 +123,26 @@ impl Buffer {
         self.size
     }
 
-    /// File descriptor of the backing memory.
+    /// File descriptor of the backing memory, or -1 when there is none
+    /// (memory imported by physical address).
     pub fn fd(&self) -> i32 {
-        self.fd.as_raw_fd()
+        self.fd.as_ref().map_or(-1, |fd| fd.as_raw_fd())
     }
 
-    /// Device (DMA) address; on the host device, the CPU address.
+    /// Device (DMA) address of the first byte; on the host device, the CPU
+    /// address.
     pub fn dev_addr(&self) -> u64 {
         self.dev_addr
+    }
+
+    /// Whether the CPU mapping is cached.
+    pub fn cacheable(&self) -> bool {
+        self.cacheable
+    }
+
+    /// The device-specific state, if it is a `T`.
+    pub fn backing<T: Any>(&self) -> Option<&T> {
+        self.backing.as_ref().and_then(|b| b.downcast_ref::<T>())
     }
 
     /// CPU address of the first byte.
@@ -65,8 +152,8 @@ impl Buffer {
 
     /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
-        // SAFETY: the mapping is live for `self`'s lifetime and `size`
-        // bytes long; `&self` forbids concurrent `&mut` access.
+        // SAFETY: the memory is live for `self`'s lifetime and `size` bytes
+        // long (constructor contracts); `&self` forbids `&mut` access.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.size) }
     }
 
@@ -85,10 +172,12 @@ impl AsRef<[u8]> for Buffer {
 
 impl Drop for Buffer {
     fn drop(&mut self) {
-        // SAFETY: `ptr`/`map_len` describe the mapping this buffer owns; it
-        // is unmapped once, here. The fd closes when `OwnedFd` drops.
-        unsafe {
-            libc::munmap(self.ptr.as_ptr().cast(), self.map_len);
+        if let Mapping::Owned { base, len } = self.mapping {
+            // SAFETY: `base`/`len` describe the mapping this buffer owns; it
+            // is unmapped once, here. The backing and the fd drop afterwards.
+            unsafe {
+                libc::munmap(base.as_ptr().cast(), len);
+            }
         }
     }
 }

@@ -3,12 +3,12 @@
 
 use std::ffi::CStr;
 use std::num::NonZeroUsize;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 
 use nix::sys::mman::{mmap, MapFlags, ProtFlags};
 
-use super::{Buffer, Device, DeviceInfo, DriverError};
+use super::{AllocRequest, Buffer, Device, DeviceInfo, DriverError, Job, SyncDir};
 use crate::platform::Platform;
 
 /// A close-on-exec memfd named `name`. The raw system call (Linux 3.17)
@@ -64,40 +64,149 @@ impl Device for HostDevice {
         DeviceInfo {
             platform: self.platform,
             driver_version: "host".to_string(),
+            hw_version: None,
+            cores: 0,
+            sram_total: 0,
+            sram_free: 0,
+            iommu: false,
         }
     }
 
-    fn alloc(&self, size: usize) -> Result<Buffer, DriverError> {
+    fn allocate(&self, req: &AllocRequest) -> Result<Buffer, DriverError> {
+        let size = req.size;
         let fail = |reason: String| DriverError::Alloc { size, reason };
-        let page = 4096usize;
         let map_len = size
             .max(1)
-            .checked_next_multiple_of(page)
+            .checked_next_multiple_of(PAGE)
             .ok_or_else(|| fail("size overflows".into()))?;
         let name: &CStr = c"rknnrt";
         let fd = memfd(name).map_err(|e| fail(format!("memfd_create: {e}")))?;
-        nix::unistd::ftruncate(fd.as_fd(), map_len as libc::off_t)
-            .map_err(|e| fail(format!("ftruncate: {e}")))?;
-        let len = NonZeroUsize::new(map_len).ok_or_else(|| fail("zero length".into()))?;
-        // SAFETY: a fresh shared mapping of a file we own; no other mapping
-        // aliases it yet.
-        let ptr = unsafe {
-            mmap(
-                None,
-                len,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED | MapFlags::MAP_POPULATE,
-                fd.as_fd(),
-                0,
-            )
-        }
-        .map_err(|e| fail(format!("mmap: {e}")))?;
-        let ptr: NonNull<u8> = ptr.cast();
-        let addr = ptr.as_ptr() as u64;
-        // SAFETY: `ptr` is the live `map_len`-byte mapping made above,
-        // owned by the buffer from now on.
-        Ok(unsafe { Buffer::from_raw(ptr, size, map_len, fd, addr) })
+        let len = libc::off_t::try_from(map_len)
+            .map_err(|_| fail("size exceeds the file offset range".into()))?;
+        nix::unistd::ftruncate(fd.as_fd(), len).map_err(|e| fail(format!("ftruncate: {e}")))?;
+        let (base, map_len) =
+            map_shared(fd.as_fd(), 0, map_len, true).map_err(|e| fail(format!("mmap: {e}")))?;
+        let addr = base.as_ptr() as u64;
+        // SAFETY: `base` is the live `map_len`-byte mapping made above,
+        // owned by the buffer from now on; `size <= map_len`.
+        Ok(unsafe { Buffer::from_mapping(base, map_len, 0, size, Some(fd), addr) })
     }
+
+    fn import_fd(
+        &self,
+        fd: BorrowedFd<'_>,
+        size: usize,
+        offset: usize,
+    ) -> Result<Buffer, DriverError> {
+        let invalid = |m: String| DriverError::Invalid(m);
+        let st = nix::sys::stat::fstat(fd.as_raw_fd())
+            .map_err(|e| invalid(format!("fd {}: fstat: {e}", fd.as_raw_fd())))?;
+        let file_len = u64::try_from(st.st_size).unwrap_or(0);
+        let end = offset
+            .checked_add(size)
+            .ok_or_else(|| invalid("offset + size overflows".into()))?;
+        if end as u64 > file_len {
+            return Err(invalid(format!(
+                "fd {}: {size} bytes at offset {offset} exceed its {file_len} bytes",
+                fd.as_raw_fd()
+            )));
+        }
+        let own = fd
+            .try_clone_to_owned()
+            .map_err(|e| invalid(format!("fd {}: dup: {e}", fd.as_raw_fd())))?;
+        let page_off = offset - offset % PAGE;
+        let lead = offset - page_off;
+        let (base, map_len) = map_shared(own.as_fd(), page_off, lead + size.max(1), false)
+            .map_err(|e| invalid(format!("fd {}: mmap: {e}", fd.as_raw_fd())))?;
+        let addr = base.as_ptr() as u64 + lead as u64;
+        // SAFETY: `base` is the live `map_len`-byte mapping made above and
+        // owned by the buffer; `lead + size <= map_len`.
+        Ok(unsafe { Buffer::from_mapping(base, map_len, lead, size, Some(own), addr) })
+    }
+
+    unsafe fn import_phys(
+        &self,
+        phys: u64,
+        _virt: NonNull<u8>,
+        _size: usize,
+    ) -> Result<Buffer, DriverError> {
+        Err(DriverError::Unsupported {
+            device: "host",
+            what: format!(
+                "physical address {phys:#x}: the host device has no physical memory access"
+            ),
+        })
+    }
+
+    fn sync(
+        &self,
+        buf: &Buffer,
+        offset: usize,
+        size: usize,
+        _dir: SyncDir,
+    ) -> Result<(), DriverError> {
+        // The CPU is the only agent: caches are coherent with themselves.
+        match offset.checked_add(size) {
+            Some(end) if end <= buf.size() => Ok(()),
+            _ => Err(DriverError::Invalid(format!(
+                "sync of {size} bytes at {offset} exceeds the {}-byte buffer",
+                buf.size()
+            ))),
+        }
+    }
+
+    fn export_fd(&self, buf: &Buffer) -> Result<OwnedFd, DriverError> {
+        let raw = buf.fd();
+        if raw < 0 {
+            return Err(DriverError::Invalid("the buffer has no fd".into()));
+        }
+        // SAFETY: `raw` is the buffer's own open fd, alive while `buf` is.
+        let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+        fd.try_clone_to_owned()
+            .map_err(|e| DriverError::Invalid(format!("dup of fd {raw}: {e}")))
+    }
+
+    fn submit(&self, _job: &Job<'_>) -> Result<(), DriverError> {
+        Err(DriverError::Unsupported {
+            device: "host",
+            what: "job submission (every step runs on the CPU)".into(),
+        })
+    }
+}
+
+const PAGE: usize = 4096;
+
+/// Maps `len` bytes (rounded up to pages) of `fd` from the page-aligned
+/// `offset`, shared and writable; `populate` pre-faults the pages.
+fn map_shared(
+    fd: BorrowedFd<'_>,
+    offset: usize,
+    len: usize,
+    populate: bool,
+) -> Result<(NonNull<u8>, usize), String> {
+    let map_len = len
+        .checked_next_multiple_of(PAGE)
+        .ok_or_else(|| "size overflows".to_string())?;
+    let nz = NonZeroUsize::new(map_len).ok_or_else(|| "zero length".to_string())?;
+    let off = libc::off_t::try_from(offset).map_err(|_| "offset out of range".to_string())?;
+    let mut flags = MapFlags::MAP_SHARED;
+    if populate {
+        flags |= MapFlags::MAP_POPULATE;
+    }
+    // SAFETY: a new shared mapping of a file we hold open; nothing else in
+    // this process aliases the new address range.
+    let ptr = unsafe {
+        mmap(
+            None,
+            nz,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+            flags,
+            fd,
+            off,
+        )
+    }
+    .map_err(|e| e.to_string())?;
+    Ok((ptr.cast(), map_len))
 }
 
 #[cfg(test)]

@@ -150,6 +150,11 @@ impl Context {
         &*self.device
     }
 
+    /// The device running this context, shared.
+    pub fn shared_device(&self) -> Arc<dyn Device> {
+        self.device.clone()
+    }
+
     /// Number of model inputs.
     pub fn n_inputs(&self) -> usize {
         self.model.meta.graph.inputs.len()

@@ -13,6 +13,8 @@ pub enum ErrorKind {
     ParamInvalid,
     /// `RKNN_ERR_MODEL_INVALID` (-6).
     ModelInvalid,
+    /// `RKNN_ERR_TIMEOUT` (-7).
+    Timeout,
     /// `RKNN_ERR_INPUT_INVALID` (-8).
     InputInvalid,
     /// `RKNN_ERR_OUTPUT_INVALID` (-9).
@@ -30,6 +32,7 @@ impl ErrorKind {
             ErrorKind::MallocFail => -4,
             ErrorKind::ParamInvalid => -5,
             ErrorKind::ModelInvalid => -6,
+            ErrorKind::Timeout => -7,
             ErrorKind::InputInvalid => -8,
             ErrorKind::OutputInvalid => -9,
             ErrorKind::PlatformMismatch => -13,
@@ -69,9 +72,13 @@ impl From<crate::model::ModelError> for Error {
 
 impl From<crate::driver::DriverError> for Error {
     fn from(e: crate::driver::DriverError) -> Error {
+        use crate::driver::DriverError as D;
         let kind = match e {
-            crate::driver::DriverError::Unavailable(_) => ErrorKind::DeviceUnavailable,
-            crate::driver::DriverError::Alloc { .. } => ErrorKind::MallocFail,
+            D::Unavailable(_) => ErrorKind::DeviceUnavailable,
+            D::Alloc { .. } => ErrorKind::MallocFail,
+            D::Invalid(_) => ErrorKind::ParamInvalid,
+            D::Unsupported { .. } | D::Ioctl { .. } | D::Job(_) => ErrorKind::Fail,
+            D::Timeout(_) => ErrorKind::Timeout,
         };
         Error::new(kind, e.to_string())
     }

@@ -24,6 +24,8 @@ mod builder;
 mod data;
 mod error;
 mod model;
+pub mod onnx;
+pub mod passes;
 pub mod placement;
 pub mod quantize;
 
