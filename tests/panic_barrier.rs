@@ -13,7 +13,7 @@ use std::ptr::null_mut;
 use rknnrt::abi::*;
 use rknnrt::capi::general::*;
 use rknnrt::capi::guard::force_panic_in;
-use rknnrt::capi::unsupported::rknn_create_mem;
+use rknnrt::capi::zero_copy::rknn_create_mem;
 
 fn init(model: &[u8]) -> rknn_context {
     let mut ctx: rknn_context = 0;

@@ -8,3 +8,4 @@ pub mod handles;
 pub mod mem_table;
 mod query;
 pub mod unsupported;
+pub mod zero_copy;

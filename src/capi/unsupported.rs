@@ -72,16 +72,6 @@ pub unsafe extern "C" fn rknn_create_mem_from_fd(
     fail_mem("rknn_create_mem_from_fd")
 }
 
-/// Allocates NPU-accessible memory (not supported yet: returns NULL).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_create_mem(ctx: rknn_context, size: u32) -> *mut rknn_tensor_mem {
-    let _ = (ctx, size);
-    fail_mem("rknn_create_mem")
-}
-
 /// Allocates NPU-accessible memory with allocation flags (not supported
 /// yet: returns NULL).
 ///
@@ -95,16 +85,6 @@ pub unsafe extern "C" fn rknn_create_mem2(
 ) -> *mut rknn_tensor_mem {
     let _ = (ctx, size, alloc_flags);
     fail_mem("rknn_create_mem2")
-}
-
-/// Frees an `rknn_tensor_mem` (not supported yet: `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_destroy_mem(ctx: rknn_context, mem: *mut rknn_tensor_mem) -> c_int {
-    let _ = (ctx, mem);
-    fail("rknn_destroy_mem", ZERO_COPY)
 }
 
 /// Gives the weight memory (not supported yet: `RKNN_ERR_FAIL`).
@@ -387,7 +367,6 @@ mod tests {
         let virt = buf.as_mut_ptr().cast::<c_void>();
         // SAFETY: the functions never dereference their arguments.
         unsafe {
-            assert!(rknn_create_mem(1, 64).is_null());
             assert!(rknn_create_mem2(0, 64, u64::from(RKNN_MEM_FLAG_ALLOC_NO_CONTEXT)).is_null());
             assert!(rknn_create_mem_from_fd(1, 3, virt, 64, 0).is_null());
             assert!(rknn_create_mem_from_phys(1, 0x1000, virt, 64).is_null());
@@ -412,7 +391,6 @@ mod tests {
         // SAFETY: the functions never dereference their arguments.
         let codes = unsafe {
             [
-                rknn_destroy_mem(1, m),
                 rknn_set_weight_mem(1, m),
                 rknn_set_internal_mem(1, m),
                 rknn_set_io_mem(1, m, a),
@@ -483,14 +461,14 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             // SAFETY: the functions never dereference their arguments.
             unsafe {
-                rknn_create_mem(1, 16);
+                rknn_create_mem2(1, 16, 0);
                 rknn_matmul_run(1);
             }
         });
         let text = String::from_utf8(capture.0.lock().expect("capture lock").clone())
             .expect("log is UTF-8");
         assert!(
-            text.contains("rknn_create_mem, not supported yet by this runtime (zero-copy memory)"),
+            text.contains("rknn_create_mem2, not supported yet by this runtime (zero-copy memory)"),
             "{text}"
         );
         assert!(
