@@ -102,9 +102,12 @@ fn affine_of(
     finite.then_some(Affine { scale, shift })
 }
 
+/// Maps a flat weight index to its output channel.
+type ChannelOf = Box<dyn Fn(usize) -> usize>;
+
 /// Output-channel count of a layer and the output channel of each weight
 /// element, or None for other ops / non-constant weights.
-fn out_channels(model: &BuiltModel, node: usize) -> Option<(usize, Box<dyn Fn(usize) -> usize>)> {
+fn out_channels(model: &BuiltModel, node: usize) -> Option<(usize, ChannelOf)> {
     let n = &model.graph.nodes[node];
     let w = &model.graph.tensors[*n.inputs.get(1)?].shape;
     edit::const_f32(model, n.inputs[1])?;
@@ -115,11 +118,14 @@ fn out_channels(model: &BuiltModel, node: usize) -> Option<(usize, Box<dyn Fn(us
         }
         (Op::ConvTranspose { group, .. }, &[c, mg, kh, kw]) if *group > 0 => {
             let cg = c / group;
-            Some((mg * group, Box::new(move |i| {
-                let ci = i / (mg * kh * kw);
-                let j = (i / (kh * kw)) % mg;
-                (ci / cg) * mg + j
-            })))
+            Some((
+                mg * group,
+                Box::new(move |i| {
+                    let ci = i / (mg * kh * kw);
+                    let j = (i / (kh * kw)) % mg;
+                    (ci / cg) * mg + j
+                }),
+            ))
         }
         (Op::Gemm { trans_b, .. }, &[r, k]) => {
             if *trans_b {
@@ -183,7 +189,10 @@ fn fold_after(
     let beta_used = bias.is_some() && gemm_beta != 0.0;
     let new_bias: Vec<f32> = (0..m)
         .map(|k| {
-            let old = bias.as_ref().filter(|_| beta_used).map_or(0.0, |v| v[k] * gemm_beta);
+            let old = bias
+                .as_ref()
+                .filter(|_| beta_used)
+                .map_or(0.0, |v| v[k] * gemm_beta);
             (old * affine.scale[k] + affine.shift[k]) / if beta_used { gemm_beta } else { 1.0 }
         })
         .collect();
@@ -295,7 +304,7 @@ pub(crate) fn fold_into_conv_input(
     let mg = m / group;
     let k = kh * kw;
     let mut new_w = w.clone();
-    for mo in 0..m {
+    for (mo, b) in bias.iter_mut().enumerate() {
         let g = mo / mg;
         let mut acc = 0.0f64;
         for ci in 0..cg {
@@ -306,7 +315,7 @@ pub(crate) fn fold_into_conv_input(
                 new_w[base + j] = w[base + j] * affine.scale[ch];
             }
         }
-        bias[mo] += acc as f32;
+        *b += acc as f32;
     }
     let new_w = edit::new_const_like(model, w_id, new_w);
     model.graph.nodes[conv].inputs[1] = new_w;

@@ -20,10 +20,7 @@ pub(crate) fn run(model: &mut BuiltModel, changes: &mut Vec<String>) -> Result<u
     for (i, flag) in folded.iter_mut().enumerate() {
         let node = model.graph.nodes[i].clone();
         let all_const = node.inputs.iter().all(|t| model.consts.contains_key(t));
-        let feeds_output = node
-            .outputs
-            .iter()
-            .any(|t| model.graph.outputs.contains(t));
+        let feeds_output = node.outputs.iter().any(|t| model.graph.outputs.contains(t));
         if !all_const || feeds_output {
             continue;
         }
@@ -111,7 +108,10 @@ fn evaluate(model: &BuiltModel, node: &Node) -> Option<Vec<ConstData>> {
         .zip(&outputs)
         .map(|(&t, buf)| {
             let info = &model.graph.tensors[t];
-            from_bytes(info.dtype, &bytemuck::cast_slice::<u64, u8>(buf)[..info.bytes()])
+            from_bytes(
+                info.dtype,
+                &bytemuck::cast_slice::<u64, u8>(buf)[..info.bytes()],
+            )
         })
         .collect()
 }
@@ -177,7 +177,10 @@ mod tests {
             let bytes = data.to_le_bytes();
             assert_eq!(from_bytes(data.dtype(), &bytes), Some(data.clone()));
             let buf = aligned(&bytes);
-            assert_eq!(&bytemuck::cast_slice::<u64, u8>(&buf)[..bytes.len()], &bytes[..]);
+            assert_eq!(
+                &bytemuck::cast_slice::<u64, u8>(&buf)[..bytes.len()],
+                &bytes[..]
+            );
         }
         assert_eq!(from_bytes(DType::Bool, &[1]), None);
         assert!(!representable(DType::U32));

@@ -56,7 +56,12 @@ pub(crate) fn const_f32(model: &BuiltModel, t: TensorId) -> Option<&[f32]> {
 
 /// A tensor name not used yet, derived from `base`.
 pub(crate) fn fresh_name(model: &BuiltModel, base: &str) -> String {
-    let names: HashSet<&str> = model.graph.tensors.iter().map(|t| t.name.as_str()).collect();
+    let names: HashSet<&str> = model
+        .graph
+        .tensors
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
     let mut name = base.to_string();
     let mut k = 1;
     while names.contains(name.as_str()) {
@@ -122,7 +127,10 @@ pub(crate) fn sweep(model: &mut BuiltModel) -> usize {
     }
     let mut map = vec![usize::MAX; keep.len()];
     let mut tensors = Vec::new();
-    for (old, info) in std::mem::take(&mut model.graph.tensors).into_iter().enumerate() {
+    for (old, info) in std::mem::take(&mut model.graph.tensors)
+        .into_iter()
+        .enumerate()
+    {
         if keep[old] {
             map[old] = tensors.len();
             tensors.push(info);

@@ -3,7 +3,9 @@
 //! that reads it, when the result is exactly the same:
 //!
 //! * Conv: the pad value is 0 (a convolution pads with zeros).
-//! * MaxPool (floor mode): the pad value is -inf, or it is <= 0 and the
+//! * MaxPool (floor mode): the pad value is -inf or the lowest finite
+//!   f32 (`f32::MIN`, what exporters write since graph attributes must be
+//!   finite; exact unless a whole window of the input is -inf), or it is <= 0 and the
 //!   input is known to be >= 0 (it comes from Relu, Relu6, a Clip with a
 //!   non-negative minimum or Sigmoid); and every window keeps at least one
 //!   real element (each total pad is smaller than the kernel).
@@ -48,7 +50,11 @@ pub(crate) fn run(model: &mut BuiltModel, changes: &mut Vec<String>) -> usize {
                 continue;
             };
             let mut infos = vec![&model.graph.tensors[x]];
-            infos.extend(consumer.inputs[1..].iter().map(|&i| &model.graph.tensors[i]));
+            infos.extend(
+                consumer.inputs[1..]
+                    .iter()
+                    .map(|&i| &model.graph.tensors[i]),
+            );
             let want: Vec<&[usize]> = consumer
                 .outputs
                 .iter()
@@ -125,7 +131,8 @@ fn folded(op: &Op, extra: [usize; 4], value: f32, nonneg_input: bool) -> Option<
             window,
             ceil_mode: false,
         } => {
-            let exact_value = value == f32::NEG_INFINITY || (value <= 0.0 && nonneg_input);
+            let lowest = value == f32::NEG_INFINITY || value == f32::MIN;
+            let exact_value = lowest || (value <= 0.0 && nonneg_input);
             let w = widen(window, extra);
             let keeps_real = (0..4).all(|i| w.pads[i] < w.kernel[i % 2]);
             (exact_value && keeps_real).then_some(Op::MaxPool {
@@ -175,6 +182,8 @@ mod tests {
             ceil_mode: false,
         };
         assert!(folded(&max, [1; 4], f32::NEG_INFINITY, false).is_some());
+        assert!(folded(&max, [1; 4], f32::MIN, false).is_some());
+        assert!(folded(&max, [1; 4], -1e30, false).is_none());
         assert!(folded(&max, [1; 4], 0.0, false).is_none());
         assert!(folded(&max, [1; 4], 0.0, true).is_some());
         assert!(folded(&max, [3; 4], f32::NEG_INFINITY, false).is_none());
@@ -186,7 +195,10 @@ mod tests {
         assert!(folded(&avg(0, false), [1; 4], 0.0, false).is_some());
         assert!(folded(&avg(1, false), [1; 4], 0.0, false).is_none());
         assert!(folded(&avg(1, true), [1; 4], 0.0, false).is_some());
-        assert_eq!(spatial_pads(&[0, 0, 1, 2, 0, 0, 3, 4], 4), Some([1, 2, 3, 4]));
+        assert_eq!(
+            spatial_pads(&[0, 0, 1, 2, 0, 0, 3, 4], 4),
+            Some([1, 2, 3, 4])
+        );
         assert_eq!(spatial_pads(&[0, 1, 1, 2, 0, 0, 3, 4], 4), None);
     }
 }

@@ -107,11 +107,7 @@ fn bypass(
 ) -> Option<String> {
     let node = &model.graph.nodes[i];
     let (x, y) = (node.inputs[0], node.outputs[0]);
-    let what = format!(
-        "removed identity {} '{}'",
-        node.op.type_name(),
-        node.name
-    );
+    let what = format!("removed identity {} '{}'", node.op.type_name(), node.name);
     if !model.graph.outputs.contains(&y) {
         for n in &mut model.graph.nodes {
             for t in &mut n.inputs {
