@@ -5,13 +5,13 @@
 
 mod common;
 
-use common::{max_abs_err, run_f32, value_range, values};
+use common::{cosine, max_abs_err, run_f32, value_range, values};
 use rknn_toolchain::passes::{optimize, optimize_with, PassOptions, PassReport};
 use rknn_toolchain::{
     BuiltModel, ConstData, ConvParams, ConvTransposeParams, GemmParams, ModelBuilder, PoolParams,
     Weights,
 };
-use rknnrt::graph::{Activation, Op, PadMode};
+use rknnrt::graph::{Activation, Op, PadMode, Target};
 use rknnrt::platform::Platform;
 
 fn w(shape: &[usize], seed: u32) -> Weights {
@@ -606,4 +606,16 @@ fn a_mobilenet_style_block_shrinks_to_its_layers() {
     assert!(opt.preprocess[0].mean.is_empty());
     assert_same_outputs(&m, &opt, &inputs_of(&m, 0.0, 255.0));
     assert!(report.memory.arena <= report.memory.naive);
+    // The optimized model converts to fp16 and stays close to float.
+    let half = rknn_toolchain::quantize::to_fp16(&opt).unwrap();
+    assert!(half
+        .graph
+        .nodes
+        .iter()
+        .take(3)
+        .all(|n| n.target == Target::Npu));
+    let x = inputs_of(&m, 0.0, 255.0);
+    let want = run_f32(&m.write().unwrap(), &x);
+    let got = run_f32(&half.write().unwrap(), &x);
+    assert!(cosine(&want[0], &got[0]) > 0.999);
 }

@@ -87,6 +87,7 @@ pub fn optimize_with(
     const_fold::run(&mut model, changes)?;
     reshape::run(&mut model, changes);
     edit::sweep(&mut model);
+    crate::placement::assign(&mut model.graph, model.platform);
     model.to_meta()?;
     report.memory = memory_report(&model)?;
     report.nodes_after = model.graph.nodes.len();
