@@ -139,7 +139,7 @@ use Int8Support::{Compute, FloatOnly, FollowsInput};
 const NPU: Platforms = Platforms::ALL;
 const CPU: Platforms = Platforms::NONE;
 const FLOAT_ONLY: &str = "no int8 kernel; runs in float on the CPU";
-const LUT: &str = "int8 through the NPU's lookup table";
+const LUT: &str = "int8 through a 256-entry lookup table (docs/numerics.md)";
 
 /// The table (single source of truth).
 pub const TABLE: &[Row] = &[
@@ -387,6 +387,51 @@ pub fn assign(graph: &mut Graph, platform: Platform) {
     for (n, t) in graph.nodes.iter_mut().zip(targets) {
         n.target = t;
     }
+}
+
+/// The table as Markdown (generated into `docs/compiler.md`): one line per
+/// op type and case, one column per platform with the int8 and fp16
+/// targets (fp32 always runs on the CPU).
+pub fn markdown_table() -> String {
+    let name = |t: Target| match t {
+        Target::Npu => "NPU",
+        Target::Cpu => "CPU",
+    };
+    let mut out = String::from("| op | case | int8 | ");
+    out += &Platform::ALL.map(|p| p.name()).join(" | ");
+    out += " | note |\n|---|---|---|";
+    out += &"---|".repeat(Platform::ALL.len());
+    out += "---|\n";
+    for r in TABLE {
+        let int8 = match r.int8 {
+            Compute => "compute",
+            FollowsInput => "follows input",
+            FloatOnly => "float only",
+        };
+        let cells: Vec<String> = Platform::ALL
+            .iter()
+            .map(|&p| {
+                let (i, h) = (
+                    row_target(r, p, Precision::Int8),
+                    row_target(r, p, Precision::F16),
+                );
+                if i == h {
+                    name(i).to_string()
+                } else {
+                    format!("int8 {}, fp16 {}", name(i), name(h))
+                }
+            })
+            .collect();
+        out += &format!(
+            "| {} | {} | {} | {} | {} |\n",
+            r.op_type,
+            r.case.name(),
+            int8,
+            cells.join(" | "),
+            r.note
+        );
+    }
+    out
 }
 
 #[cfg(test)]
