@@ -77,6 +77,12 @@ pub fn optimize_with(
         ..PassReport::default()
     };
     let changes = &mut report.changes;
+    let dead = edit::sweep(&mut model);
+    if dead > 0 {
+        changes.push(format!(
+            "removed {dead} node(s) whose outputs nothing reads"
+        ));
+    }
     const_fold::run(&mut model, changes)?;
     reshape::run(&mut model, changes);
     pad_fold::run(&mut model, changes);
