@@ -619,3 +619,30 @@ fn a_mobilenet_style_block_shrinks_to_its_layers() {
     let got = run_f32(&half.write().unwrap(), &x);
     assert!(cosine(&want[0], &got[0]) > 0.999);
 }
+
+#[test]
+fn optimization_levels_select_the_passes() {
+    let mut b = ModelBuilder::new(Platform::Rk3576);
+    let x = b.input("x", &[1, 3, 6, 6]).unwrap();
+    b.mean_std(x, &[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]).unwrap();
+    let c = b
+        .conv2d(x, w(&[2, 3, 1, 1], 60), None, ConvParams::default())
+        .unwrap();
+    let y = b.relu(c).unwrap();
+    b.output(y).unwrap();
+    let m = b.build().unwrap();
+    let level = |l| optimize_with(m.clone(), &PassOptions::for_level(l)).unwrap();
+    let (opt0, r0) = level(0);
+    assert_eq!(opt0, m);
+    assert!(r0.changes.is_empty());
+    let (opt2, r2) = level(2);
+    assert_eq!(op_names(&opt2), ["Conv"], "{:?}", r2.changes);
+    assert_eq!(opt2.preprocess, m.preprocess);
+    let (opt3, _) = level(3);
+    assert_eq!(op_names(&opt3), ["Conv"]);
+    assert!(opt3.preprocess[0].mean.is_empty());
+    assert_eq!(PassOptions::for_level(3), PassOptions::default());
+    for opt in [&opt0, &opt2, &opt3] {
+        assert_same_outputs(&m, opt, &inputs_of(&m, 0.0, 255.0));
+    }
+}

@@ -11,11 +11,10 @@ use rknnrt::kernels::{self, In, Out};
 
 use super::edit;
 use crate::data::ConstData;
-use crate::error::BuildError;
 use crate::model::BuiltModel;
 
 /// Folds every all-constant node; returns how many were folded.
-pub(crate) fn run(model: &mut BuiltModel, changes: &mut Vec<String>) -> Result<usize, BuildError> {
+pub(crate) fn run(model: &mut BuiltModel, changes: &mut Vec<String>) -> usize {
     let mut folded = vec![false; model.graph.nodes.len()];
     for (i, flag) in folded.iter_mut().enumerate() {
         let node = model.graph.nodes[i].clone();
@@ -56,7 +55,7 @@ pub(crate) fn run(model: &mut BuiltModel, changes: &mut Vec<String>) -> Result<u
         });
         edit::sweep(model);
     }
-    Ok(count)
+    count
 }
 
 /// Runs `node` on its constant inputs; None when it cannot be folded.

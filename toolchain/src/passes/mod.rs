@@ -22,6 +22,9 @@ use crate::model::BuiltModel;
 /// Options of the pass pipeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PassOptions {
+    /// Run the graph passes (dead-node removal, constant folding,
+    /// Reshape/Transpose clean-up, Pad, Mul/Add and activation folding).
+    pub graph_passes: bool,
     /// Fold an input's mean/std pre-processing into the first layer when
     /// that is exact (otherwise the runtime's input conversion applies
     /// it).
@@ -38,7 +41,24 @@ pub struct PassOptions {
 impl Default for PassOptions {
     fn default() -> Self {
         PassOptions {
+            graph_passes: true,
             fold_mean_std: true,
+            swap_input_channels: false,
+        }
+    }
+}
+
+impl PassOptions {
+    /// The options of the vendor's `optimization_level` (0 to 3, default
+    /// 3): 0 turns every optimization off; 1 and 2 keep the graph passes,
+    /// which are exact, but leave mean/std to the runtime, because folding
+    /// them changes what the quantizer sees at the input; 3 turns
+    /// everything on. Levels above 3 count as 3. The channel swap is a
+    /// request, not an optimization, and stays off.
+    pub fn for_level(level: u8) -> PassOptions {
+        PassOptions {
+            graph_passes: level >= 1,
+            fold_mean_std: level >= 3,
             swap_input_channels: false,
         }
     }
@@ -77,22 +97,26 @@ pub fn optimize_with(
         ..PassReport::default()
     };
     let changes = &mut report.changes;
-    let dead = edit::sweep(&mut model);
-    if dead > 0 {
-        changes.push(format!(
-            "removed {dead} node(s) whose outputs nothing reads"
-        ));
+    if options.graph_passes {
+        let dead = edit::sweep(&mut model);
+        if dead > 0 {
+            changes.push(format!(
+                "removed {dead} node(s) whose outputs nothing reads"
+            ));
+        }
+        const_fold::run(&mut model, changes);
+        reshape::run(&mut model, changes);
+        pad_fold::run(&mut model, changes);
+        affine_fold::run(&mut model, changes);
+        act_fuse::run(&mut model, changes);
     }
-    const_fold::run(&mut model, changes)?;
-    reshape::run(&mut model, changes);
-    pad_fold::run(&mut model, changes);
-    affine_fold::run(&mut model, changes);
-    act_fuse::run(&mut model, changes);
-    preprocess::run(&mut model, options, changes)?;
-    // Folding may expose more constant sub-graphs and identity moves.
-    const_fold::run(&mut model, changes)?;
-    reshape::run(&mut model, changes);
-    edit::sweep(&mut model);
+    preprocess::run(&mut model, options, changes);
+    if options.graph_passes {
+        // Folding may expose more constant sub-graphs and identity moves.
+        const_fold::run(&mut model, changes);
+        reshape::run(&mut model, changes);
+        edit::sweep(&mut model);
+    }
     crate::placement::assign(&mut model.graph, model.platform);
     model.to_meta()?;
     report.memory = memory_report(&model)?;

@@ -20,15 +20,11 @@ use super::affine_fold::{fold_into_conv_input, Affine};
 use super::edit;
 use super::PassOptions;
 use crate::data::ConstData;
-use crate::error::BuildError;
 use crate::model::BuiltModel;
 
 /// Runs the swap (when asked for) and the mean/std folding.
-pub(crate) fn run(
-    model: &mut BuiltModel,
-    options: &PassOptions,
-    changes: &mut Vec<String>,
-) -> Result<(), BuildError> {
+pub(crate) fn run(model: &mut BuiltModel, options: &PassOptions, changes: &mut Vec<String>) {
+    let before = changes.len();
     if options.swap_input_channels {
         for i in 0..model.graph.inputs.len() {
             if let Some(msg) = swap_channels(model, i) {
@@ -43,8 +39,10 @@ pub(crate) fn run(
             }
         }
     }
-    edit::sweep(model);
-    Ok(())
+    if changes.len() > before {
+        // Replaced weights are no longer read.
+        edit::sweep(model);
+    }
 }
 
 /// The Conv nodes reading input `x` in their first slot, when those are
