@@ -7,6 +7,7 @@ mod common;
 
 use common::{cosine, max_abs_err, run_f32, value_range, values};
 use rknn_toolchain::passes::{optimize, optimize_with, PassOptions, PassReport};
+use rknn_toolchain::quantize::{quantize_int8, QuantConfig};
 use rknn_toolchain::{
     BuiltModel, ConstData, ConvParams, ConvTransposeParams, GemmParams, ModelBuilder, PoolParams,
     Weights,
@@ -618,6 +619,34 @@ fn a_mobilenet_style_block_shrinks_to_its_layers() {
     let want = run_f32(&m.write().unwrap(), &x);
     let got = run_f32(&half.write().unwrap(), &x);
     assert!(cosine(&want[0], &got[0]) > 0.999);
+    // And to int8, calibrated on the same inputs.
+    let int8 = quantize_int8(&opt, &calibrate(&opt, &x)).unwrap();
+    let got = run_f32(&int8.write().unwrap(), &x);
+    let cos = cosine(&want[0], &got[0]);
+    assert!(cos > 0.99, "int8 cosine {cos}");
+}
+
+/// Min/max of every activation of `m` on `inputs` (every activation made
+/// an output of a copy of the model).
+fn calibrate(m: &BuiltModel, inputs: &[Vec<f32>]) -> QuantConfig {
+    let mut probe = m.clone();
+    let ids: Vec<usize> = (0..m.graph.tensors.len())
+        .filter(|&t| !m.graph.tensors[t].is_weight() && !m.graph.inputs.contains(&t))
+        .collect();
+    probe.graph.outputs = ids.clone();
+    let values = run_f32(&probe.write().unwrap(), inputs);
+    let mut cfg = QuantConfig::new();
+    for (t, v) in ids.iter().zip(&values) {
+        let lo = v.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        cfg = cfg.range(*t, lo, hi);
+    }
+    for (&t, v) in m.graph.inputs.iter().zip(inputs) {
+        let lo = v.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        cfg = cfg.range(t, lo, hi);
+    }
+    cfg
 }
 
 #[test]
