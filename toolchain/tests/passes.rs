@@ -675,3 +675,39 @@ fn optimization_levels_select_the_passes() {
         assert_same_outputs(&m, opt, &inputs_of(&m, 0.0, 255.0));
     }
 }
+
+#[test]
+fn batchnorm_before_a_gemm_folds_into_b_and_c() {
+    for (trans_b, bias, beta) in [(false, true, 2.0), (true, false, 1.0), (true, true, 0.0)] {
+        let mut b = ModelBuilder::new(Platform::Rk3588);
+        let x = b.input("x", &[2, 8]).unwrap();
+        let s = cst(&mut b, "s", &[8], 61, 0.5, 2.0);
+        let a = cst(&mut b, "a", &[1, 8], 62, -1.0, 1.0);
+        let t = b.mul(x, s).unwrap();
+        let t = b.add(a, t).unwrap();
+        let bw = if trans_b {
+            w(&[5, 8], 63)
+        } else {
+            w(&[8, 5], 63)
+        };
+        let y = b
+            .gemm(
+                t,
+                bw,
+                bias.then(|| w(&[1, 5], 64)),
+                GemmParams {
+                    alpha: 0.5,
+                    beta,
+                    trans_b,
+                    ..GemmParams::default()
+                },
+            )
+            .unwrap();
+        b.output(y).unwrap();
+        let m = b.build().unwrap();
+        let (opt, report) = optimized(&m);
+        assert_eq!(op_names(&opt), ["Gemm"], "{:?}", report.changes);
+        assert_eq!(changed(&report, "into the input of Gemm"), 2);
+        assert_same_outputs(&m, &opt, &inputs_of(&m, -2.0, 2.0));
+    }
+}

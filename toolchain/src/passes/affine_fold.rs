@@ -14,7 +14,9 @@
 //!   of each input channel (exact whatever the padding, `0 * s = 0`);
 //!   `conv(x + a)` adds `sum(w * a)` to the bias, which is exact only
 //!   when the convolution has no padding (padded cells would otherwise
-//!   read `a` instead of 0).
+//!   read `a` instead of 0). Likewise before a Gemm (A not transposed)
+//!   with a constant per column of A: `s` scales the rows of B and
+//!   `alpha * a B` goes into C.
 //!
 //! Weights are changed in new constant tensors (a weight may be shared).
 
@@ -246,27 +248,119 @@ fn fold_after(
 fn fold_before(
     model: &mut BuiltModel,
     b: usize,
-    conv: usize,
+    layer: usize,
     x: TensorId,
     c: TensorId,
     op: BinaryOp,
 ) -> Option<String> {
     let out = model.graph.nodes[b].outputs[0];
-    if model.graph.nodes[conv].inputs[0] != out || model.graph.tensors[x].shape.len() != 4 {
+    let rank = model.graph.tensors[x].shape.len();
+    if model.graph.nodes[layer].inputs[0] != out {
         return None;
     }
     let affine = affine_of(model, op, c, &model.graph.tensors[x].shape, 1)?;
+    match model.graph.nodes[layer].op {
+        Op::Conv { .. } if rank == 4 => fold_into_conv_input(model, layer, &affine)?,
+        Op::Gemm { trans_a: false, .. } if rank == 2 => {
+            fold_into_gemm_input(model, layer, &affine)?
+        }
+        _ => return None,
+    }
     let bin = model.graph.nodes[b].clone();
-    let conv_name = model.graph.nodes[conv].name.clone();
-    fold_into_conv_input(model, conv, &affine)?;
-    model.graph.nodes[conv].inputs[0] = x;
+    let target = &mut model.graph.nodes[layer];
+    target.inputs[0] = x;
     let msg = format!(
-        "folded {} '{}' into the input of Conv '{conv_name}'",
+        "folded {} '{}' into the input of {} '{}'",
         bin.op.type_name(),
-        bin.name
+        bin.name,
+        target.op.type_name(),
+        target.name
     );
     model.graph.nodes.remove(b);
     Some(msg)
+}
+
+/// Rewrites Gemm node `gemm` (A not transposed) so that reading `x` gives
+/// what it gave reading `x * scale + shift` (per column of A):
+/// `alpha (x s + a) B + beta C = alpha x (s B) + (alpha a B + beta C)`.
+/// None (and no change) when B or C is not constant, or C is not one value
+/// per output column.
+fn fold_into_gemm_input(model: &mut BuiltModel, gemm: usize, affine: &Affine) -> Option<()> {
+    let node = &model.graph.nodes[gemm];
+    let Op::Gemm {
+        alpha,
+        beta,
+        trans_b,
+        ..
+    } = node.op
+    else {
+        return None;
+    };
+    let b_id = *node.inputs.get(1)?;
+    let c_id = node.inputs.get(2).copied();
+    let &[r, q] = model.graph.tensors[b_id].shape.as_slice() else {
+        return None;
+    };
+    let (k, n) = if trans_b { (q, r) } else { (r, q) };
+    if affine.scale.len() != k {
+        return None;
+    }
+    let b = edit::const_f32(model, b_id)?.to_vec();
+    let c = match c_id {
+        Some(id) => {
+            let shape = &model.graph.tensors[id].shape;
+            if shape.iter().product::<usize>() != n || shape.last() != Some(&n) {
+                return None;
+            }
+            Some(edit::const_f32(model, id)?.to_vec())
+        }
+        None => None,
+    };
+    let at = |kk: usize, nn: usize| if trans_b { nn * k + kk } else { kk * n + nn };
+    let mut new_b = b.clone();
+    let mut shift = vec![0.0f64; n];
+    for kk in 0..k {
+        for (nn, acc) in shift.iter_mut().enumerate() {
+            let i = at(kk, nn);
+            *acc += affine.shift[kk] as f64 * b[i] as f64;
+            new_b[i] = b[i] * affine.scale[kk];
+        }
+    }
+    let has_shift = affine.shift.iter().any(|&a| a != 0.0);
+    let beta_used = c.is_some() && beta != 0.0;
+    let new_c: Vec<f32> = (0..n)
+        .map(|j| {
+            let old = c
+                .as_ref()
+                .filter(|_| beta_used)
+                .map_or(0.0, |v| v[j] * beta);
+            let total = old as f64 + alpha as f64 * shift[j];
+            (total / if beta_used { beta as f64 } else { 1.0 }) as f32
+        })
+        .collect();
+    let b_new = edit::new_const_like(model, b_id, new_b);
+    model.graph.nodes[gemm].inputs[1] = b_new;
+    if has_shift {
+        let c_new = match c_id {
+            Some(id) => edit::new_const_like(model, id, new_c),
+            None => {
+                let base = format!("{}_bias", model.graph.nodes[gemm].name);
+                edit::add_const(model, &base, vec![n], ConstData::F32(new_c))
+            }
+        };
+        let node = &mut model.graph.nodes[gemm];
+        if node.inputs.len() > 2 {
+            node.inputs[2] = c_new;
+        } else {
+            node.inputs.push(c_new);
+        }
+        if let Op::Gemm { beta, .. } = &mut node.op {
+            if !beta_used {
+                *beta = 1.0;
+            }
+        }
+    }
+    Some(())
 }
 
 /// Rewrites Conv node `conv` so that reading `x` gives what it gave
