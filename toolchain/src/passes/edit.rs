@@ -159,10 +159,10 @@ pub(crate) fn sweep(model: &mut BuiltModel) -> usize {
     before - model.graph.nodes.len()
 }
 
-/// Channel count and spatial rank check for per-channel constants: the
-/// per-channel values of constant `c` applied (broadcast) to a tensor of
-/// `shape` whose channel axis is `axis`, or None when `c` varies along any
-/// other axis or would enlarge `shape`.
+/// The per-channel values of constant `c` broadcast (numpy rules) onto a
+/// tensor of `shape` whose channel axis is `axis`, one per channel; None
+/// when `c` is not an f32 constant, varies along another axis or would
+/// enlarge `shape`.
 pub(crate) fn per_channel(
     model: &BuiltModel,
     c: TensorId,
