@@ -16,8 +16,8 @@ pub(crate) fn run(model: &mut BuiltModel, changes: &mut Vec<String>) -> usize {
     while let Some(change) = step(model) {
         changes.push(change);
         count += 1;
-    }
-    if count > 0 {
+        // Bypassed nodes leave dead readers that would hide the next
+        // private intermediate.
         edit::sweep(model);
     }
     count
@@ -41,7 +41,8 @@ fn step(model: &mut BuiltModel) -> Option<String> {
                         return Some(msg);
                     }
                 }
-                if moves_unit_axes_only(&perm, &model.graph.tensors[x].shape) {
+                if !is_identity(&perm) && moves_unit_axes_only(&perm, &model.graph.tensors[x].shape)
+                {
                     model.graph.nodes[i].op = Op::Reshape;
                     return Some(format!(
                         "Transpose '{name}' only moves unit axes: now a Reshape"
