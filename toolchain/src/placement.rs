@@ -389,6 +389,37 @@ pub fn assign(graph: &mut Graph, platform: Platform) {
     }
 }
 
+/// Where one node of a graph runs, for build summaries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodePlacement {
+    /// Node name.
+    pub node: String,
+    /// Op type.
+    pub op_type: &'static str,
+    /// Case of the table row used.
+    pub case: Case,
+    /// Precision the node computes in.
+    pub precision: Precision,
+    /// Where it runs.
+    pub target: Target,
+}
+
+/// The placement of every node of `graph` on `platform`, in node order
+/// ([`node_target`]; [`assign`] records the same targets in the graph).
+pub fn placements(graph: &Graph, platform: Platform) -> Vec<NodePlacement> {
+    graph
+        .nodes
+        .iter()
+        .map(|n| NodePlacement {
+            node: n.name.clone(),
+            op_type: n.op.type_name(),
+            case: case_of(graph, n),
+            precision: node_precision(graph, n),
+            target: node_target(graph, n, platform),
+        })
+        .collect()
+}
+
 /// The table as Markdown (generated into `docs/compiler.md`): one line per
 /// op type and case, one column per platform with the int8 and fp16
 /// targets (fp32 always runs on the CPU).

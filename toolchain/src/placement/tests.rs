@@ -225,6 +225,16 @@ fn dynamic_convolution_runs_on_the_npu_of_rk3588_and_rk3576_only() {
     }
     assign(&mut g, Platform::Rk3562);
     assert_eq!(g.nodes[0].target, Target::Npu);
+    let list = placements(&g, Platform::Rk3566);
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].node.as_str(), list[0].op_type, list[0].case),
+        ("conv", "Conv", Case::General)
+    );
+    assert_eq!(
+        (list[0].precision, list[0].target),
+        (Precision::F16, Target::Npu)
+    );
 }
 
 #[test]
