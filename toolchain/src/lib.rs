@@ -21,9 +21,12 @@
 //! ```
 
 mod builder;
+pub mod calibrate;
 mod data;
+pub mod dataset;
 mod error;
 mod model;
+pub mod npy;
 pub mod onnx;
 pub mod passes;
 pub mod placement;
