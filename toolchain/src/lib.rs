@@ -20,8 +20,10 @@
 //! # }
 //! ```
 
+pub mod accuracy;
 mod builder;
 pub mod calibrate;
+pub mod cli;
 mod data;
 pub mod dataset;
 mod error;

@@ -333,7 +333,7 @@ mod tests {
         let mut b = ModelBuilder::new(Platform::Rk3588);
         let x = b.input("x", &[1, 4]).unwrap();
         let w = Weights::new(&[2, 4], vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0]).unwrap();
-        let y = b.fully_connected(x, w, Some(vec![0.5, -0.5])).unwrap();
+        let y = b.fully_connected(x, w, Some(vec![0.5, -0.5]), None).unwrap();
         let z = b.relu(y).unwrap();
         b.output(z).unwrap();
         let m = b.build().unwrap();
