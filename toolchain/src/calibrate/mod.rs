@@ -110,7 +110,7 @@ pub trait Samples {
     fn sample(&self, i: usize) -> Result<Vec<Vec<f32>>, BuildError>;
 }
 
-impl Samples for [Vec<Vec<f32>>] {
+impl Samples for Vec<Vec<Vec<f32>>> {
     fn count(&self) -> usize {
         self.len()
     }
