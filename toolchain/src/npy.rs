@@ -216,7 +216,9 @@ impl NpyArray {
                 .collect(),
             DType::I64 => b
                 .chunks_exact(8)
-                .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32)
+                .map(|c| {
+                    i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32
+                })
                 .collect(),
         }
     }
@@ -252,7 +254,9 @@ mod tests {
         assert_eq!(a.to_f32(), vec![1.5, -2.0]);
         let err = NpyArray::parse(&bytes[..bytes.len() - 1]).unwrap_err();
         assert!(err.contains("data bytes"), "{err}");
-        assert!(NpyArray::parse(b"hello world").unwrap_err().contains("magic"));
+        assert!(NpyArray::parse(b"hello world")
+            .unwrap_err()
+            .contains("magic"));
         let mut big = bytes.clone();
         let at = big.windows(3).position(|w| w == b"<f8").unwrap();
         big[at] = b'>';
@@ -267,6 +271,9 @@ mod tests {
             dtype: DType::I64,
             bytes: [3i64, -4].iter().flat_map(|v| v.to_le_bytes()).collect(),
         };
-        assert_eq!(NpyArray::parse(&a.to_bytes()).unwrap().to_f32(), vec![3.0, -4.0]);
+        assert_eq!(
+            NpyArray::parse(&a.to_bytes()).unwrap().to_f32(),
+            vec![3.0, -4.0]
+        );
     }
 }

@@ -51,7 +51,12 @@ fn conv_model(w: Vec<f32>) -> (BuiltModel, TensorId, TensorId) {
     let x = b.input("x", &SHAPE).unwrap();
     let w = Weights::new(&[4, 4, 1, 1], w).unwrap();
     let y = b
-        .conv2d(x, w, Some(vec![0.1, -0.1, 0.05, 0.0]), ConvParams::default())
+        .conv2d(
+            x,
+            w,
+            Some(vec![0.1, -0.1, 0.05, 0.0]),
+            ConvParams::default(),
+        )
         .unwrap();
     b.output(y).unwrap();
     (b.build().unwrap(), x, y)
@@ -185,10 +190,16 @@ fn per_channel_weights_beat_per_layer_on_uneven_channel_scales() {
         let q = calibrate::quantize(&model, &samples, &opts).unwrap();
         cosine(&reference, &run(&q, &test)[PLANE..])
     };
-    let (channel, layer) = (cos(WeightGranularity::PerChannel), cos(WeightGranularity::PerLayer));
+    let (channel, layer) = (
+        cos(WeightGranularity::PerChannel),
+        cos(WeightGranularity::PerLayer),
+    );
     eprintln!("cosine: per-channel {channel:.5}, per-layer {layer:.5}");
     assert!(channel > 0.999, "{channel}");
-    assert!(layer < channel - 0.01, "per-layer {layer} vs per-channel {channel}");
+    assert!(
+        layer < channel - 0.01,
+        "per-layer {layer} vs per-channel {channel}"
+    );
 }
 
 #[test]
@@ -203,11 +214,19 @@ fn data_movement_outputs_inherit_and_empty_sets_are_refused() {
     let samples: Vec<Vec<Vec<f32>>> = (0..3).map(|_| vec![bulk_sample(&mut rng)]).collect();
     let cal = calibrate_with(&model, &samples, Algorithm::Normal);
     assert!(cal.ranges.contains_key(&r));
-    assert!(!cal.ranges.contains_key(&flat), "Reshape inherits its input's parameters");
+    assert!(
+        !cal.ranges.contains_key(&flat),
+        "Reshape inherits its input's parameters"
+    );
     assert_eq!(cal.observed[&r].0, 0.0);
     let q = calibrate::quantize(&model, &samples, &CalibOptions::default()).unwrap();
     let out = &q.graph.tensors[q.graph.outputs[0]];
-    let relu_out = q.graph.tensors.iter().find(|t| t.name == model.graph.tensors[r].name).unwrap();
+    let relu_out = q
+        .graph
+        .tensors
+        .iter()
+        .find(|t| t.name == model.graph.tensors[r].name)
+        .unwrap();
     assert_eq!(out.quant, relu_out.quant);
 
     let none: Vec<Vec<Vec<f32>>> = Vec::new();

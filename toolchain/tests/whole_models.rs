@@ -61,7 +61,10 @@ fn min_cosine(name: &str, model: &BuiltModel, what: &str) -> f64 {
             let r = reference(name, i, k);
             assert_eq!(r.len(), o.values.len(), "{name} {what} output {k}");
             let c = cosine(&r, &o.values);
-            eprintln!("{name} {what}: test_{i} output {k} ({}): cosine {c:.6}", o.name);
+            eprintln!(
+                "{name} {what}: test_{i} output {k} ({}): cosine {c:.6}",
+                o.name
+            );
             worst = worst.min(c);
         }
     }
@@ -109,7 +112,10 @@ fn check(name: &str) {
     let text = report.to_text();
     eprintln!("{name}:\n{text}");
     assert!(
-        text.contains(&format!("worst layer (single error): [{}] {}", worst.op, worst.tensor)),
+        text.contains(&format!(
+            "worst layer (single error): [{}] {}",
+            worst.op, worst.tensor
+        )),
         "{text}"
     );
     for out in &report.outputs {

@@ -140,7 +140,10 @@ pub fn analyze(
             let info = &g.tensors[t];
             let buf = if let Some(c) = quant.constant(t) {
                 c.clone()
-            } else if let Some(r) = reference.get(&info.name).filter(|r| r.len() == info.elems()) {
+            } else if let Some(r) = reference
+                .get(&info.name)
+                .filter(|r| r.len() == info.elems())
+            {
                 interp::from_f32(info, r)?
             } else if let Some(b) = single.get(&t) {
                 b.clone()

@@ -51,9 +51,13 @@ impl Report {
             .clamp(20, 80);
         let mut s = String::new();
         s.push_str("# error analysis: quantized model against the float model\n");
-        s.push_str("#   entire: the quantized model run end to end (errors accumulate layer by layer)\n");
+        s.push_str(
+            "#   entire: the quantized model run end to end (errors accumulate layer by layer)\n",
+        );
         s.push_str("#   single: each layer fed the float model's inputs (the layer's own error)\n");
-        s.push_str("#   cos: cosine similarity, euc: Euclidean distance; '-' where not computable\n\n");
+        s.push_str(
+            "#   cos: cosine similarity, euc: Euclidean distance; '-' where not computable\n\n",
+        );
         let _ = writeln!(s, "{:<width$}  {:^21}  {:^21}", "layer", "entire", "single");
         let _ = writeln!(
             s,
@@ -124,7 +128,10 @@ mod tests {
         assert_eq!(r.worst_single().unwrap().tensor, "c2");
         assert_eq!(r.worst_entire().unwrap().tensor, "x");
         let text = r.to_text();
-        assert!(text.contains("worst layer (single error): [Conv] c2 cos 0.98000"), "{text}");
+        assert!(
+            text.contains("worst layer (single error): [Conv] c2 cos 0.98000"),
+            "{text}"
+        );
         assert!(text.contains("output p: cos 0.98000"), "{text}");
         let line = text.lines().find(|l| l.starts_with("[Softmax] p")).unwrap();
         assert!(line.trim_end().ends_with('-'), "{line}");

@@ -199,7 +199,11 @@ impl Program {
 
     /// Runs node `node` on `inputs` (one buffer per node input, constants
     /// included) and returns its outputs.
-    pub fn run_node(&self, node: &Node, inputs: &[&TensorBuf]) -> Result<Vec<TensorBuf>, BuildError> {
+    pub fn run_node(
+        &self,
+        node: &Node,
+        inputs: &[&TensorBuf],
+    ) -> Result<Vec<TensorBuf>, BuildError> {
         let g = &self.graph;
         let info = |t: TensorId| {
             g.tensors
@@ -235,7 +239,11 @@ impl Program {
                 });
             }
             kernels::execute(&node.op, &ins, &mut outs).map_err(|e| {
-                BuildError::Run(format!("node '{}' ({}): {e}", node.name, node.op.type_name()))
+                BuildError::Run(format!(
+                    "node '{}' ({}): {e}",
+                    node.name,
+                    node.op.type_name()
+                ))
             })?;
         }
         Ok(bufs)
@@ -333,7 +341,9 @@ mod tests {
         let mut b = ModelBuilder::new(Platform::Rk3588);
         let x = b.input("x", &[1, 4]).unwrap();
         let w = Weights::new(&[2, 4], vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0]).unwrap();
-        let y = b.fully_connected(x, w, Some(vec![0.5, -0.5]), None).unwrap();
+        let y = b
+            .fully_connected(x, w, Some(vec![0.5, -0.5]), None)
+            .unwrap();
         let z = b.relu(y).unwrap();
         b.output(z).unwrap();
         let m = b.build().unwrap();
@@ -348,7 +358,10 @@ mod tests {
             .unwrap();
         assert_eq!(seen.len(), 3);
         assert_eq!(seen[1].1, vec![1.5, -2.0]);
-        assert_eq!(to_f32(&m.graph.tensors[z], outs[0].bytes()).unwrap(), vec![1.5, 0.0]);
+        assert_eq!(
+            to_f32(&m.graph.tensors[z], outs[0].bytes()).unwrap(),
+            vec![1.5, 0.0]
+        );
         let err = p.run(vec![], &mut |_, _| Ok(())).unwrap_err().to_string();
         assert!(err.contains("1 inputs, 0 given"), "{err}");
     }

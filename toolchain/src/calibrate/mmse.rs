@@ -69,7 +69,9 @@ mod tests {
     fn a_rare_outlier_is_clipped_when_clipping_costs_less_than_rounding() {
         // 10^6 values in [-1, 1) and one at 20: clipping it costs ~19^2 =
         // 361, keeping it costs 10^6 * (21/255)^2 / 12 = 565.
-        let mut v: Vec<f32> = (0..1_000_000).map(|i| (i % 200) as f32 / 100.0 - 1.0).collect();
+        let mut v: Vec<f32> = (0..1_000_000)
+            .map(|i| (i % 200) as f32 / 100.0 - 1.0)
+            .collect();
         v.push(20.0);
         let mut h = Histogram::new(-1.0, 20.0);
         h.add(&v);

@@ -281,7 +281,11 @@ pub fn calibrate(
     let mut observed = BTreeMap::new();
     let mut ranges = BTreeMap::new();
     for (&t, m) in &minmax {
-        let seen = if m.is_set() { (m.min, m.max) } else { (0.0, 0.0) };
+        let seen = if m.is_set() {
+            (m.min, m.max)
+        } else {
+            (0.0, 0.0)
+        };
         observed.insert(t, seen);
         if skip[t] {
             continue;

@@ -101,7 +101,10 @@ fn run_plan(plan: &Plan, output: &Path, quiet: bool) -> Result<(), BuildError> {
         for change in &out.passes.changes {
             println!("pass: {change}");
         }
-        print!("{}", summary::summary(&out.model, out.bytes.len(), out.seconds)?);
+        print!(
+            "{}",
+            summary::summary(&out.model, out.bytes.len(), out.seconds)?
+        );
     }
     Ok(())
 }
@@ -145,7 +148,9 @@ pub fn build(a: &BuildArgs) -> Result<(), BuildError> {
 /// `rknn-convert -t .. -i config.yml -o dir/`.
 pub fn convert_yml(cli: &Cli) -> Result<(), BuildError> {
     let (Some(path), Some(out_dir)) = (&cli.config, &cli.output) else {
-        return Err(cfg("give a subcommand, or -i model_config.yml and -o out_dir/"));
+        return Err(cfg(
+            "give a subcommand, or -i model_config.yml and -o out_dir/",
+        ));
     };
     let target = cli.target.as_deref().map(platform).transpose()?;
     let text = std::fs::read_to_string(path)
@@ -211,11 +216,15 @@ pub fn accuracy(a: &AccuracyArgs) -> Result<(), BuildError> {
     let quant = Program::from_meta(meta, model.weights())?;
 
     if !a.model.is_file() {
-        return Err(BuildError::Data(format!("{}: file not found", a.model.display())));
+        return Err(BuildError::Data(format!(
+            "{}: file not found",
+            a.model.display()
+        )));
     }
     let mut opts = ImportOptions::new(meta.platform);
     for info in &q_infos {
-        opts.input_shapes.insert(info.name.clone(), info.shape.clone());
+        opts.input_shapes
+            .insert(info.name.clone(), info.shape.clone());
     }
     let mut float = onnx::import(&a.model, &opts)?;
     let (mean, std) = (float_lists(&a.mean, "mean")?, float_lists(&a.std, "std")?);
@@ -262,10 +271,17 @@ pub fn accuracy(a: &AccuracyArgs) -> Result<(), BuildError> {
         .iter()
         .zip(&q_infos)
         .enumerate()
-        .map(|(k, (r, info))| infer::runtime_input(r, info, meta.preprocess.get(k).unwrap_or(&default)))
+        .map(|(k, (r, info))| {
+            infer::runtime_input(r, info, meta.preprocess.get(k).unwrap_or(&default))
+        })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let report = accuracy::analyze(&Program::from_built(&float), float_inputs, &quant, quant_inputs)?;
+    let report = accuracy::analyze(
+        &Program::from_built(&float),
+        float_inputs,
+        &quant,
+        quant_inputs,
+    )?;
     let text = report.to_text();
     let path = a.out_dir.join("error_analysis.txt");
     write_file(&path, text.as_bytes())?;

@@ -29,9 +29,9 @@ pub struct Output {
 
 /// Loads the `.rknn` file at `path`.
 pub fn load(path: &Path) -> Result<Model, BuildError> {
-    let p = path.to_str().ok_or_else(|| {
-        BuildError::Data(format!("{}: path is not valid UTF-8", path.display()))
-    })?;
+    let p = path
+        .to_str()
+        .ok_or_else(|| BuildError::Data(format!("{}: path is not valid UTF-8", path.display())))?;
     loader::from_path(p).map_err(|e| BuildError::Run(format!("{}: {e}", path.display())))
 }
 
@@ -74,8 +74,9 @@ pub fn run(model: Model, inputs: &[RawInput]) -> Result<Vec<Output>, BuildError>
             .cloned()
             .unwrap_or_default();
         ctx.set_input(i, |info, dst| {
-            let buf = runtime_input(raw, info, &pre)
-                .map_err(|e| rknnrt::runtime::Error::new(rknnrt::runtime::ErrorKind::InputInvalid, e.to_string()))?;
+            let buf = runtime_input(raw, info, &pre).map_err(|e| {
+                rknnrt::runtime::Error::new(rknnrt::runtime::ErrorKind::InputInvalid, e.to_string())
+            })?;
             dst.copy_from_slice(buf.bytes());
             Ok(())
         })

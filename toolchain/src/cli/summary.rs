@@ -14,7 +14,10 @@ fn shape(s: &[usize]) -> String {
     if s.is_empty() {
         "scalar".into()
     } else {
-        s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x")
+        s.iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("x")
     }
 }
 
@@ -36,7 +39,13 @@ pub fn size(n: u64) -> String {
 
 fn op_table(g: &Graph) -> String {
     let mut s = String::new();
-    let name_w = g.nodes.iter().map(|n| n.name.len()).max().unwrap_or(4).clamp(4, 40);
+    let name_w = g
+        .nodes
+        .iter()
+        .map(|n| n.name.len())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 40);
     let _ = writeln!(
         s,
         "{:>4}  {:<18} {:<name_w$}  {:<6} {:<6} shapes (inputs -> outputs)",
@@ -49,7 +58,11 @@ fn op_table(g: &Graph) -> String {
             .filter(|&&t| !g.tensors[t].is_weight())
             .map(|&t| shape(&g.tensors[t].shape))
             .collect();
-        let outs: Vec<String> = n.outputs.iter().map(|&t| shape(&g.tensors[t].shape)).collect();
+        let outs: Vec<String> = n
+            .outputs
+            .iter()
+            .map(|&t| shape(&g.tensors[t].shape))
+            .collect();
         let dtype = n
             .outputs
             .first()

@@ -145,7 +145,9 @@ fn dims(v: Vec<Vec<f64>>, at: &str) -> Result<Vec<Vec<usize>>, BuildError> {
                     if x >= 1.0 && x.fract() == 0.0 {
                         Ok(x as usize)
                     } else {
-                        Err(err(format!("'{at}': dimension {x} is not a positive integer")))
+                        Err(err(format!(
+                            "'{at}': dimension {x} is not a positive integer"
+                        )))
                     }
                 })
                 .collect()
@@ -155,14 +157,23 @@ fn dims(v: Vec<Vec<f64>>, at: &str) -> Result<Vec<Vec<usize>>, BuildError> {
 
 /// Parses the yml text of `path`; `target` is the `-t` option.
 pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config, BuildError> {
-    let root: Value = serde_yaml::from_str(text)
-        .map_err(|e| err(format!("{}: {}", path.display(), e.to_string().replace('\n', " "))))?;
+    let root: Value = serde_yaml::from_str(text).map_err(|e| {
+        err(format!(
+            "{}: {}",
+            path.display(),
+            e.to_string().replace('\n', " ")
+        ))
+    })?;
     let root = mapping(&root, "top level")?;
     let mut models = None;
     for (k, v) in root {
         match key_str(k, "top level")?.as_str() {
             "models" => models = Some(v),
-            other => return Err(err(format!("unknown top-level key '{other}' (expected 'models')"))),
+            other => {
+                return Err(err(format!(
+                    "unknown top-level key '{other}' (expected 'models')"
+                )))
+            }
         }
     }
     let models = mapping(models.ok_or_else(|| err("no 'models' section"))?, "models")?;
@@ -198,8 +209,8 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
             "configs" => configs = Some(v),
             "prototxt_file_path" | "caffemodel_file_path" => {
                 return Err(err(format!(
-                    "models.{key}: caffe models are not supported (rknn-convert converts onnx models)"
-                )))
+                "models.{key}: caffe models are not supported (rknn-convert converts onnx models)"
+            )))
             }
             other => return Err(err(format!("unknown key 'models.{other}'"))),
         }
@@ -288,7 +299,9 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
                 }
                 k if UNSUPPORTED_CONFIGS.contains(&k) => {
                     if is_nothing(v) {
-                        warnings.push(format!("{at} is not supported by rknn-convert and is ignored"));
+                        warnings.push(format!(
+                            "{at} is not supported by rknn-convert and is ignored"
+                        ));
                     } else {
                         return Err(err(format!("{at}: {v:?} is not supported by rknn-convert")));
                     }
@@ -307,17 +320,20 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
             .unwrap_or("model")
             .to_string(),
     };
-    let platform = platform.ok_or_else(|| err("no target platform (give -t or configs.target_platform)"))?;
+    let platform =
+        platform.ok_or_else(|| err("no target platform (give -t or configs.target_platform)"))?;
     let precision = if quantize {
         Precision::Int8 {
-            dataset: dataset.ok_or_else(|| err("models.quantize is true but models.dataset is missing"))?,
+            dataset: dataset
+                .ok_or_else(|| err("models.quantize is true but models.dataset is missing"))?,
             algorithm,
             method,
             rgb2bgr,
         }
     } else {
         if dataset.is_some() {
-            warnings.push("models.dataset is not used: models.quantize is false (fp16 build)".into());
+            warnings
+                .push("models.dataset is not used: models.quantize is false (fp16 build)".into());
         }
         Precision::Fp16
     };
@@ -384,7 +400,12 @@ models:
 
     #[test]
     fn vendor_example_parses() {
-        let c = parse(Path::new("/m/model_config.yml"), VENDOR, Some(Platform::Rk3588)).unwrap();
+        let c = parse(
+            Path::new("/m/model_config.yml"),
+            VENDOR,
+            Some(Platform::Rk3588),
+        )
+        .unwrap();
         assert_eq!(c.name, "yolov5s");
         assert_eq!(c.plan.model, Path::new("/m/./yolov5s_relu.onnx"));
         assert_eq!(c.plan.input_shapes["images"], vec![1, 3, 640, 640]);
@@ -407,23 +428,34 @@ models:
     fn unknown_and_unsupported_keys_are_reported() {
         let p = Path::new("c.yml");
         let typo = VENDOR.replace("quantized_method", "quantised_method");
-        let e = parse(p, &typo, Some(Platform::Rk3588)).unwrap_err().to_string();
-        assert!(e.contains("unknown key 'models.configs.quantised_method'"), "{e}");
+        let e = parse(p, &typo, Some(Platform::Rk3588))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown key 'models.configs.quantised_method'"),
+            "{e}"
+        );
         let dynamic = format!("{VENDOR}      dynamic_input: [[[1,3,320,320]]]\n");
-        let e = parse(p, &dynamic, Some(Platform::Rk3588)).unwrap_err().to_string();
+        let e = parse(p, &dynamic, Some(Platform::Rk3588))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("configs.dynamic_input"), "{e}");
         let off = format!("{VENDOR}      single_core_mode: false\n");
         let c = parse(p, &off, Some(Platform::Rk3588)).unwrap();
         assert!(c.warnings.iter().any(|w| w.contains("single_core_mode")));
         let tflite = VENDOR.replace("platform: onnx", "platform: tflite");
-        let e = parse(p, &tflite, Some(Platform::Rk3588)).unwrap_err().to_string();
+        let e = parse(p, &tflite, Some(Platform::Rk3588))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("'tflite' is not supported"), "{e}");
         let int16 = VENDOR.replace("asymmetric_quantized-8", "asymmetric_quantized-16");
         assert!(parse(p, &int16, Some(Platform::Rk3588)).is_err());
         let no_target = parse(p, VENDOR, None).unwrap_err().to_string();
         assert!(no_target.contains("no target platform"), "{no_target}");
         let top = format!("{VENDOR}extra: 1\n");
-        let e = parse(p, &top, Some(Platform::Rk3588)).unwrap_err().to_string();
+        let e = parse(p, &top, Some(Platform::Rk3588))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown top-level key 'extra'"), "{e}");
     }
 
