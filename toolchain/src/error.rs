@@ -31,6 +31,10 @@ pub enum BuildError {
     /// Quantization could not be done.
     #[error("quantization: {0}")]
     Quantize(String),
+    /// An ONNX model could not be imported: the message names the node,
+    /// its op type and the opset (or the file-level problem), on one line.
+    #[error("ONNX import: {0}")]
+    Onnx(String),
     /// The model file could not be written.
     #[error("cannot write {path}: {reason}")]
     Io {
