@@ -107,6 +107,21 @@ impl Ctx {
                     return Ok(id);
                 }
                 shape::checked_elems(&t.shape, "constant").map_err(|e| e.to_string())?;
+                if t.dtype == DType::Bool {
+                    // Stored as uint8 and cast at run time.
+                    let bytes = t.bytes.clone();
+                    let u8s = Tensor::new(DType::U8, t.shape.clone(), bytes)
+                        .ok_or("inconsistent bool constant")?;
+                    let src = self.tensor_id(&Val::Const(Rc::new(u8s)))?;
+                    let out = self
+                        .b
+                        .node(Op::Cast { to: DType::Bool }, &[src], &[t.shape.clone()], DType::Bool)
+                        .map_err(|e| e.to_string())?;
+                    self.node_names
+                        .insert(self.b.graph().nodes.len() - 1, self.node.clone());
+                    self.materialized.insert(key, out[0]);
+                    return Ok(out[0]);
+                }
                 let data = t.to_const_data().ok_or_else(|| {
                     format!("constants of type {:?} cannot be stored in the model", t.dtype)
                 })?;

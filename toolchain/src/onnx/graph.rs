@@ -83,11 +83,22 @@ pub fn import_model(
     }
     for name in &input_names {
         let (shape, dtype) = input_type(g, name, opts)?;
+        // A scalar input is declared as [1] and reshaped to [].
+        let declared = if shape.is_empty() { vec![1] } else { shape.clone() };
         let id = ctx
             .b
-            .input_typed(name, &shape, dtype)
+            .input_typed(name, &declared, dtype)
             .map_err(|e| err(format!("input '{name}': {e}")))?;
-        ctx.vals.insert(name.clone(), Val::Act(id));
+        let mut v = Val::Act(id);
+        if shape.is_empty() {
+            ctx.node = format!("{name}_scalar");
+            let out = ctx
+                .b
+                .node(rknnrt::graph::Op::Reshape, &[id], &[vec![]], dtype)
+                .map_err(|e| err(format!("input '{name}': {e}")))?;
+            v = Val::Act(out[0]);
+        }
+        ctx.vals.insert(name.clone(), v);
     }
     let needed = needed_nodes(g, &input_names, &output_names)?;
     for (i, node) in g.node.iter().enumerate() {

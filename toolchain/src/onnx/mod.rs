@@ -52,6 +52,16 @@ impl ImportOptions {
 
 pub use graph::OPSETS;
 pub use ops::SUPPORTED;
+pub use tensor::Tensor;
+
+/// Decodes a serialized ONNX `TensorProto` (e.g. a backend test's
+/// `input_0.pb`) into a [`Tensor`].
+pub fn decode_tensor(bytes: &[u8]) -> Result<Tensor, BuildError> {
+    let t = proto::TensorProto::decode(bytes).map_err(|e| {
+        BuildError::Onnx(format!("malformed TensorProto: {e}").replace('\n', " "))
+    })?;
+    tensor::decode(&t, None).map_err(BuildError::Onnx)
+}
 
 /// Imports the ONNX model at `path` (external data files are resolved
 /// relative to its directory).

@@ -8,7 +8,8 @@ use super::{constant, Node};
 use crate::onnx::ctx::{Ctx, Val};
 use crate::onnx::tensor::Tensor;
 
-/// Add, Sub, Mul, Div (two inputs) and Max, Min (one or more inputs).
+/// Add, Sub, Mul, Div (two inputs) and Max, Min, Sum (one or more
+/// inputs).
 pub fn binary(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let op = match n.op_type {
         "Add" => BinaryOp::Add,
@@ -16,19 +17,20 @@ pub fn binary(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         "Mul" => BinaryOp::Mul,
         "Div" => BinaryOp::Div,
         "Max" => BinaryOp::Max,
+        "Sum" => BinaryOp::Add,
         _ => BinaryOp::Min,
     };
     if n.opset < 7 || n.attrs.has("broadcast") || n.attrs.has("axis") {
         return Err("the legacy broadcast/axis attributes (opset < 7) are not supported".into());
     }
     let ins: Vec<&Val> = n.inputs.iter().flatten().collect();
-    let variadic = matches!(op, BinaryOp::Max | BinaryOp::Min);
+    let variadic = matches!(n.op_type, "Max" | "Min" | "Sum");
     if ins.len() != n.inputs.len() || (!variadic && ins.len() != 2) || ins.is_empty() {
         return Err(format!("takes {} inputs, got {}", if variadic { "1 or more" } else { "2" }, ins.len()));
     }
     let mut acc = ins[0].clone();
     if ins.len() == 1 {
-        // Max/Min of one input is the input.
+        // Max/Min/Sum of one input is the input.
         return Ok(vec![acc]);
     }
     for v in &ins[1..] {
@@ -44,6 +46,12 @@ pub fn apply(ctx: &mut Ctx, op: BinaryOp, a: &Val, b: &Val) -> Result<Val, Strin
         return Err(format!(
             "operands have different types {:?} and {:?}",
             ma.dtype, mb.dtype
+        ));
+    }
+    if !matches!(ma.dtype, DType::F32 | DType::F16 | DType::I32 | DType::I64) {
+        return Err(format!(
+            "{:?} operands are not supported (float, int32 and int64 only)",
+            ma.dtype
         ));
     }
     let out = ctx.emit(
@@ -166,4 +174,16 @@ pub fn scalar(v: f32, dtype: DType) -> Result<Tensor, String> {
         }),
         d => Err(format!("a float attribute cannot apply to {d:?} input")),
     }
+}
+
+/// Neg (`x * -1`) and Reciprocal (`1 / x`), exact in float.
+pub fn neg_reciprocal(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
+    let x = n.input(0)?;
+    let m = ctx.meta(x)?;
+    let c = |v: f32| -> Result<Val, String> { Ok(Val::Const(Rc::new(scalar(v, m.dtype)?))) };
+    Ok(vec![if n.op_type == "Neg" {
+        apply(ctx, BinaryOp::Mul, x, &c(-1.0)?)?
+    } else {
+        apply(ctx, BinaryOp::Div, &c(1.0)?, x)?
+    }])
 }

@@ -22,6 +22,7 @@ pub const SUPPORTED: &[&str] = &[
     "AveragePool",
     "BatchNormalization",
     "Cast",
+    "CastLike",
     "Clip",
     "Concat",
     "Constant",
@@ -48,10 +49,12 @@ pub const SUPPORTED: &[&str] = &[
     "MaxPool",
     "Min",
     "Mul",
+    "Neg",
     "PRelu",
     "Pad",
     "QuantizeLinear",
     "Range",
+    "Reciprocal",
     "ReduceMax",
     "ReduceMean",
     "ReduceSum",
@@ -67,6 +70,7 @@ pub const SUPPORTED: &[&str] = &[
     "Sqrt",
     "Squeeze",
     "Sub",
+    "Sum",
     "Tanh",
     "Transpose",
     "Unsqueeze",
@@ -136,7 +140,8 @@ pub fn axis(a: i64, rank: usize) -> Result<usize, String> {
 /// be missing from the end).
 pub fn convert(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let out = match n.op_type {
-        "Add" | "Sub" | "Mul" | "Div" | "Max" | "Min" => elementwise::binary(ctx, n)?,
+        "Add" | "Sub" | "Mul" | "Div" | "Max" | "Min" | "Sum" => elementwise::binary(ctx, n)?,
+        "Neg" | "Reciprocal" => elementwise::neg_reciprocal(ctx, n)?,
         "Relu" | "Sigmoid" | "Tanh" | "Exp" | "Sqrt" | "HardSwish" | "LeakyRelu"
         | "HardSigmoid" | "Gelu" => elementwise::unary(ctx, n)?,
         "Clip" => elementwise::clip(ctx, n)?,
@@ -162,7 +167,7 @@ pub fn convert(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         "Pad" => movement::pad(ctx, n)?,
         "Gather" => movement::gather(ctx, n)?,
         "Resize" | "Upsample" => resize::resize(ctx, n)?,
-        "Cast" => quant::cast(ctx, n)?,
+        "Cast" | "CastLike" => quant::cast(ctx, n)?,
         "QuantizeLinear" => quant::quantize(ctx, n)?,
         "DequantizeLinear" => quant::dequantize(ctx, n)?,
         "Identity" => vec![n.input(0)?.clone()],

@@ -1,10 +1,13 @@
 //! Data movement: Concat, Split, Slice, Reshape and friends, Transpose,
 //! Pad, Gather.
 
+use std::rc::Rc;
+
 use rknnrt::graph::{shape::slice_start, Op, PadMode};
 
 use super::{axis, constant, Node};
 use crate::onnx::ctx::{Ctx, Val};
+use crate::onnx::tensor::Tensor;
 
 /// A Reshape of `x` to `shape` (same element count).
 pub fn reshape_to(ctx: &mut Ctx, x: &Val, shape: Vec<usize>) -> Result<Val, String> {
@@ -17,6 +20,21 @@ pub fn concat(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let ins: Vec<Val> = n.inputs.iter().flatten().cloned().collect();
     let first = ins.first().ok_or("needs at least one input")?;
     let m = ctx.meta(first)?;
+    // Shape vectors (1-D constants, possibly empty) are joined here.
+    let consts: Vec<&Tensor> = ins
+        .iter()
+        .filter_map(|v| match v {
+            Val::Const(t) if t.shape.len() == 1 && t.dtype == m.dtype => Some(&**t),
+            _ => None,
+        })
+        .collect();
+    if consts.len() == ins.len() {
+        let bytes: Vec<u8> = consts.iter().flat_map(|t| t.bytes.iter().copied()).collect();
+        let len = consts.iter().map(|t| t.shape[0]).sum();
+        let t = Tensor::new(m.dtype, vec![len], bytes).ok_or("inconsistent constant")?;
+        n.attrs.int("axis")?;
+        return Ok(vec![Val::Const(Rc::new(t))]);
+    }
     let raw = n
         .attrs
         .int("axis")?
@@ -134,6 +152,17 @@ pub fn slice(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         }
         let (start, len) = slice_len(m.shape[ax], starts[i], ends[i], steps[i])
             .ok_or_else(|| format!("step of axis {ax} is 0"))?;
+        if let (Val::Const(t), 1) = (x, rank) {
+            // A shape vector: sliced here (the result may be empty).
+            let size = t.dtype.size();
+            let mut bytes = Vec::with_capacity(len * size);
+            for j in 0..len as i64 {
+                let at = (start + j * steps[i]) as usize * size;
+                bytes.extend_from_slice(t.bytes.get(at..at + size).ok_or("slice out of range")?);
+            }
+            let out = Tensor::new(t.dtype, vec![len], bytes).ok_or("inconsistent constant")?;
+            return Ok(vec![Val::Const(Rc::new(out))]);
+        }
         if len == 0 {
             return Err(format!("axis {ax} would become empty (empty tensors are not supported)"));
         }

@@ -138,17 +138,19 @@ pub fn conv_transpose(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let kernel = if kernel == [0, 0] { [ws[2], ws[3]] } else { kernel };
     let stride = pair(a, "strides", 1)?;
     let dilation = pair(a, "dilations", 1)?;
-    let output_padding = pair(a, "output_padding", 0)?;
+    let mut output_padding = pair(a, "output_padding", 0)?;
     let group = a.int_or("group", 1)?;
     if group < 1 {
         return Err(format!("group {group} must be positive"));
     }
     let auto = a.string_or("auto_pad", "NOTSET")?;
     let output_shape = a.ints("output_shape")?;
-    let full = |i: usize| -> i64 {
-        (stride[i] * (hw[i].max(1) - 1) + output_padding[i] + (kernel[i].max(1) - 1) * dilation[i] + 1)
-            as i64
-    };
+    let full: [i64; 2] = [0, 1].map(|i| {
+        (stride[i] * (hw[i].max(1) - 1)
+            + output_padding[i]
+            + (kernel[i].max(1) - 1) * dilation[i]
+            + 1) as i64
+    });
     let target: Option<[i64; 2]> = match (&output_shape, auto.as_str()) {
         (Some(os), _) => {
             if os.len() < 2 {
@@ -171,13 +173,19 @@ pub fn conv_transpose(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
             }
             let mut p = [0usize; 4];
             for i in 0..2 {
-                let total = full(i) - t[i];
+                let mut total = full[i] - t[i];
                 if total < 0 {
-                    return Err(format!(
-                        "output size {} is larger than the full output {} (needs extra output padding)",
-                        t[i],
-                        full(i)
-                    ));
+                    // A larger requested size is extra output padding at
+                    // the bottom/right, which must stay below the stride.
+                    let extra = (-total) as usize + output_padding[i];
+                    if extra >= stride[i].max(dilation[i]) {
+                        return Err(format!(
+                            "output size {} needs output padding {extra}, not below the stride {}",
+                            t[i], stride[i]
+                        ));
+                    }
+                    output_padding[i] = extra;
+                    total = 0;
                 }
                 let total = total as usize;
                 let (small, big) = (total / 2, total - total / 2);
@@ -310,10 +318,10 @@ pub fn softmax(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     Ok(vec![reshape_to(ctx, &y[0], m.shape)?])
 }
 
-/// LayerNormalization (opset 17).
+/// LayerNormalization (opset 17). The optional Mean and InvStdDev
+/// outputs are computed with ReduceMean, Sub, Mul, Add, Sqrt and Div.
 pub fn layer_norm(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let a = &n.attrs;
-    n.only_outputs(1, "Mean and InvStdDev are training outputs")?;
     let x = n.input(0)?;
     let m = ctx.meta(x)?;
     let ax = axis(a.int_or("axis", -1)?, m.shape.len())?;
@@ -323,7 +331,27 @@ pub fn layer_norm(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     }
     let mut ins = vec![x.clone(), n.input(1)?.clone()];
     ins.extend(n.opt(2).cloned());
-    ctx.emit(Op::LayerNorm { axis: ax, epsilon }, &ins, &[], m.dtype, None)
+    let mut out = ctx.emit(Op::LayerNorm { axis: ax, epsilon }, &ins, &[], m.dtype, None)?;
+    if n.outputs.iter().skip(1).any(|&u| u) {
+        let reduce = Op::Reduce {
+            op: ReduceOp::Mean,
+            axes: (ax..m.shape.len()).collect(),
+            keepdims: true,
+        };
+        let mean = ctx.emit(reduce.clone(), &[x.clone()], &[], m.dtype, None)?[0].clone();
+        let d = apply(ctx, BinaryOp::Sub, x, &mean)?;
+        let sq = apply(ctx, BinaryOp::Mul, &d, &d)?;
+        let var = ctx.emit(reduce, &[sq], &[], m.dtype, None)?[0].clone();
+        let c = |v: f32| -> Result<Val, String> {
+            Ok(Val::Const(Rc::new(super::elementwise::scalar(v, m.dtype)?)))
+        };
+        let ve = apply(ctx, BinaryOp::Add, &var, &c(epsilon)?)?;
+        let sd = super::elementwise::activation(ctx, &ve, rknnrt::graph::Activation::Sqrt)?;
+        let inv = apply(ctx, BinaryOp::Div, &c(1.0)?, &sd)?;
+        out.push(mean);
+        out.push(inv);
+    }
+    Ok(out)
 }
 
 /// BatchNormalization (inference): `x * a + b` with per-channel constants

@@ -6,13 +6,17 @@ use super::{axis, constant, Node};
 use crate::onnx::ctx::{Ctx, Val};
 use crate::onnx::tensor::{dtype_of, onnx_type};
 
-/// Cast to the `to` type.
+/// Cast to the `to` type, CastLike to the type of the second input.
 pub fn cast(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let x = n.input(0)?;
-    let to = n.attrs.int("to")?.ok_or("attribute 'to' is required")?;
-    let to = i32::try_from(to)
-        .map_err(|_| format!("'to' {to} is not a data type"))
-        .and_then(dtype_of)?;
+    let to = if n.op_type == "CastLike" {
+        ctx.meta(n.input(1)?)?.dtype
+    } else {
+        let to = n.attrs.int("to")?.ok_or("attribute 'to' is required")?;
+        i32::try_from(to)
+            .map_err(|_| format!("'to' {to} is not a data type"))
+            .and_then(dtype_of)?
+    };
     // `saturate` only concerns float8 targets, which are refused above.
     n.attrs.ignore(&["saturate"]);
     ctx.emit(Op::Cast { to }, &[x.clone()], &[], to, None)
