@@ -41,8 +41,10 @@ pub struct Ctx {
     pub quant: BTreeMap<TensorId, Quant>,
     /// Builder node index to ONNX node name, applied after building.
     pub node_names: BTreeMap<usize, String>,
-    /// Constants already added to the builder (by value identity).
-    materialized: HashMap<*const Tensor, TensorId>,
+    /// Constants already added to the builder, by value identity. The map
+    /// keeps each `Rc` alive so its address is never reused by another
+    /// constant.
+    materialized: HashMap<*const Tensor, (Rc<Tensor>, TensorId)>,
     /// Name of the ONNX node being converted.
     pub node: String,
     const_count: usize,
@@ -103,8 +105,8 @@ impl Ctx {
             Val::Act(id) => Ok(*id),
             Val::Const(t) => {
                 let key = Rc::as_ptr(t);
-                if let Some(&id) = self.materialized.get(&key) {
-                    return Ok(id);
+                if let Some((_, id)) = self.materialized.get(&key) {
+                    return Ok(*id);
                 }
                 shape::checked_elems(&t.shape, "constant").map_err(|e| e.to_string())?;
                 if t.dtype == DType::Bool {
@@ -119,7 +121,7 @@ impl Ctx {
                         .map_err(|e| e.to_string())?;
                     self.node_names
                         .insert(self.b.graph().nodes.len() - 1, self.node.clone());
-                    self.materialized.insert(key, out[0]);
+                    self.materialized.insert(key, (t.clone(), out[0]));
                     return Ok(out[0]);
                 }
                 let data = t.to_const_data().ok_or_else(|| {
@@ -139,7 +141,7 @@ impl Ctx {
                 if let Some(q) = &t.quant {
                     self.quant.insert(id, q.clone());
                 }
-                self.materialized.insert(key, id);
+                self.materialized.insert(key, (t.clone(), id));
                 Ok(id)
             }
         }
