@@ -48,7 +48,12 @@ fn markdown(results: &[CaseResult], dir: &str) -> String {
          *refused* means the compiler stops with a one-line error naming the node (the\n\
          reason is shown); it never builds a wrong graph. Default-domain opsets {}–{}\n\
          are accepted (22–24 only widened type lists of these ops; attributes added later\n\
-         are refused). Test data: `{dir}`.\n\n\
+         are refused). Inputs that an op needs as constants (shapes, axes, pads, scales,\n\
+         sizes, clip bounds, BatchNormalization statistics, quantization parameters) are\n\
+         graph inputs in these tests; the runner turns them into initializers holding the\n\
+         test data, since rknnrt graphs are static. *fail* entries marked *known* are\n\
+         runtime-kernel or fp16-range limits, listed in `toolchain/tests/onnx_node/runner.rs`.\n\
+         Test data: `{dir}`.\n\n\
          ## Summary\n\n\
          | op | fp32 pass | fp32 fail | fp32 refused | fp16 pass | fp16 fail | fp16 refused |\n\
          |---|---|---|---|---|---|---|",
@@ -78,7 +83,22 @@ fn markdown(results: &[CaseResult], dir: &str) -> String {
             current = r.op;
             let _ = writeln!(s, "\n### {current}\n\n| case | fp32 | fp16 |\n|---|---|---|");
         }
-        let _ = writeln!(s, "| `{}` | {} | {} |", r.case, cell(&r.fp32), cell(&r.fp16));
+        let known = |half: bool| {
+            runner::KNOWN
+                .iter()
+                .find(|(c, h, _)| *c == r.case && *h == half)
+                .map(|(_, _, why)| format!(" (known: {why})"))
+                .unwrap_or_default()
+        };
+        let _ = writeln!(
+            s,
+            "| `{}` | {}{} | {}{} |",
+            r.case,
+            cell(&r.fp32),
+            known(false),
+            cell(&r.fp16),
+            known(true)
+        );
     }
     s
 }

@@ -33,6 +33,31 @@ use rknnrt::capi::general::*;
 use rknnrt::graph::DType;
 use rknnrt::platform::Platform;
 
+/// Cases that run but differ from ONNX, with the reason (not importer
+/// bugs): (case, fp16?, reason).
+pub const KNOWN: &[(&str, bool, &str)] = &[
+    (
+        "test_averagepool_2d_ceil_last_window_starts_on_pad",
+        false,
+        "CPU AveragePool kernel: divisor of a ceil_mode window that starts in the padding differs from ONNX by 3e-4 (fp16 is within tolerance)",
+    ),
+    (
+        "test_softmax_large_number",
+        true,
+        "inputs around 2000 are not distinct in fp16",
+    ),
+    (
+        "test_softmax_large_number_expanded",
+        true,
+        "inputs around 2000 are not distinct in fp16",
+    ),
+    (
+        "test_softmax_large_number_expanded_ver18",
+        true,
+        "inputs around 2000 are not distinct in fp16",
+    ),
+];
+
 /// Case-name prefixes of each supported op (`test_<prefix>` followed by
 /// `_` or the end). The longest matching prefix over all ops wins; the
 /// `None` entries claim cases of other ops that share a prefix.
