@@ -41,6 +41,10 @@ pub enum BuildError {
     /// A conversion configuration (command line or yml) is invalid.
     #[error("config: {0}")]
     Config(String),
+    /// An ONNX model could not be imported: the message names the node,
+    /// its op type and the opset (or the file-level problem), on one line.
+    #[error("ONNX import: {0}")]
+    Onnx(String),
     /// The model file could not be written.
     #[error("cannot write {path}: {reason}")]
     Io {

@@ -1,0 +1,468 @@
+//! Convolution, linear layers, pooling, normalization and reductions.
+
+use std::rc::Rc;
+
+use rknnrt::graph::{BinaryOp, DType, Op, ReduceOp, Window};
+
+use super::elementwise::apply;
+use super::movement::reshape_to;
+use super::{axis, constant, Node};
+use crate::onnx::attr::Attrs;
+use crate::onnx::ctx::{Ctx, Val};
+use crate::onnx::tensor::Tensor;
+
+/// Two non-negative values from an ints attribute of length 2, or a
+/// default; `what` names it in errors.
+fn pair(a: &Attrs<'_>, name: &str, default: usize) -> Result<[usize; 2], String> {
+    match a.ints(name)? {
+        None => Ok([default; 2]),
+        Some(v) if v.len() == 2 && v.iter().all(|&x| (0..=1 << 16).contains(&x)) => {
+            Ok([v[0] as usize, v[1] as usize])
+        }
+        Some(v) => Err(format!(
+            "attribute '{name}' {v:?} must hold 2 values in 0..=65536 (only 2-D windows are supported)"
+        )),
+    }
+}
+
+/// The explicit pads attribute `[top, left, bottom, right]`.
+fn pads4(a: &Attrs<'_>) -> Result<[usize; 4], String> {
+    match a.ints("pads")? {
+        None => Ok([0; 4]),
+        Some(v) if v.len() == 4 && v.iter().all(|&x| (0..=1 << 16).contains(&x)) => {
+            Ok([v[0] as usize, v[1] as usize, v[2] as usize, v[3] as usize])
+        }
+        Some(v) => Err(format!(
+            "attribute 'pads' {v:?} must hold 4 non-negative values (2-D)"
+        )),
+    }
+}
+
+/// Pads for `auto_pad` SAME_UPPER / SAME_LOWER (output = ceil(in / stride))
+/// or VALID; `None` for NOTSET (use the pads attribute).
+fn auto_pads(
+    a: &Attrs<'_>,
+    input: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+) -> Result<Option<[usize; 4]>, String> {
+    let mode = a.string_or("auto_pad", "NOTSET")?;
+    let upper = match mode.as_str() {
+        "NOTSET" => return Ok(None),
+        "VALID" => return Ok(Some([0; 4])),
+        "SAME_UPPER" => true,
+        "SAME_LOWER" => false,
+        m => return Err(format!("auto_pad '{m}' is not supported")),
+    };
+    if a.has("pads") {
+        a.ints("pads")?;
+    }
+    let mut p = [0; 4];
+    for i in 0..2 {
+        let s = stride[i].max(1);
+        let out = input[i].div_ceil(s);
+        let span = (kernel[i].saturating_sub(1)) * dilation[i] + 1;
+        let total = ((out.saturating_sub(1)) * s + span).saturating_sub(input[i]);
+        let (small, big) = (total / 2, total - total / 2);
+        if upper {
+            p[i] = small;
+            p[i + 2] = big;
+        } else {
+            p[i] = big;
+            p[i + 2] = small;
+        }
+    }
+    Ok(Some(p))
+}
+
+/// Spatial size of a 4-D NCHW value.
+fn spatial(ctx: &Ctx, x: &Val, op: &str) -> Result<[usize; 2], String> {
+    let s = ctx.meta(x)?.shape;
+    if s.len() != 4 {
+        return Err(format!(
+            "only 2-D {op} (4-D NCHW input) is supported, input has shape {s:?}"
+        ));
+    }
+    Ok([s[2], s[3]])
+}
+
+/// Conv (2-D).
+pub fn conv(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
+    let a = &n.attrs;
+    let (x, w) = (n.input(0)?, n.input(1)?);
+    let hw = spatial(ctx, x, "Conv")?;
+    let ws = ctx.meta(w)?.shape;
+    if ws.len() != 4 {
+        return Err(format!("weight must be 4-D, has shape {ws:?}"));
+    }
+    let kernel = pair(a, "kernel_shape", 0)?;
+    let kernel = if kernel == [0, 0] { [ws[2], ws[3]] } else { kernel };
+    let stride = pair(a, "strides", 1)?;
+    let dilation = pair(a, "dilations", 1)?;
+    let pads = match auto_pads(a, hw, kernel, stride, dilation)? {
+        Some(p) => p,
+        None => pads4(a)?,
+    };
+    let group = a.int_or("group", 1)?;
+    if group < 1 {
+        return Err(format!("group {group} must be positive"));
+    }
+    let op = Op::Conv {
+        window: Window {
+            kernel,
+            stride,
+            pads,
+            dilation,
+        },
+        group: group as usize,
+        activation: None,
+    };
+    let mut ins = vec![x.clone(), w.clone()];
+    ins.extend(n.opt(2).cloned());
+    let dtype = ctx.meta(x)?.dtype;
+    ctx.emit(op, &ins, &[], dtype, None)
+}
+
+/// ConvTranspose (2-D), with `output_shape` and `auto_pad` resolved to
+/// pads.
+pub fn conv_transpose(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
+    let a = &n.attrs;
+    let (x, w) = (n.input(0)?, n.input(1)?);
+    let hw = spatial(ctx, x, "ConvTranspose")?;
+    let ws = ctx.meta(w)?.shape;
+    if ws.len() != 4 {
+        return Err(format!("weight must be 4-D, has shape {ws:?}"));
+    }
+    let kernel = pair(a, "kernel_shape", 0)?;
+    let kernel = if kernel == [0, 0] { [ws[2], ws[3]] } else { kernel };
+    let stride = pair(a, "strides", 1)?;
+    let dilation = pair(a, "dilations", 1)?;
+    let mut output_padding = pair(a, "output_padding", 0)?;
+    let group = a.int_or("group", 1)?;
+    if group < 1 {
+        return Err(format!("group {group} must be positive"));
+    }
+    let auto = a.string_or("auto_pad", "NOTSET")?;
+    let output_shape = a.ints("output_shape")?;
+    let full: [i64; 2] = [0, 1].map(|i| {
+        (stride[i] * (hw[i].max(1) - 1)
+            + output_padding[i]
+            + (kernel[i].max(1) - 1) * dilation[i]
+            + 1) as i64
+    });
+    let target: Option<[i64; 2]> = match (&output_shape, auto.as_str()) {
+        (Some(os), _) => {
+            if os.len() < 2 {
+                return Err(format!("output_shape {os:?} needs the 2 spatial sizes"));
+            }
+            Some([os[os.len() - 2], os[os.len() - 1]])
+        }
+        (None, "SAME_UPPER" | "SAME_LOWER") => {
+            Some([(hw[0] * stride[0]) as i64, (hw[1] * stride[1]) as i64])
+        }
+        (None, "NOTSET" | "VALID") => None,
+        (None, m) => return Err(format!("auto_pad '{m}' is not supported")),
+    };
+    let pads = match target {
+        None if auto == "VALID" => [0; 4],
+        None => pads4(a)?,
+        Some(t) => {
+            if a.has("pads") {
+                a.ints("pads")?;
+            }
+            let mut p = [0usize; 4];
+            for i in 0..2 {
+                let mut total = full[i] - t[i];
+                if total < 0 {
+                    // A larger requested size is extra output padding at
+                    // the bottom/right, which must stay below the stride.
+                    let extra = (-total) as usize + output_padding[i];
+                    if extra >= stride[i].max(dilation[i]) {
+                        return Err(format!(
+                            "output size {} needs output padding {extra}, not below the stride {}",
+                            t[i], stride[i]
+                        ));
+                    }
+                    output_padding[i] = extra;
+                    total = 0;
+                }
+                let total = total as usize;
+                let (small, big) = (total / 2, total - total / 2);
+                if auto == "SAME_UPPER" {
+                    p[i] = small;
+                    p[i + 2] = big;
+                } else {
+                    p[i] = big;
+                    p[i + 2] = small;
+                }
+            }
+            p
+        }
+    };
+    let op = Op::ConvTranspose {
+        window: Window {
+            kernel,
+            stride,
+            pads,
+            dilation,
+        },
+        group: group as usize,
+        output_padding,
+        activation: None,
+    };
+    let mut ins = vec![x.clone(), w.clone()];
+    ins.extend(n.opt(2).cloned());
+    let dtype = ctx.meta(x)?.dtype;
+    ctx.emit(op, &ins, &[], dtype, None)
+}
+
+/// Gemm.
+pub fn gemm(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
+    let a = &n.attrs;
+    if a.has("broadcast") {
+        return Err("the legacy 'broadcast' attribute (opset < 7) is not supported".into());
+    }
+    let op = Op::Gemm {
+        alpha: a.float_or("alpha", 1.0)?,
+        beta: a.float_or("beta", 1.0)?,
+        trans_a: a.flag("transA", false)?,
+        trans_b: a.flag("transB", false)?,
+        activation: None,
+    };
+    let x = n.input(0)?;
+    let mut ins = vec![x.clone(), n.input(1)?.clone()];
+    ins.extend(n.opt(2).cloned());
+    let dtype = ctx.meta(x)?.dtype;
+    ctx.emit(op, &ins, &[], dtype, None)
+}
+
+/// MatMul.
+pub fn matmul(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
+    let x = n.input(0)?;
+    let dtype = ctx.meta(x)?.dtype;
+    if !dtype.is_float() {
+        return Err(format!("integer MatMul ({dtype:?}) is not supported"));
+    }
+    ctx.emit(Op::MatMul, &[x.clone(), n.input(1)?.clone()], &[], dtype, None)
+}
+
+/// MaxPool and AveragePool (2-D).
+pub fn pool(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
+    let a = &n.attrs;
+    let x = n.input(0)?;
+    n.only_outputs(1, "MaxPool indices")?;
+    let hw = spatial(ctx, x, n.op_type)?;
+    let kernel = match a.ints("kernel_shape")? {
+        Some(k) if k.len() == 2 && k.iter().all(|&v| (1..=1 << 16).contains(&v)) => {
+            [k[0] as usize, k[1] as usize]
+        }
+        k => return Err(format!("kernel_shape {k:?} must hold 2 positive values")),
+    };
+    let stride = pair(a, "strides", 1)?;
+    let dilation = pair(a, "dilations", 1)?;
+    let ceil_mode = a.flag("ceil_mode", false)?;
+    a.ignore(&["storage_order"]);
+    let (pads, ceil_mode) = match auto_pads(a, hw, kernel, stride, dilation)? {
+        Some(p) => (p, false),
+        None => (pads4(a)?, ceil_mode),
+    };
+    let window = Window {
+        kernel,
+        stride,
+        pads,
+        dilation,
+    };
+    let op = if n.op_type == "MaxPool" {
+        Op::MaxPool { window, ceil_mode }
+    } else {
+        Op::AveragePool {
+            window,
+            ceil_mode,
+            count_include_pad: a.flag("count_include_pad", false)?,
+        }
+    };
+    let dtype = ctx.meta(x)?.dtype;
+    ctx.emit(op, &[x.clone()], &[], dtype, None)
+}
+
+/// GlobalAveragePool and GlobalMaxPool (4-D).
+pub fn global_pool(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
+    let x = n.input(0)?;
+    spatial(ctx, x, n.op_type)?;
+    let op = if n.op_type == "GlobalAveragePool" {
+        Op::GlobalAveragePool
+    } else {
+        Op::GlobalMaxPool
+    };
+    let dtype = ctx.meta(x)?.dtype;
+    ctx.emit(op, &[x.clone()], &[], dtype, None)
+}
+
+/// Softmax: opset >= 13 along `axis` (default -1); before 13 the input is
+/// coerced to 2-D at `axis` (default 1) and normalized over the second
+/// dimension.
+pub fn softmax(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
+    let x = n.input(0)?;
+    let m = ctx.meta(x)?;
+    let rank = m.shape.len();
+    let new = n.opset >= 13;
+    let ax = axis(n.attrs.int_or("axis", if new { -1 } else { 1 })?, rank.max(1))?;
+    if new || ax + 1 == rank {
+        return ctx.emit(Op::Softmax { axis: ax }, &[x.clone()], &[], m.dtype, None);
+    }
+    let outer: usize = m.shape[..ax].iter().product();
+    let inner: usize = m.shape[ax..].iter().product();
+    let flat = reshape_to(ctx, x, vec![outer, inner])?;
+    let y = ctx.emit(Op::Softmax { axis: 1 }, &[flat], &[], m.dtype, None)?;
+    Ok(vec![reshape_to(ctx, &y[0], m.shape)?])
+}
+
+/// LayerNormalization (opset 17). The optional Mean and InvStdDev
+/// outputs are computed with ReduceMean, Sub, Mul, Add, Sqrt and Div.
+pub fn layer_norm(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
+    let a = &n.attrs;
+    let x = n.input(0)?;
+    let m = ctx.meta(x)?;
+    let ax = axis(a.int_or("axis", -1)?, m.shape.len())?;
+    let epsilon = a.float_or("epsilon", 1e-5)?;
+    if a.int_or("stash_type", 1)? != 1 {
+        return Err("stash_type other than 1 (float32) is not supported".into());
+    }
+    let mut ins = vec![x.clone(), n.input(1)?.clone()];
+    ins.extend(n.opt(2).cloned());
+    let mut out = ctx.emit(Op::LayerNorm { axis: ax, epsilon }, &ins, &[], m.dtype, None)?;
+    if n.outputs.iter().skip(1).any(|&u| u) {
+        let reduce = Op::Reduce {
+            op: ReduceOp::Mean,
+            axes: (ax..m.shape.len()).collect(),
+            keepdims: true,
+        };
+        let mean = ctx.emit(reduce.clone(), &[x.clone()], &[], m.dtype, None)?[0].clone();
+        let d = apply(ctx, BinaryOp::Sub, x, &mean)?;
+        let sq = apply(ctx, BinaryOp::Mul, &d, &d)?;
+        let var = ctx.emit(reduce, &[sq], &[], m.dtype, None)?[0].clone();
+        let c = |v: f32| -> Result<Val, String> {
+            Ok(Val::Const(Rc::new(super::elementwise::scalar(v, m.dtype)?)))
+        };
+        let ve = apply(ctx, BinaryOp::Add, &var, &c(epsilon)?)?;
+        let sd = super::elementwise::activation(ctx, &ve, rknnrt::graph::Activation::Sqrt)?;
+        let inv = apply(ctx, BinaryOp::Div, &c(1.0)?, &sd)?;
+        out.push(mean);
+        out.push(inv);
+    }
+    Ok(out)
+}
+
+/// BatchNormalization (inference): `x * a + b` with per-channel constants
+/// `a = scale / sqrt(var + eps)`, `b = bias - mean * a`, shaped
+/// `[C, 1, ...]` (a later pass folds them into a preceding Conv/Gemm).
+pub fn batch_norm(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
+    let a = &n.attrs;
+    n.only_outputs(1, "running statistics are training outputs")?;
+    if a.flag("training_mode", false)? {
+        return Err("training_mode = 1 is not supported (inference only)".into());
+    }
+    if n.opset < 9 && a.int_or("spatial", 1)? != 1 {
+        return Err("spatial = 0 is not supported".into());
+    }
+    a.ignore(&["momentum", "is_test", "consumed_inputs"]);
+    let eps = a.float_or("epsilon", 1e-5)?;
+    let x = n.input(0)?;
+    let m = ctx.meta(x)?;
+    if m.shape.len() < 2 || !m.dtype.is_float() {
+        return Err(format!(
+            "input must be float with rank >= 2, got {:?} {:?}",
+            m.dtype, m.shape
+        ));
+    }
+    let c = m.shape[1];
+    let names = ["scale", "B", "input_mean", "input_var"];
+    let mut p = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let t = constant(n.input(i + 1)?, name)?;
+        if t.elems() != c {
+            return Err(format!("{name} has shape {:?}, expected [{c}]", t.shape));
+        }
+        p.push(t.to_f32());
+    }
+    let mul: Vec<f32> = (0..c)
+        .map(|i| (p[0][i] as f64 / (p[3][i] as f64 + eps as f64).sqrt()) as f32)
+        .collect();
+    let add: Vec<f32> = (0..c)
+        .map(|i| (p[1][i] as f64 - p[2][i] as f64 * mul[i] as f64) as f32)
+        .collect();
+    let mut shape = vec![c];
+    shape.resize(m.shape.len() - 1, 1);
+    let to_val = |v: &[f32]| -> Result<Val, String> {
+        let t = Tensor::from_f32(shape.clone(), v);
+        Ok(Val::Const(Rc::new(if m.dtype == DType::F16 {
+            let halves: Vec<u8> = v
+                .iter()
+                .flat_map(|&f| half::f16::from_f32(f).to_le_bytes())
+                .collect();
+            Tensor::new(DType::F16, shape.clone(), halves).ok_or("fp16 constant")?
+        } else {
+            t
+        })))
+    };
+    let y = apply(ctx, BinaryOp::Mul, x, &to_val(&mul)?)?;
+    Ok(vec![apply(ctx, BinaryOp::Add, &y, &to_val(&add)?)?])
+}
+
+/// ReduceMean, ReduceSum, ReduceMax: axes as an attribute or (ReduceSum
+/// from opset 13, the others from 18) a constant input.
+pub fn reduce(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
+    let a = &n.attrs;
+    let (op, input_since) = match n.op_type {
+        "ReduceMean" => (ReduceOp::Mean, 18),
+        "ReduceSum" => (ReduceOp::Sum, 13),
+        _ => (ReduceOp::Max, 18),
+    };
+    let x = n.input(0)?;
+    let m = ctx.meta(x)?;
+    let keepdims = a.flag("keepdims", true)?;
+    let axes: Vec<i64> = if n.opset >= input_since {
+        match n.opt_const(1, "axes")? {
+            Some(t) => t.to_i64(),
+            None => Vec::new(),
+        }
+    } else {
+        a.ints("axes")?.unwrap_or_default()
+    };
+    let noop = n.opset >= input_since && a.flag("noop_with_empty_axes", false)?;
+    let mut norm = axes
+        .iter()
+        .map(|&v| axis(v, m.shape.len()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if norm.is_empty() {
+        if noop {
+            return Ok(vec![x.clone()]);
+        }
+        norm = (0..m.shape.len()).collect();
+    }
+    norm.sort_unstable();
+    norm.dedup();
+    if m.shape.is_empty() {
+        return Ok(vec![x.clone()]);
+    }
+    let op = Op::Reduce {
+        op,
+        axes: norm,
+        keepdims,
+    };
+    ctx.emit(op, &[x.clone()], &[], m.dtype, None)
+}
+
+/// ArgMax.
+pub fn argmax(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
+    let a = &n.attrs;
+    let x = n.input(0)?;
+    let m = ctx.meta(x)?;
+    let op = Op::ArgMax {
+        axis: axis(a.int_or("axis", 0)?, m.shape.len())?,
+        keepdims: a.flag("keepdims", true)?,
+        select_last_index: a.flag("select_last_index", false)?,
+    };
+    ctx.emit(op, &[x.clone()], &[], DType::I64, None)
+}

@@ -1,0 +1,112 @@
+//! ONNX import of small committed models (`tests/onnx/`, made by
+//! `make_models.py`): a CNN with BatchNormalization and a folded shape
+//! sub-graph against onnxruntime, symbolic input dims, external data, and
+//! one-line errors for malformed models.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use rknn_toolchain::onnx::{import, import_bytes, ImportOptions};
+use rknn_toolchain::quantize::to_fp16;
+use rknnrt::graph::Op;
+use rknnrt::platform::Platform;
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/onnx")
+}
+
+fn opts() -> ImportOptions {
+    ImportOptions::new(Platform::Rk3588)
+}
+
+fn with_batch(n: usize) -> ImportOptions {
+    let mut o = opts();
+    o.input_shapes = BTreeMap::from([("x".to_string(), vec![n, 3, 8, 8])]);
+    o
+}
+
+fn error(name: &str) -> String {
+    let e = import(&dir().join(name), &opts()).unwrap_err().to_string();
+    assert!(!e.contains('\n'), "one line: {e}");
+    e
+}
+
+#[test]
+fn cnn_matches_onnxruntime_in_fp32_and_fp16() {
+    let model = import(&dir().join("cnn.onnx"), &with_batch(2)).unwrap();
+    // The Shape/Gather/Unsqueeze/Concat sub-graph is folded away; the
+    // BatchNormalization is a per-channel Mul and Add.
+    let ops: Vec<&str> = model.graph.nodes.iter().map(|n| n.op.type_name()).collect();
+    assert_eq!(ops, ["Conv", "Mul", "Add", "Relu", "Reshape", "Gemm"]);
+    assert!(matches!(model.graph.nodes[0].op, Op::Conv { .. }));
+    assert_eq!(model.graph.nodes[0].name, "conv");
+    let y_id = model.graph.outputs[0];
+    assert_eq!(model.graph.tensors[y_id].name, "y");
+    assert_eq!(model.graph.tensors[y_id].shape, [2, 5]);
+    let x = common::read_npy(&dir().join("cnn_x.npy"));
+    let want = common::read_npy(&dir().join("cnn_y.npy"));
+    let got = common::run_f32(&model.write().unwrap(), &[x.data.clone()]);
+    assert!(common::max_abs_err(&got[0], &want.data) < 1e-4, "{:?} vs {:?}", got[0], want.data);
+    let half = to_fp16(&model).unwrap();
+    let got = common::run_f32(&half.write().unwrap(), &[x.data]);
+    assert!(common::cosine(&got[0], &want.data) > 0.999);
+}
+
+#[test]
+fn symbolic_dims_need_a_shape() {
+    let e = error("cnn.onnx");
+    assert!(e.contains("input 'x'") && e.contains("'N'"), "{e}");
+    let m = import(&dir().join("cnn.onnx"), &with_batch(1)).unwrap();
+    assert_eq!(m.graph.tensors[m.graph.inputs[0]].shape, [1, 3, 8, 8]);
+    let mut bad = opts();
+    bad.input_shapes = BTreeMap::from([("x".to_string(), vec![1, 4, 8, 8])]);
+    let e = import(&dir().join("cnn.onnx"), &bad).unwrap_err().to_string();
+    assert!(e.contains("dimension 1 = 3"), "{e}");
+}
+
+#[test]
+fn inputs_and_outputs_cut_the_graph() {
+    let mut o = with_batch(1);
+    o.outputs = vec!["r".into()];
+    let m = import(&dir().join("cnn.onnx"), &o).unwrap();
+    let ops: Vec<&str> = m.graph.nodes.iter().map(|n| n.op.type_name()).collect();
+    assert_eq!(ops, ["Conv", "Mul", "Add", "Relu"]);
+    let mut o = opts();
+    o.inputs = vec!["flat".into()];
+    o.input_shapes = BTreeMap::from([("flat".to_string(), vec![1, 64])]);
+    let m = import(&dir().join("cnn.onnx"), &o).unwrap();
+    let ops: Vec<&str> = m.graph.nodes.iter().map(|n| n.op.type_name()).collect();
+    assert_eq!(ops, ["Gemm"]);
+}
+
+#[test]
+fn external_data_is_read_relative_to_the_model() {
+    let m = import(&dir().join("external.onnx"), &opts()).unwrap();
+    let got = common::run_f32(&m.write().unwrap(), &[vec![1.0; 6]]);
+    assert_eq!(got[0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    let bytes = std::fs::read(dir().join("external.onnx")).unwrap();
+    let e = import_bytes(&bytes, &opts()).unwrap_err().to_string();
+    assert!(e.contains("model's directory"), "{e}");
+}
+
+#[test]
+fn malformed_models_give_one_line_errors() {
+    let e = error("unknown_op.onnx");
+    assert!(e.contains("node 'abs1' (Abs, opset 13)") && e.contains("not supported"), "{e}");
+    let e = error("custom_domain.onnx");
+    assert!(e.contains("'foo1'") && e.contains("com.example"), "{e}");
+    let e = error("missing_init.onnx");
+    assert!(e.contains("'add1'") && e.contains("'nowhere'"), "{e}");
+    let e = error("old_opset.onnx");
+    assert!(e.contains("opset 6"), "{e}");
+    let e = error("bad_attr.onnx");
+    assert!(e.contains("'lrelu1'") && e.contains("'gamma'"), "{e}");
+    let bytes = std::fs::read(dir().join("cnn.onnx")).unwrap();
+    for cut in [1, 10, bytes.len() / 2, bytes.len() - 1] {
+        let e = import_bytes(&bytes[..cut], &opts()).unwrap_err().to_string();
+        assert!(!e.contains('\n') && e.starts_with("ONNX import"), "{e}");
+    }
+}
