@@ -234,6 +234,7 @@ pub fn to_fp16(model: &BuiltModel) -> Result<BuiltModel, BuildError> {
         }
         n.target = placement::target(&n.op, Precision::F16);
     }
+    placement::assign(&mut out.graph, out.platform);
     Ok(out)
 }
 
@@ -242,6 +243,7 @@ pub fn quantize_int8(model: &BuiltModel, cfg: &QuantConfig) -> Result<BuiltModel
     check_float_model(model)?;
     let mut q = Quantizer::new(model, cfg);
     q.run()?;
+    placement::assign(&mut q.out, model.platform);
     Ok(BuiltModel {
         platform: model.platform,
         graph: q.out,
