@@ -69,6 +69,14 @@ impl FromStr for Algorithm {
     }
 }
 
+/// The vendor `quantized_method` name of `w`.
+pub fn method_name(w: WeightGranularity) -> &'static str {
+    match w {
+        WeightGranularity::PerChannel => "channel",
+        WeightGranularity::PerLayer => "layer",
+    }
+}
+
 /// Parses a vendor `quantized_method` (`layer` or `channel`).
 pub fn parse_method(s: &str) -> Result<WeightGranularity, String> {
     match s {

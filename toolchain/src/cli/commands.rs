@@ -10,11 +10,11 @@ use super::pipeline::{self, Plan, Precision};
 use super::{infer, summary, yml, AccuracyArgs, BuildArgs, Cli, InferArgs};
 use crate::accuracy;
 use crate::calibrate::interp::{self, Program};
-use crate::calibrate::{parse_method, Algorithm};
+use crate::calibrate::{method_name, parse_method, Algorithm};
 use crate::dataset::{self, ImageOptions, RawInput};
 use crate::error::BuildError;
 use crate::npy::NpyArray;
-use crate::onnx::{self, ImportOptions};
+use crate::onnx::ImportOptions;
 use crate::passes;
 
 fn cfg(msg: impl Into<String>) -> BuildError {
@@ -90,7 +90,11 @@ fn run_plan(plan: &Plan, output: &Path, quiet: bool) -> Result<(), BuildError> {
             Precision::Fp16 => "fp16".to_string(),
             Precision::Int8 {
                 algorithm, method, ..
-            } => format!("int8, {} ranges, {method:?} weights", algorithm.name()),
+            } => format!(
+                "int8, quantized_algorithm {}, quantized_method {}",
+                algorithm.name(),
+                method_name(*method)
+            ),
         };
         println!(
             "{} -> {} ({}, {precision})",
@@ -226,7 +230,7 @@ pub fn accuracy(a: &AccuracyArgs) -> Result<(), BuildError> {
         opts.input_shapes
             .insert(info.name.clone(), info.shape.clone());
     }
-    let mut float = onnx::import(&a.model, &opts)?;
+    let mut float = pipeline::import(&a.model, &opts)?;
     let (mean, std) = (float_lists(&a.mean, "mean")?, float_lists(&a.std, "std")?);
     if mean.is_empty() && std.is_empty() {
         // The .rknn's pre-processing, matched by input name.

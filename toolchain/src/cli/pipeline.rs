@@ -120,6 +120,19 @@ pub fn apply_mean_std(
     Ok(())
 }
 
+/// [`onnx::import`] with the file named in the error.
+pub fn import(path: &std::path::Path, opts: &ImportOptions) -> Result<BuiltModel, BuildError> {
+    onnx::import(path, opts).map_err(|e| {
+        let msg = e.to_string();
+        let shown = path.display().to_string();
+        if msg.contains(&shown) {
+            e
+        } else {
+            BuildError::Data(format!("{shown}: {msg}"))
+        }
+    })
+}
+
 /// Imports and optimizes the float model of `plan` (mean/std applied).
 pub fn float_model(plan: &Plan) -> Result<(BuiltModel, PassReport), BuildError> {
     let opts = ImportOptions {
@@ -128,7 +141,7 @@ pub fn float_model(plan: &Plan) -> Result<(BuiltModel, PassReport), BuildError> 
         inputs: plan.inputs.clone(),
         outputs: plan.outputs.clone(),
     };
-    let mut model = onnx::import(&plan.model, &opts)?;
+    let mut model = import(&plan.model, &opts)?;
     apply_mean_std(&mut model, &plan.mean, &plan.std)?;
     passes::optimize(model)
 }
