@@ -143,3 +143,33 @@ fn yolo_head() {
 fn transformer() {
     check("transformer");
 }
+
+/// Every algorithm and method on every model: int8 stays ≥ 0.99 against
+/// onnxruntime.
+#[test]
+fn every_algorithm_and_method() {
+    for name in ["mobilenet_v2", "resnet18", "yolo_head", "transformer"] {
+        let float = float_model(name);
+        let ds = Dataset::open(&dir(name).join("dataset.txt")).unwrap();
+        let samples = ds.samples(&float, ImageOptions::default()).unwrap();
+        for (algorithm, weights) in [
+            (Algorithm::KlDivergence, WeightGranularity::PerChannel),
+            (Algorithm::Mmse, WeightGranularity::PerChannel),
+            (Algorithm::Normal, WeightGranularity::PerLayer),
+        ] {
+            let opts = CalibOptions {
+                algorithm,
+                weights,
+                progress: false,
+            };
+            let q = calibrate::quantize(&float, &samples, &opts).unwrap();
+            let what = format!(
+                "int8 {} {}",
+                algorithm.name(),
+                calibrate::method_name(weights)
+            );
+            let c = min_cosine(name, &q, &what);
+            assert!(c >= 0.99, "{name} {what}: {c}");
+        }
+    }
+}

@@ -10,6 +10,14 @@
 //! bins under a non-empty `P` bin get a small epsilon, and the threshold is
 //! the right edge of bin `i` with the smallest `KL(P || Q)`.
 //!
+//! Candidates below the 99.9th percentile of `|x|` are not considered: a
+//! distribution offset from 0 (a Sigmoid output in [0.16, 0.83]) has empty
+//! low bins, and the first candidate that reaches its mass would put
+//! everything in one bin of both `P` and `Q` — divergence 0 for a
+//! threshold that clips nearly every value. For the zero-centred
+//! distributions the search was designed for this bound lies inside the
+//! bulk, far below the thresholds it picks.
+//!
 //! `levels` is the number of int8 steps one side of the range gets: 255
 //! for a one-sided tensor (all values ≥ 0 or ≤ 0: asymmetric int8 spends
 //! all 256 codes on one side) and 128 otherwise.
@@ -18,6 +26,9 @@ use super::stats::Histogram;
 
 /// Smoothing for `Q` bins that are empty where `P` is not.
 const EPS: f64 = 1e-4;
+
+/// Fraction of the values a threshold must keep at least.
+const KEEP: f64 = 0.999;
 
 /// The threshold (in the histogram's units) minimising the divergence.
 pub fn threshold(hist: &Histogram, levels: usize) -> f64 {
@@ -33,10 +44,14 @@ pub fn threshold(hist: &Histogram, levels: usize) -> f64 {
     for i in (0..bins).rev() {
         suffix[i] = suffix[i + 1] + counts[i];
     }
+    // Smallest end bin keeping KEEP of the values.
+    let first = (1..=bins)
+        .find(|&i| total - suffix[i] >= KEEP * total)
+        .unwrap_or(bins);
     let mut best = (f64::INFINITY, bins);
     let mut p = vec![0f64; bins];
     let mut q = vec![0f64; bins];
-    for i in levels..=bins {
+    for i in levels.max(first)..=bins {
         p[..i].copy_from_slice(&counts[..i]);
         p[i - 1] += suffix[i];
         for j in 0..levels {
@@ -95,6 +110,18 @@ mod tests {
         assert!((t - 255.0 * 100.0 / BINS as f64).abs() < 1e-9, "{t}");
         let t = threshold(&h, 128);
         assert!(t < 10.0, "{t}");
+    }
+
+    #[test]
+    fn a_distribution_offset_from_zero_is_not_collapsed() {
+        // Values in [0.16, 0.83] (a Sigmoid output): no mass near 0.
+        let v: Vec<f32> = (0..30000)
+            .map(|i| 0.16 + 0.67 * (i as f32 / 30000.0))
+            .collect();
+        let mut h = Histogram::new(0.0, 0.83);
+        h.add_abs(&v);
+        let t = threshold(&h, 255);
+        assert!(t > 0.8, "{t}");
     }
 
     #[test]

@@ -109,10 +109,13 @@ impl Histogram {
         }
     }
 
-    /// Counts `|v|` of `values` (for a histogram over `[0, abs_max]`).
+    /// Counts `|v|` of the non-zero `values` (for a histogram over
+    /// `[0, abs_max]`). Exact zeros are skipped: the zero point represents
+    /// them exactly whatever the range, and the spike ReLU outputs have at
+    /// 0 would otherwise pull the KL search towards tiny thresholds.
     pub fn add_abs(&mut self, values: &[f32]) {
         for &v in values {
-            if v.is_finite() {
+            if v.is_finite() && v != 0.0 {
                 let i = self.bin(v.abs());
                 self.counts[i] += 1.0;
             }
@@ -147,7 +150,8 @@ mod tests {
         assert_eq!(h.counts[BINS / 2], 1.0);
         assert_eq!(h.total(), 5.0);
         let mut a = Histogram::new(0.0, 2.0);
-        a.add_abs(&[-2.0, 0.5]);
+        a.add_abs(&[-2.0, 0.5, 0.0]);
+        assert_eq!(a.total(), 2.0, "zeros are not counted");
         assert_eq!(a.counts[BINS - 1], 1.0);
         assert_eq!(a.counts[BINS / 4], 1.0);
         assert!((h.centre(0) - (-1.0 + 1.0 / BINS as f64)).abs() < 1e-9);
