@@ -81,7 +81,10 @@ fn markdown(results: &[CaseResult], dir: &str) -> String {
     for r in results.iter() {
         if r.op != current {
             current = r.op;
-            let _ = writeln!(s, "\n### {current}\n\n| case | fp32 | fp16 |\n|---|---|---|");
+            let _ = writeln!(
+                s,
+                "\n### {current}\n\n| case | fp32 | fp16 |\n|---|---|---|"
+            );
         }
         let known = |half: bool| {
             runner::KNOWN

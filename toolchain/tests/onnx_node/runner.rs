@@ -171,7 +171,10 @@ pub fn node_dir() -> Result<PathBuf, String> {
         return if p.is_dir() {
             Ok(p)
         } else {
-            Err(format!("RKNNRT_ONNX_NODE_DIR={} is not a directory", p.display()))
+            Err(format!(
+                "RKNNRT_ONNX_NODE_DIR={} is not a directory",
+                p.display()
+            ))
         };
     }
     let out = std::process::Command::new("python3")
@@ -297,7 +300,11 @@ fn freeze(bytes: &[u8], inputs: Vec<Tensor>) -> Result<(Vec<u8>, Vec<Tensor>), S
         }
     }
     if real.len() != inputs.len() {
-        return Err(format!("{} graph inputs, {} test inputs", real.len(), inputs.len()));
+        return Err(format!(
+            "{} graph inputs, {} test inputs",
+            real.len(),
+            inputs.len()
+        ));
     }
     let mut rest = Vec::new();
     for (name, t) in real.iter().zip(inputs) {
@@ -553,7 +560,8 @@ pub fn compare(got: &[Got], want: &[Tensor], half: bool) -> Outcome {
         return Outcome::Fail(format!("{} outputs, expected {}", got.len(), want.len()));
     }
     for (k, (g, w)) in got.iter().zip(want).enumerate() {
-        if g.dims.iter().product::<usize>() != w.elems() || (g.dims != w.shape && !w.shape.is_empty())
+        if g.dims.iter().product::<usize>() != w.elems()
+            || (g.dims != w.shape && !w.shape.is_empty())
         {
             return Outcome::Fail(format!(
                 "output {k} has shape {:?}, expected {:?}",
@@ -563,7 +571,11 @@ pub fn compare(got: &[Got], want: &[Tensor], half: bool) -> Outcome {
         let a = values_f64(g.dtype, &g.bytes);
         let e = values_f64(w.dtype, &w.bytes);
         if a.len() != e.len() {
-            return Outcome::Fail(format!("output {k} has {} values, expected {}", a.len(), e.len()));
+            return Outcome::Fail(format!(
+                "output {k} has {} values, expected {}",
+                a.len(),
+                e.len()
+            ));
         }
         let float = w.dtype.is_float();
         let m = e

@@ -26,7 +26,11 @@ pub fn binary(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let ins: Vec<&Val> = n.inputs.iter().flatten().collect();
     let variadic = matches!(n.op_type, "Max" | "Min" | "Sum");
     if ins.len() != n.inputs.len() || (!variadic && ins.len() != 2) || ins.is_empty() {
-        return Err(format!("takes {} inputs, got {}", if variadic { "1 or more" } else { "2" }, ins.len()));
+        return Err(format!(
+            "takes {} inputs, got {}",
+            if variadic { "1 or more" } else { "2" },
+            ins.len()
+        ));
     }
     let mut acc = ins[0].clone();
     if ins.len() == 1 {
@@ -71,9 +75,20 @@ pub fn apply(ctx: &mut Ctx, op: BinaryOp, a: &Val, b: &Val) -> Result<Val, Strin
 pub fn activation(ctx: &mut Ctx, x: &Val, act: Activation) -> Result<Val, String> {
     let m = ctx.meta(x)?;
     if !m.dtype.is_float() {
-        return Err(format!("{} takes float input, got {:?}", act.type_name(), m.dtype));
+        return Err(format!(
+            "{} takes float input, got {:?}",
+            act.type_name(),
+            m.dtype
+        ));
     }
-    Ok(ctx.emit(Op::Unary { act }, &[x.clone()], &[], m.dtype, None)?[0].clone())
+    Ok(ctx.emit(
+        Op::Unary { act },
+        std::slice::from_ref(x),
+        &[],
+        m.dtype,
+        None,
+    )?[0]
+        .clone())
 }
 
 /// Single-input activations.
@@ -132,13 +147,20 @@ pub fn clip(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     };
     for t in [&lo, &hi].into_iter().flatten() {
         if t.dtype != m.dtype && n.opset >= 11 {
-            return Err(format!("bound of type {:?} for input of type {:?}", t.dtype, m.dtype));
+            return Err(format!(
+                "bound of type {:?} for input of type {:?}",
+                t.dtype, m.dtype
+            ));
         }
     }
     let as_f32 = |t: &Option<Tensor>| t.as_ref().map(|t| t.to_f32()[0]);
     if let (DType::F32 | DType::F16, Some(l), Some(h)) = (m.dtype, as_f32(&lo), as_f32(&hi)) {
         if l <= h && l.is_finite() && h.is_finite() {
-            return Ok(vec![activation(ctx, x, Activation::Clip { min: l, max: h })?]);
+            return Ok(vec![activation(
+                ctx,
+                x,
+                Activation::Clip { min: l, max: h },
+            )?]);
         }
     }
     // One bound, infinite bounds or min > max: Max then Min, exactly
@@ -159,7 +181,7 @@ pub fn prelu(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let (x, s) = (n.input(0)?, n.input(1)?);
     let m = ctx.meta(x)?;
     n.attrs.ignore(&["consumed_inputs"]);
-    Ok(ctx.emit(Op::PRelu, &[x.clone(), s.clone()], &[], m.dtype, None)?)
+    ctx.emit(Op::PRelu, &[x.clone(), s.clone()], &[], m.dtype, None)
 }
 
 /// A scalar constant `v` of float type `dtype`.

@@ -97,7 +97,11 @@ pub fn conv(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         return Err(format!("weight must be 4-D, has shape {ws:?}"));
     }
     let kernel = pair(a, "kernel_shape", 0)?;
-    let kernel = if kernel == [0, 0] { [ws[2], ws[3]] } else { kernel };
+    let kernel = if kernel == [0, 0] {
+        [ws[2], ws[3]]
+    } else {
+        kernel
+    };
     let stride = pair(a, "strides", 1)?;
     let dilation = pair(a, "dilations", 1)?;
     let pads = match auto_pads(a, hw, kernel, stride, dilation)? {
@@ -135,7 +139,11 @@ pub fn conv_transpose(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         return Err(format!("weight must be 4-D, has shape {ws:?}"));
     }
     let kernel = pair(a, "kernel_shape", 0)?;
-    let kernel = if kernel == [0, 0] { [ws[2], ws[3]] } else { kernel };
+    let kernel = if kernel == [0, 0] {
+        [ws[2], ws[3]]
+    } else {
+        kernel
+    };
     let stride = pair(a, "strides", 1)?;
     let dilation = pair(a, "dilations", 1)?;
     let mut output_padding = pair(a, "output_padding", 0)?;
@@ -244,7 +252,13 @@ pub fn matmul(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     if !dtype.is_float() {
         return Err(format!("integer MatMul ({dtype:?}) is not supported"));
     }
-    ctx.emit(Op::MatMul, &[x.clone(), n.input(1)?.clone()], &[], dtype, None)
+    ctx.emit(
+        Op::MatMul,
+        &[x.clone(), n.input(1)?.clone()],
+        &[],
+        dtype,
+        None,
+    )
 }
 
 /// MaxPool and AveragePool (2-D).
@@ -283,7 +297,7 @@ pub fn pool(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         }
     };
     let dtype = ctx.meta(x)?.dtype;
-    ctx.emit(op, &[x.clone()], &[], dtype, None)
+    ctx.emit(op, std::slice::from_ref(x), &[], dtype, None)
 }
 
 /// GlobalAveragePool and GlobalMaxPool (4-D).
@@ -296,7 +310,7 @@ pub fn global_pool(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         Op::GlobalMaxPool
     };
     let dtype = ctx.meta(x)?.dtype;
-    ctx.emit(op, &[x.clone()], &[], dtype, None)
+    ctx.emit(op, std::slice::from_ref(x), &[], dtype, None)
 }
 
 /// Softmax: opset >= 13 along `axis` (default -1); before 13 the input is
@@ -307,9 +321,18 @@ pub fn softmax(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let m = ctx.meta(x)?;
     let rank = m.shape.len();
     let new = n.opset >= 13;
-    let ax = axis(n.attrs.int_or("axis", if new { -1 } else { 1 })?, rank.max(1))?;
+    let ax = axis(
+        n.attrs.int_or("axis", if new { -1 } else { 1 })?,
+        rank.max(1),
+    )?;
     if new || ax + 1 == rank {
-        return ctx.emit(Op::Softmax { axis: ax }, &[x.clone()], &[], m.dtype, None);
+        return ctx.emit(
+            Op::Softmax { axis: ax },
+            std::slice::from_ref(x),
+            &[],
+            m.dtype,
+            None,
+        );
     }
     let outer: usize = m.shape[..ax].iter().product();
     let inner: usize = m.shape[ax..].iter().product();
@@ -331,14 +354,21 @@ pub fn layer_norm(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     }
     let mut ins = vec![x.clone(), n.input(1)?.clone()];
     ins.extend(n.opt(2).cloned());
-    let mut out = ctx.emit(Op::LayerNorm { axis: ax, epsilon }, &ins, &[], m.dtype, None)?;
+    let mut out = ctx.emit(
+        Op::LayerNorm { axis: ax, epsilon },
+        &ins,
+        &[],
+        m.dtype,
+        None,
+    )?;
     if n.outputs.iter().skip(1).any(|&u| u) {
         let reduce = Op::Reduce {
             op: ReduceOp::Mean,
             axes: (ax..m.shape.len()).collect(),
             keepdims: true,
         };
-        let mean = ctx.emit(reduce.clone(), &[x.clone()], &[], m.dtype, None)?[0].clone();
+        let mean =
+            ctx.emit(reduce.clone(), std::slice::from_ref(x), &[], m.dtype, None)?[0].clone();
         let d = apply(ctx, BinaryOp::Sub, x, &mean)?;
         let sq = apply(ctx, BinaryOp::Mul, &d, &d)?;
         let var = ctx.emit(reduce, &[sq], &[], m.dtype, None)?[0].clone();
@@ -451,7 +481,7 @@ pub fn reduce(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         axes: norm,
         keepdims,
     };
-    ctx.emit(op, &[x.clone()], &[], m.dtype, None)
+    ctx.emit(op, std::slice::from_ref(x), &[], m.dtype, None)
 }
 
 /// ArgMax.
@@ -464,5 +494,5 @@ pub fn argmax(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         keepdims: a.flag("keepdims", true)?,
         select_last_index: a.flag("select_last_index", false)?,
     };
-    ctx.emit(op, &[x.clone()], &[], DType::I64, None)
+    ctx.emit(op, std::slice::from_ref(x), &[], DType::I64, None)
 }

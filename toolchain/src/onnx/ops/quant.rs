@@ -19,16 +19,11 @@ pub fn cast(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     };
     // `saturate` only concerns float8 targets, which are refused above.
     n.attrs.ignore(&["saturate"]);
-    ctx.emit(Op::Cast { to }, &[x.clone()], &[], to, None)
+    ctx.emit(Op::Cast { to }, std::slice::from_ref(x), &[], to, None)
 }
 
 /// Scale and zero point constants as a [`Quant`] along `axis` of `x`.
-fn params(
-    ctx: &Ctx,
-    n: &Node<'_>,
-    x: &Val,
-    zp_type: DType,
-) -> Result<Quant, String> {
+fn params(ctx: &Ctx, n: &Node<'_>, x: &Val, zp_type: DType) -> Result<Quant, String> {
     let xm = ctx.meta(x)?;
     if n.attrs.int_or("block_size", 0)? != 0 {
         return Err("blocked quantization (block_size) is not supported".into());
@@ -87,14 +82,23 @@ pub fn quantize(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     if scale_type != xm.dtype {
         return Err(format!("scale is {scale_type:?}, input is {:?}", xm.dtype));
     }
-    ctx.emit(Op::Quantize, &[x.clone()], &[], out_type, Some(q))
+    ctx.emit(
+        Op::Quantize,
+        std::slice::from_ref(x),
+        &[],
+        out_type,
+        Some(q),
+    )
 }
 
 /// DequantizeLinear: integer to float (the scale's type).
 pub fn dequantize(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let x = n.input(0)?;
     let xm = ctx.meta(x)?;
-    if !matches!(xm.dtype, DType::I8 | DType::U8 | DType::I16 | DType::U16 | DType::I32) {
+    if !matches!(
+        xm.dtype,
+        DType::I8 | DType::U8 | DType::I16 | DType::U16 | DType::I32
+    ) {
         return Err(format!("dequantizing {:?} is not supported", xm.dtype));
     }
     let q = params(ctx, n, x, xm.dtype)?;
