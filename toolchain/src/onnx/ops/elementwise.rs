@@ -184,7 +184,8 @@ pub fn prelu(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     ctx.emit(Op::PRelu, &[x.clone(), s.clone()], &[], m.dtype, None)
 }
 
-/// A scalar constant `v` of float type `dtype`.
+/// A scalar constant `v` of type `dtype` (float, int32 or int64; `v` is
+/// an integer for the integer types).
 pub fn scalar(v: f32, dtype: DType) -> Result<Tensor, String> {
     match dtype {
         DType::F32 => Ok(Tensor::from_f32(vec![], &[v])),
@@ -194,11 +195,15 @@ pub fn scalar(v: f32, dtype: DType) -> Result<Tensor, String> {
             bytes: half::f16::from_f32(v).to_le_bytes().to_vec(),
             quant: None,
         }),
+        DType::I64 => Ok(Tensor::from_i64(vec![], &[v as i64])),
+        DType::I32 => Tensor::new(dtype, vec![], (v as i32).to_le_bytes().to_vec())
+            .ok_or_else(|| "int32 scalar".to_string()),
         d => Err(format!("a float attribute cannot apply to {d:?} input")),
     }
 }
 
-/// Neg (`x * -1`) and Reciprocal (`1 / x`), exact in float.
+/// Neg (`x * -1`) and Reciprocal (`1 / x`), exact in float (integer
+/// Reciprocal truncates, as ONNX's integer division does).
 pub fn neg_reciprocal(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let x = n.input(0)?;
     let m = ctx.meta(x)?;
