@@ -13,6 +13,9 @@ use super::tensor::Tensor;
 use crate::builder::ModelBuilder;
 use crate::error::BuildError;
 
+/// Largest tensor constant folding may create.
+const MAX_FOLDED_BYTES: u64 = 1 << 30;
+
 /// A value of the ONNX graph.
 #[derive(Clone, Debug)]
 pub enum Val {
@@ -225,7 +228,12 @@ impl Ctx {
             })
             .collect();
         for t in &out_infos {
-            shape::checked_bytes(t).map_err(|e| e.to_string())?;
+            if shape::checked_bytes(t).map_err(|e| e.to_string())? > MAX_FOLDED_BYTES {
+                return Err(format!(
+                    "constant folding would create {:?} of shape {:?}, more than {MAX_FOLDED_BYTES} bytes",
+                    t.dtype, t.shape
+                ));
+            }
         }
         let mut out_bufs: Vec<Vec<u64>> = out_infos
             .iter()

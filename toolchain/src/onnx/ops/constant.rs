@@ -11,7 +11,7 @@ use crate::onnx::ctx::{Ctx, Val};
 use crate::onnx::tensor::{decode, elem_count, Tensor};
 
 /// Largest constant an import-time op may create (elements).
-const MAX_FOLDED: usize = 1 << 26;
+const MAX_FOLDED: usize = 1 << 24;
 
 /// Constant: one of the value attributes.
 pub fn constant(n: &Node<'_>) -> Result<Vec<Val>, String> {

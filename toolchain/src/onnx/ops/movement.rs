@@ -69,7 +69,8 @@ pub fn split(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let count = n.outputs.len();
     let lengths: Vec<usize> = match lengths {
         Some(l) => {
-            if l.iter().any(|&v| v < 0) || l.iter().sum::<i64>() != dim as i64 {
+            if l.iter().any(|&v| v < 0) || l.iter().map(|&v| v as i128).sum::<i128>() != dim as i128
+            {
                 return Err(format!("split {l:?} must be non-negative and sum to {dim}"));
             }
             l.iter().map(|&v| v as usize).collect()
@@ -84,8 +85,10 @@ pub fn split(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
             } else {
                 count
             };
-            if parts == 0 {
-                return Err("no outputs".into());
+            if parts == 0 || parts > dim {
+                return Err(format!(
+                    "{parts} parts of a dimension of {dim} (empty splits are not supported)"
+                ));
             }
             if n.opset >= 18 && a.has("num_outputs") {
                 let chunk = dim.div_ceil(parts);

@@ -92,10 +92,12 @@ fn auto_pads(
     }
     let mut p = [0; 4];
     for i in 0..2 {
-        let s = stride[i].max(1);
-        let out = input[i].div_ceil(s);
-        let span = (kernel[i].saturating_sub(1)) * dilation[i] + 1;
-        let total = ((out.saturating_sub(1)) * s + span).saturating_sub(input[i]);
+        // u64: kernel, stride and dilation are at most 2^16, dims 2^31.
+        let s = stride[i].max(1) as u64;
+        let out = (input[i] as u64).div_ceil(s);
+        let span = (kernel[i].saturating_sub(1) as u64) * dilation[i] as u64 + 1;
+        let total = (out.saturating_sub(1) * s + span).saturating_sub(input[i] as u64);
+        let total = usize::try_from(total).map_err(|_| "padding is too large".to_string())?;
         let (small, big) = (total / 2, total - total / 2);
         if upper {
             p[i] = small;
@@ -192,11 +194,12 @@ pub fn conv_transpose(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     }
     let auto = a.string_or("auto_pad", "NOTSET")?;
     let output_shape = a.ints("output_shape")?;
+    // i64: stride, kernel, dilation and padding are at most 2^16, dims 2^31.
     let full: [i64; 2] = [0, 1].map(|i| {
-        (stride[i] * (hw[i].max(1) - 1)
-            + output_padding[i]
-            + (kernel[i].max(1) - 1) * dilation[i]
-            + 1) as i64
+        stride[i] as i64 * (hw[i].max(1) as i64 - 1)
+            + output_padding[i] as i64
+            + (kernel[i].max(1) as i64 - 1) * dilation[i] as i64
+            + 1
     });
     let target: Option<[i64; 2]> = match (&output_shape, auto.as_str()) {
         (Some(os), _) => match (os.len(), one_d) {
@@ -209,7 +212,7 @@ pub fn conv_transpose(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
             }
         },
         (None, "SAME_UPPER" | "SAME_LOWER") => {
-            Some([(hw[0] * stride[0]) as i64, (hw[1] * stride[1]) as i64])
+            Some([0, 1].map(|i| hw[i] as i64 * stride[i] as i64))
         }
         (None, "NOTSET" | "VALID") => None,
         (None, m) => return Err(format!("auto_pad '{m}' is not supported")),
