@@ -141,3 +141,34 @@ fn mutated_models_never_panic() {
     }
     assert!(accepted > 0, "some mutations (e.g. in weights) must import");
 }
+
+#[test]
+fn legacy_opsets_match_onnxruntime() {
+    // Attribute forms and defaults of older opsets (make_legacy.py): each
+    // model imported, run through the C API, compared with onnxruntime.
+    let legacy = dir().join("legacy");
+    let manifest: BTreeMap<String, usize> =
+        serde_json::from_slice(&std::fs::read(legacy.join("manifest.json")).unwrap()).unwrap();
+    assert!(manifest.len() >= 30);
+    let mut failures = Vec::new();
+    for (name, outputs) in &manifest {
+        let model = match import(&legacy.join(format!("{name}.onnx")), &opts()) {
+            Ok(m) => m,
+            Err(e) => {
+                failures.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let x = common::read_npy(&legacy.join(format!("{name}_x.npy")));
+        let got = common::run_f32(&model.write().unwrap(), &[x.data]);
+        assert_eq!(got.len(), *outputs, "{name}");
+        for (k, g) in got.iter().enumerate() {
+            let want = common::read_npy(&legacy.join(format!("{name}_y{k}.npy")));
+            let tol = 1e-5 * common::value_range(&want.data).max(1.0);
+            if g.len() != want.data.len() || common::max_abs_err(g, &want.data) > tol {
+                failures.push(format!("{name} output {k}: {g:?} vs {:?}", want.data));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
