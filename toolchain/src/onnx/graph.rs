@@ -307,11 +307,11 @@ fn finish(mut ctx: Ctx, inputs: &[String], outputs: &[String]) -> Result<BuiltMo
                 let id = ctx
                     .copy(&other)
                     .map_err(|e| err(format!("output '{name}': {e}")))?;
-                let _ = ctx.b.set_name(id, name);
                 id
             }
         };
         used.insert(id);
+        keep_name(&mut ctx, id, name)?;
         ctx.b
             .output(id)
             .map_err(|e| err(format!("output '{name}': {e}")))?;
@@ -328,4 +328,28 @@ fn finish(mut ctx: Ctx, inputs: &[String], outputs: &[String]) -> Result<BuiltMo
         }
     }
     Ok(model)
+}
+
+/// Gives graph output `id` its ONNX name `name`, moving a generated
+/// tensor that holds the name out of the way.
+fn keep_name(ctx: &mut Ctx, id: usize, name: &str) -> Result<(), BuildError> {
+    let current = ctx.b.tensor(id)?.name.clone();
+    if current == name {
+        return Ok(());
+    }
+    if let Some(other) = ctx.b.graph().tensors.iter().position(|t| t.name == name) {
+        if ctx.b.graph().inputs.contains(&other) {
+            return Err(err(format!(
+                "output '{name}' has the name of a graph input"
+            )));
+        }
+        // Short fresh names: the loop ends at the first unused one.
+        let mut k = 0usize;
+        while ctx.b.set_name(other, &format!("renamed_{k}")).is_err() {
+            k += 1;
+        }
+    }
+    ctx.b
+        .set_name(id, name)
+        .map_err(|e| err(format!("output '{name}': {e}")))
 }
