@@ -112,6 +112,11 @@ fn malformed_models_give_one_line_errors() {
     assert!(e.contains("'add1'") && e.contains("'nowhere'"), "{e}");
     let e = error("old_opset.onnx");
     assert!(e.contains("opset 6"), "{e}");
+    let e = error("upsample_fractional.onnx");
+    assert!(
+        e.contains("'up1' (Upsample, opset 9)") && e.contains("non-integer scale"),
+        "{e}"
+    );
     let e = error("bad_attr.onnx");
     assert!(e.contains("'lrelu1'") && e.contains("'gamma'"), "{e}");
     let bytes = std::fs::read(dir().join("cnn.onnx")).unwrap();

@@ -61,6 +61,10 @@ case("pad_opset13_edge", 13, [N("Pad", ["x", "p"], ["y0"], mode="edge")], (1, 2,
 case("upsample_opset7", 7, [N("Upsample", ["x"], ["y0"], scales=[1.0, 1.0, 2.0, 3.0])], (1, 2, 3, 3))
 case("upsample_opset9", 9, [N("Upsample", ["x", "sc"], ["y0"])], (1, 2, 3, 3),
      inits=[("sc", np.array([1, 1, 2, 2], np.float32))])
+case("upsample_opset9_linear", 9, [N("Upsample", ["x", "sc"], ["y0"], mode="linear")], (1, 2, 3, 4),
+     inits=[("sc", np.array([1, 1, 2, 1.5], np.float32))])
+case("resize_opset10_linear", 10, [N("Resize", ["x", "sc"], ["y0"], mode="linear")], (1, 2, 4, 4),
+     inits=[("sc", np.array([1, 1, 0.5, 1.5], np.float32))])
 case("resize_opset10_nearest", 10, [N("Resize", ["x", "sc"], ["y0"])], (1, 2, 3, 3),
      inits=[("sc", np.array([1, 1, 2, 2], np.float32))])
 case("resize_opset11_linear_align", 11,

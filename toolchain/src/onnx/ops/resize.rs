@@ -101,6 +101,11 @@ pub fn resize(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
                         "scale {sc} of axis {ax} gives a fractional size {exact} (the runtime uses the size ratio)"
                     ));
                 }
+                if legacy && mode == ResizeMode::Nearest && sc.fract() != 0.0 {
+                    return Err(format!(
+                        "nearest with the non-integer scale {sc} (opset < 11 rounding) is not supported"
+                    ));
+                }
                 out[ax] = len as usize;
             }
         }
