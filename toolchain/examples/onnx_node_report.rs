@@ -52,7 +52,10 @@ fn markdown(results: &[CaseResult], dir: &str) -> String {
          sizes, clip bounds, BatchNormalization statistics, quantization parameters) are\n\
          graph inputs in these tests; the runner turns them into initializers holding the\n\
          test data, since rknnrt graphs are static. *fail* entries marked *known* are\n\
-         runtime-kernel or fp16-range limits, listed in `toolchain/tests/onnx_node/runner.rs`.\n\
+         test-data or fp16-range limits, listed in `toolchain/tests/onnx_node/runner.rs`.\n\
+         QuantizeLinear rounds ties away from zero like every rknnrt int8 path\n\
+         (`docs/numerics.md`), where ONNX rounds ties to even: an exact tie differs by\n\
+         one step (the only tie in the node tests, 1.5, gives 2 either way).\n\
          Test data: `{dir}`.\n\n\
          ## Summary\n\n\
          | op | fp32 pass | fp32 fail | fp32 refused | fp16 pass | fp16 fail | fp16 refused |\n\

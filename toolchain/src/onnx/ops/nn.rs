@@ -473,16 +473,17 @@ pub fn batch_norm(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let mut shape = vec![c];
     shape.resize(m.shape.len() - 1, 1);
     let to_val = |v: &[f32]| -> Result<Val, String> {
-        let t = Tensor::from_f32(shape.clone(), v);
-        Ok(Val::Const(Rc::new(if m.dtype == DType::F16 {
-            let halves: Vec<u8> = v
-                .iter()
-                .flat_map(|&f| half::f16::from_f32(f).to_le_bytes())
-                .collect();
-            Tensor::new(DType::F16, shape.clone(), halves).ok_or("fp16 constant")?
-        } else {
-            t
-        })))
+        let t = match m.dtype {
+            DType::F16 => {
+                let halves = v
+                    .iter()
+                    .flat_map(|&f| half::f16::from_f32(f).to_le_bytes())
+                    .collect();
+                Tensor::new(DType::F16, shape.clone(), halves).ok_or("fp16 constant")?
+            }
+            _ => Tensor::from_f32(shape.clone(), v),
+        };
+        Ok(Val::Const(Rc::new(t)))
     };
     let y = apply(ctx, BinaryOp::Mul, x, &to_val(&mul)?)?;
     Ok(vec![apply(ctx, BinaryOp::Add, &y, &to_val(&add)?)?])
