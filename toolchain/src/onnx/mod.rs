@@ -51,7 +51,7 @@ impl ImportOptions {
 }
 
 pub use graph::OPSETS;
-pub use ops::SUPPORTED;
+pub use ops::{FOLDED, SUPPORTED};
 pub use tensor::Tensor;
 
 /// Decodes a serialized ONNX `TensorProto` (e.g. a backend test's

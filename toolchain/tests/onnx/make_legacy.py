@@ -110,6 +110,14 @@ case("qdq_opset13_axis", 13,
      (2, 3, 4), inits=[("s", np.array([0.01, 0.02, 0.03], f32)), ("z", np.array([0, 5, -5], np.int8))])
 case("flatten_transpose_opset9", 9,
      [N("Transpose", ["x"], ["t"]), N("Flatten", ["t"], ["y0"], axis=2)], (2, 3, 4))
+case("shape_subgraph_folded", 13,
+     [N("Shape", ["x"], ["s"]), N("Gather", ["s", "i0"], ["n"]), N("Greater", ["n", "one"], ["g"]),
+      N("Where", ["g", "n", "one"], ["w"]), N("Mod", ["w", "three"], ["md"]), N("Add", ["md", "w"], ["a"]),
+      N("Cast", ["a"], ["af"], to=TensorProto.FLOAT), N("Floor", ["af"], ["fl"]),
+      N("Cast", ["fl"], ["ai"], to=TensorProto.INT64), N("Concat", ["ai", "m1"], ["t"], axis=0),
+      N("Reshape", ["x", "t"], ["y0"])],
+     (2, 3, 4), inits=[("i0", np.array([0], np.int64)), ("one", np.array([1], np.int64)),
+                       ("three", np.array([3], np.int64)), ("m1", np.array([-1], np.int64))])
 
 with open(os.path.join(OUT, "manifest.json"), "w") as f:
     json.dump(manifest, f, indent=1, sort_keys=True)

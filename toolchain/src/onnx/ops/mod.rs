@@ -4,6 +4,7 @@
 
 mod constant;
 mod elementwise;
+mod fold;
 mod movement;
 mod nn;
 mod quant;
@@ -76,6 +77,11 @@ pub const SUPPORTED: &[&str] = &[
     "Unsqueeze",
     "Upsample",
 ];
+
+/// ONNX op types outside the rknnrt op set that are evaluated at import
+/// time when all their inputs are constants (shape sub-graphs); `Expand`
+/// also takes run-time data (a broadcasting Mul or Add).
+pub const FOLDED: &[&str] = fold::OPS;
 
 /// One ONNX node being converted.
 pub struct Node<'a> {
@@ -176,6 +182,7 @@ pub fn convert(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         "ConstantOfShape" => constant::constant_of_shape(n)?,
         "Shape" | "Size" => constant::shape(ctx, n)?,
         "Range" => constant::range(n)?,
+        t if fold::OPS.contains(&t) => fold::convert(ctx, n)?,
         other => return Err(format!("op type '{other}' is not supported")),
     };
     n.attrs.finish()?;
