@@ -110,6 +110,11 @@ case("qdq_opset13_axis", 13,
      (2, 3, 4), inits=[("s", np.array([0.01, 0.02, 0.03], f32)), ("z", np.array([0, 5, -5], np.int8))])
 case("flatten_transpose_opset9", 9,
      [N("Transpose", ["x"], ["t"]), N("Flatten", ["t"], ["y0"], axis=2)], (2, 3, 4))
+case("pow_square_cube", 13,
+     [N("Pow", ["x", "two"], ["p2"]), N("Pow", ["p2", "three"], ["p6"]), N("Pow", ["x", "one"], ["p1"]),
+      N("Add", ["p6", "p1"], ["y0"])], (2, 5),
+     inits=[("two", np.array(2.0, np.float32)), ("three", np.array(3.0, np.float32)),
+            ("one", np.array(1.0, np.float32))])
 case("shape_subgraph_folded", 13,
      [N("Shape", ["x"], ["s"]), N("Gather", ["s", "i0"], ["n"]), N("Greater", ["n", "one"], ["g"]),
       N("Where", ["g", "n", "one"], ["w"]), N("Mod", ["w", "three"], ["md"]), N("Add", ["md", "w"], ["a"]),

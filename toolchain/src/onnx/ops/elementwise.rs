@@ -214,3 +214,77 @@ pub fn neg_reciprocal(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         apply(ctx, BinaryOp::Div, &c(1.0)?, x)?
     }])
 }
+
+/// Mean of one or more inputs: their sum times `1 / n` (float only).
+pub fn mean(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
+    let ins: Vec<&Val> = n.inputs.iter().flatten().collect();
+    let first = *ins.first().ok_or("needs at least one input")?;
+    let m = ctx.meta(first)?;
+    if !m.dtype.is_float() {
+        return Err(format!(
+            "Mean of {:?} is not supported (float only)",
+            m.dtype
+        ));
+    }
+    let mut acc = first.clone();
+    for v in &ins[1..] {
+        acc = apply(ctx, BinaryOp::Add, &acc, v)?;
+    }
+    if ins.len() == 1 {
+        return Ok(vec![acc]);
+    }
+    let k = Val::Const(Rc::new(scalar(1.0 / ins.len() as f32, m.dtype)?));
+    Ok(vec![apply(ctx, BinaryOp::Mul, &acc, &k)?])
+}
+
+/// Pow: evaluated when both inputs are constants; otherwise the exponent
+/// must be a constant scalar 1, 2, 3 (multiplications) or 0.5 (Sqrt).
+pub fn pow(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
+    let (x, y) = (n.input(0)?, n.input(1)?);
+    let m = ctx.meta(x)?;
+    if !m.dtype.is_float() {
+        return Err(format!(
+            "Pow of {:?} is not supported (float only)",
+            m.dtype
+        ));
+    }
+    let e = constant(y, "Y")?;
+    if let Val::Const(base) = x {
+        let shape =
+            rknnrt::graph::shape::broadcast(&base.shape, &e.shape).map_err(|er| er.to_string())?;
+        if shape != base.shape || e.elems() != 1 {
+            return Err("constant Pow needs a scalar exponent".into());
+        }
+        let p = e.to_f32()[0];
+        let v: Vec<f32> = base.to_f32().iter().map(|b| b.powf(p)).collect();
+        let t = match m.dtype {
+            DType::F16 => Tensor::new(
+                DType::F16,
+                shape,
+                v.iter()
+                    .flat_map(|&f| half::f16::from_f32(f).to_le_bytes())
+                    .collect(),
+            )
+            .ok_or("fp16 constant")?,
+            _ => Tensor::from_f32(shape, &v),
+        };
+        return Ok(vec![Val::Const(Rc::new(t))]);
+    }
+    if e.elems() != 1 {
+        return Err(format!("exponent of shape {:?} is not a scalar", e.shape));
+    }
+    let p = e.to_f32()[0];
+    let y = if p == 1.0 {
+        x.clone()
+    } else if p == 2.0 {
+        apply(ctx, BinaryOp::Mul, x, x)?
+    } else if p == 3.0 {
+        let sq = apply(ctx, BinaryOp::Mul, x, x)?;
+        apply(ctx, BinaryOp::Mul, &sq, x)?
+    } else if p == 0.5 {
+        activation(ctx, x, Activation::Sqrt)?
+    } else {
+        return Err(format!("exponent {p} is not supported (1, 2, 3 or 0.5)"));
+    };
+    Ok(vec![y])
+}

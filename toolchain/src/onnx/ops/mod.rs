@@ -48,11 +48,13 @@ pub const SUPPORTED: &[&str] = &[
     "MatMul",
     "Max",
     "MaxPool",
+    "Mean",
     "Min",
     "Mul",
     "Neg",
     "PRelu",
     "Pad",
+    "Pow",
     "QuantizeLinear",
     "Range",
     "Reciprocal",
@@ -148,6 +150,8 @@ pub fn convert(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let out = match n.op_type {
         "Add" | "Sub" | "Mul" | "Div" | "Max" | "Min" | "Sum" => elementwise::binary(ctx, n)?,
         "Neg" | "Reciprocal" => elementwise::neg_reciprocal(ctx, n)?,
+        "Mean" => elementwise::mean(ctx, n)?,
+        "Pow" => elementwise::pow(ctx, n)?,
         "Relu" | "Sigmoid" | "Tanh" | "Exp" | "Sqrt" | "HardSwish" | "LeakyRelu"
         | "HardSigmoid" | "Gelu" => elementwise::unary(ctx, n)?,
         "Clip" => elementwise::clip(ctx, n)?,
