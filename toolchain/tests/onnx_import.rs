@@ -175,7 +175,14 @@ fn legacy_opsets_match_onnxruntime() {
         for (k, g) in got.iter().enumerate() {
             let want = common::read_npy(&legacy.join(format!("{name}_y{k}.npy")));
             let tol = 1e-5 * common::value_range(&want.data).max(1.0);
-            if g.len() != want.data.len() || common::max_abs_err(g, &want.data) > tol {
+            let nan_mismatch = g
+                .iter()
+                .zip(&want.data)
+                .any(|(a, b)| a.is_nan() != b.is_nan());
+            if g.len() != want.data.len()
+                || nan_mismatch
+                || common::max_abs_err(g, &want.data) > tol
+            {
                 failures.push(format!("{name} output {k}: {g:?} vs {:?}", want.data));
             }
         }
