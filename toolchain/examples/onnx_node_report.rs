@@ -52,13 +52,19 @@ fn markdown(results: &[CaseResult], dir: &str) -> String {
          sizes, clip bounds, BatchNormalization statistics, quantization parameters) are\n\
          graph inputs in these tests; the runner turns them into initializers holding the\n\
          test data, since rknnrt graphs are static. *fail* entries marked *known* are\n\
-         runtime-kernel or fp16-range limits, listed in `toolchain/tests/onnx_node/runner.rs`.\n\
+         test-data or fp16-range limits, listed in `toolchain/tests/onnx_node/runner.rs`.\n\
+         QuantizeLinear rounds ties away from zero like every rknnrt int8 path\n\
+         (`docs/numerics.md`), where ONNX rounds ties to even: an exact tie differs by\n\
+         one step (the only tie in the node tests, 1.5, gives 2 either way).\n\
+         Ops evaluated at import time when all their inputs are constants (shape\n\
+         sub-graphs; `Expand` also on run-time data): {}.\n\
          Test data: `{dir}`.\n\n\
          ## Summary\n\n\
          | op | fp32 pass | fp32 fail | fp32 refused | fp16 pass | fp16 fail | fp16 refused |\n\
          |---|---|---|---|---|---|---|",
         rknn_toolchain::onnx::OPSETS.start(),
         rknn_toolchain::onnx::OPSETS.end(),
+        rknn_toolchain::onnx::FOLDED.join(", "),
     );
     let mut tot = [0usize; 6];
     for (op, [a, b]) in &sum {
@@ -81,7 +87,10 @@ fn markdown(results: &[CaseResult], dir: &str) -> String {
     for r in results.iter() {
         if r.op != current {
             current = r.op;
-            let _ = writeln!(s, "\n### {current}\n\n| case | fp32 | fp16 |\n|---|---|---|");
+            let _ = writeln!(
+                s,
+                "\n### {current}\n\n| case | fp32 | fp16 |\n|---|---|---|"
+            );
         }
         let known = |half: bool| {
             runner::KNOWN

@@ -48,8 +48,13 @@ fn cnn_matches_onnxruntime_in_fp32_and_fp16() {
     assert_eq!(model.graph.tensors[y_id].shape, [2, 5]);
     let x = common::read_npy(&dir().join("cnn_x.npy"));
     let want = common::read_npy(&dir().join("cnn_y.npy"));
-    let got = common::run_f32(&model.write().unwrap(), &[x.data.clone()]);
-    assert!(common::max_abs_err(&got[0], &want.data) < 1e-4, "{:?} vs {:?}", got[0], want.data);
+    let got = common::run_f32(&model.write().unwrap(), std::slice::from_ref(&x.data));
+    assert!(
+        common::max_abs_err(&got[0], &want.data) < 1e-4,
+        "{:?} vs {:?}",
+        got[0],
+        want.data
+    );
     let half = to_fp16(&model).unwrap();
     let got = common::run_f32(&half.write().unwrap(), &[x.data]);
     assert!(common::cosine(&got[0], &want.data) > 0.999);
@@ -63,7 +68,9 @@ fn symbolic_dims_need_a_shape() {
     assert_eq!(m.graph.tensors[m.graph.inputs[0]].shape, [1, 3, 8, 8]);
     let mut bad = opts();
     bad.input_shapes = BTreeMap::from([("x".to_string(), vec![1, 4, 8, 8])]);
-    let e = import(&dir().join("cnn.onnx"), &bad).unwrap_err().to_string();
+    let e = import(&dir().join("cnn.onnx"), &bad)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("dimension 1 = 3"), "{e}");
 }
 
@@ -95,18 +102,90 @@ fn external_data_is_read_relative_to_the_model() {
 #[test]
 fn malformed_models_give_one_line_errors() {
     let e = error("unknown_op.onnx");
-    assert!(e.contains("node 'abs1' (Abs, opset 13)") && e.contains("not supported"), "{e}");
+    assert!(
+        e.contains("node 'sin1' (Sin, opset 13)") && e.contains("not supported"),
+        "{e}"
+    );
+    let e = error("folded_only.onnx");
+    assert!(
+        e.contains("'abs1' (Abs, opset 13)") && e.contains("constant inputs"),
+        "{e}"
+    );
     let e = error("custom_domain.onnx");
     assert!(e.contains("'foo1'") && e.contains("com.example"), "{e}");
     let e = error("missing_init.onnx");
     assert!(e.contains("'add1'") && e.contains("'nowhere'"), "{e}");
     let e = error("old_opset.onnx");
     assert!(e.contains("opset 6"), "{e}");
+    let e = error("upsample_fractional.onnx");
+    assert!(
+        e.contains("'up1' (Upsample, opset 9)") && e.contains("non-integer scale"),
+        "{e}"
+    );
     let e = error("bad_attr.onnx");
     assert!(e.contains("'lrelu1'") && e.contains("'gamma'"), "{e}");
     let bytes = std::fs::read(dir().join("cnn.onnx")).unwrap();
     for cut in [1, 10, bytes.len() / 2, bytes.len() - 1] {
-        let e = import_bytes(&bytes[..cut], &opts()).unwrap_err().to_string();
+        let e = import_bytes(&bytes[..cut], &opts())
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains('\n') && e.starts_with("ONNX import"), "{e}");
     }
+}
+
+#[test]
+fn mutated_models_never_panic() {
+    // Every byte of the CNN flipped three ways: the importer may refuse,
+    // and what it accepts must serialize, but nothing may panic.
+    let bytes = std::fs::read(dir().join("cnn.onnx")).unwrap();
+    let mut accepted = 0;
+    for i in 0..bytes.len() {
+        for x in [0x01u8, 0x80, 0xff] {
+            let mut b = bytes.clone();
+            b[i] ^= x;
+            if let Ok(m) = import_bytes(&b, &with_batch(1)) {
+                accepted += 1;
+                let _ = m.write();
+            }
+        }
+    }
+    assert!(accepted > 0, "some mutations (e.g. in weights) must import");
+}
+
+#[test]
+fn legacy_opsets_match_onnxruntime() {
+    // Attribute forms and defaults of older opsets (make_legacy.py): each
+    // model imported, run through the C API, compared with onnxruntime.
+    let legacy = dir().join("legacy");
+    let manifest: BTreeMap<String, usize> =
+        serde_json::from_slice(&std::fs::read(legacy.join("manifest.json")).unwrap()).unwrap();
+    assert!(manifest.len() >= 30);
+    let mut failures = Vec::new();
+    for (name, outputs) in &manifest {
+        let model = match import(&legacy.join(format!("{name}.onnx")), &opts()) {
+            Ok(m) => m,
+            Err(e) => {
+                failures.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let x = common::read_npy(&legacy.join(format!("{name}_x.npy")));
+        let got = common::run_f32(&model.write().unwrap(), &[x.data]);
+        assert_eq!(got.len(), *outputs, "{name}");
+        for (k, g) in got.iter().enumerate() {
+            let want = common::read_npy(&legacy.join(format!("{name}_y{k}.npy")));
+            let tol = 1e-5 * common::value_range(&want.data).max(1.0);
+            let nan_mismatch = g
+                .iter()
+                .zip(&want.data)
+                .any(|(a, b)| a.is_nan() != b.is_nan());
+            if g.len() != want.data.len()
+                || nan_mismatch
+                || common::max_abs_err(g, &want.data) > tol
+            {
+                failures.push(format!("{name} output {k}: {g:?} vs {:?}", want.data));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -114,7 +114,9 @@ impl<'a> Attrs<'a> {
 
     /// A tensor attribute.
     pub fn tensor(&self, name: &str) -> Result<Option<&'a TensorProto>, String> {
-        Ok(self.get(name, AttributeType::Tensor)?.and_then(|a| a.t.as_ref()))
+        Ok(self
+            .get(name, AttributeType::Tensor)?
+            .and_then(|a| a.t.as_ref()))
     }
 
     /// Marks attributes that do not change the result of an inference

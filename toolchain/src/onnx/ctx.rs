@@ -13,6 +13,9 @@ use super::tensor::Tensor;
 use crate::builder::ModelBuilder;
 use crate::error::BuildError;
 
+/// Largest tensor constant folding may create.
+const MAX_FOLDED_BYTES: u64 = 1 << 30;
+
 /// A value of the ONNX graph.
 #[derive(Clone, Debug)]
 pub enum Val {
@@ -85,7 +88,8 @@ impl Ctx {
     fn info(&self, v: &Val, i: usize) -> Result<TensorInfo, String> {
         match v {
             Val::Const(t) => {
-                let mut info = TensorInfo::activation(format!("const{i}"), t.shape.clone(), t.dtype);
+                let mut info =
+                    TensorInfo::activation(format!("const{i}"), t.shape.clone(), t.dtype);
                 info.quant = t.quant.clone();
                 Ok(info)
             }
@@ -117,7 +121,12 @@ impl Ctx {
                     let src = self.tensor_id(&Val::Const(Rc::new(u8s)))?;
                     let out = self
                         .b
-                        .node(Op::Cast { to: DType::Bool }, &[src], &[t.shape.clone()], DType::Bool)
+                        .node(
+                            Op::Cast { to: DType::Bool },
+                            &[src],
+                            std::slice::from_ref(&t.shape),
+                            DType::Bool,
+                        )
                         .map_err(|e| e.to_string())?;
                     self.node_names
                         .insert(self.b.graph().nodes.len() - 1, self.node.clone());
@@ -125,7 +134,10 @@ impl Ctx {
                     return Ok(out[0]);
                 }
                 let data = t.to_const_data().ok_or_else(|| {
-                    format!("constants of type {:?} cannot be stored in the model", t.dtype)
+                    format!(
+                        "constants of type {:?} cannot be stored in the model",
+                        t.dtype
+                    )
                 })?;
                 let name = loop {
                     let n = format!("{}_const{}", short(&self.node), self.const_count);
@@ -216,7 +228,12 @@ impl Ctx {
             })
             .collect();
         for t in &out_infos {
-            shape::checked_bytes(t).map_err(|e| e.to_string())?;
+            if shape::checked_bytes(t).map_err(|e| e.to_string())? > MAX_FOLDED_BYTES {
+                return Err(format!(
+                    "constant folding would create {:?} of shape {:?}, more than {MAX_FOLDED_BYTES} bytes",
+                    t.dtype, t.shape
+                ));
+            }
         }
         let mut out_bufs: Vec<Vec<u64>> = out_infos
             .iter()

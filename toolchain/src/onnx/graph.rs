@@ -61,7 +61,8 @@ pub fn import_model(
     let mut ctx = Ctx::new(ModelBuilder::new(opts.platform));
     for t in &g.initializer {
         let v = decode(t, base).map_err(|e| err(format!("initializer {e}")))?;
-        ctx.vals.insert(t.name().to_string(), Val::Const(Rc::new(v)));
+        ctx.vals
+            .insert(t.name().to_string(), Val::Const(Rc::new(v)));
     }
     // Graph inputs: the cut points, or every declared non-initializer.
     let input_names: Vec<String> = if opts.inputs.is_empty() {
@@ -84,7 +85,11 @@ pub fn import_model(
     for name in &input_names {
         let (shape, dtype) = input_type(g, name, opts)?;
         // A scalar input is declared as [1] and reshaped to [].
-        let declared = if shape.is_empty() { vec![1] } else { shape.clone() };
+        let declared = if shape.is_empty() {
+            vec![1]
+        } else {
+            shape.clone()
+        };
         let id = ctx
             .b
             .input_typed(name, &declared, dtype)
@@ -269,9 +274,10 @@ fn convert_node(
         if name.is_empty() {
             continue;
         }
-        let v = outs.get(i).cloned().ok_or_else(|| {
-            fail(ctx, format!("output {i} ('{name}') is not supported"))
-        })?;
+        let v = outs
+            .get(i)
+            .cloned()
+            .ok_or_else(|| fail(ctx, format!("output {i} ('{name}') is not supported")))?;
         ctx.define(name, v, first_new);
     }
     Ok(())
@@ -279,11 +285,7 @@ fn convert_node(
 
 /// Marks the outputs (copying constants, inputs and repeated outputs into
 /// their own tensors), builds, and applies node names and quantization.
-fn finish(
-    mut ctx: Ctx,
-    inputs: &[String],
-    outputs: &[String],
-) -> Result<BuiltModel, BuildError> {
+fn finish(mut ctx: Ctx, inputs: &[String], outputs: &[String]) -> Result<BuiltModel, BuildError> {
     let input_ids: HashSet<usize> = inputs
         .iter()
         .filter_map(|n| match ctx.vals.get(n) {
@@ -305,11 +307,11 @@ fn finish(
                 let id = ctx
                     .copy(&other)
                     .map_err(|e| err(format!("output '{name}': {e}")))?;
-                let _ = ctx.b.set_name(id, name);
                 id
             }
         };
         used.insert(id);
+        keep_name(&mut ctx, id, name)?;
         ctx.b
             .output(id)
             .map_err(|e| err(format!("output '{name}': {e}")))?;
@@ -326,4 +328,28 @@ fn finish(
         }
     }
     Ok(model)
+}
+
+/// Gives graph output `id` its ONNX name `name`, moving a generated
+/// tensor that holds the name out of the way.
+fn keep_name(ctx: &mut Ctx, id: usize, name: &str) -> Result<(), BuildError> {
+    let current = ctx.b.tensor(id)?.name.clone();
+    if current == name {
+        return Ok(());
+    }
+    if let Some(other) = ctx.b.graph().tensors.iter().position(|t| t.name == name) {
+        if ctx.b.graph().inputs.contains(&other) {
+            return Err(err(format!(
+                "output '{name}' has the name of a graph input"
+            )));
+        }
+        // Short fresh names: the loop ends at the first unused one.
+        let mut k = 0usize;
+        while ctx.b.set_name(other, &format!("renamed_{k}")).is_err() {
+            k += 1;
+        }
+    }
+    ctx.b
+        .set_name(id, name)
+        .map_err(|e| err(format!("output '{name}': {e}")))
 }

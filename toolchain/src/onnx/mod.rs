@@ -51,15 +51,14 @@ impl ImportOptions {
 }
 
 pub use graph::OPSETS;
-pub use ops::SUPPORTED;
+pub use ops::{FOLDED, SUPPORTED};
 pub use tensor::Tensor;
 
 /// Decodes a serialized ONNX `TensorProto` (e.g. a backend test's
 /// `input_0.pb`) into a [`Tensor`].
 pub fn decode_tensor(bytes: &[u8]) -> Result<Tensor, BuildError> {
-    let t = proto::TensorProto::decode(bytes).map_err(|e| {
-        BuildError::Onnx(format!("malformed TensorProto: {e}").replace('\n', " "))
-    })?;
+    let t = proto::TensorProto::decode(bytes)
+        .map_err(|e| BuildError::Onnx(format!("malformed TensorProto: {e}").replace('\n', " ")))?;
     tensor::decode(&t, None).map_err(BuildError::Onnx)
 }
 
@@ -91,7 +90,8 @@ fn import_from(
     base: Option<&Path>,
     opts: &ImportOptions,
 ) -> Result<BuiltModel, BuildError> {
-    let model = proto::ModelProto::decode(bytes)
-        .map_err(|e| BuildError::Onnx(format!("malformed ONNX protobuf: {e}").replace('\n', " ")))?;
+    let model = proto::ModelProto::decode(bytes).map_err(|e| {
+        BuildError::Onnx(format!("malformed ONNX protobuf: {e}").replace('\n', " "))
+    })?;
     graph::import_model(&model, base, opts)
 }

@@ -117,10 +117,18 @@ impl Tensor {
         let b = &self.bytes;
         match self.dtype {
             DType::I64 => chunks::<8>(b).map(i64::from_le_bytes).collect(),
-            DType::I32 => chunks::<4>(b).map(|c| i32::from_le_bytes(c) as i64).collect(),
-            DType::U32 => chunks::<4>(b).map(|c| u32::from_le_bytes(c) as i64).collect(),
-            DType::I16 => chunks::<2>(b).map(|c| i16::from_le_bytes(c) as i64).collect(),
-            DType::U16 => chunks::<2>(b).map(|c| u16::from_le_bytes(c) as i64).collect(),
+            DType::I32 => chunks::<4>(b)
+                .map(|c| i32::from_le_bytes(c) as i64)
+                .collect(),
+            DType::U32 => chunks::<4>(b)
+                .map(|c| u32::from_le_bytes(c) as i64)
+                .collect(),
+            DType::I16 => chunks::<2>(b)
+                .map(|c| i16::from_le_bytes(c) as i64)
+                .collect(),
+            DType::U16 => chunks::<2>(b)
+                .map(|c| u16::from_le_bytes(c) as i64)
+                .collect(),
             DType::I8 => b.iter().map(|&x| x as i8 as i64).collect(),
             DType::U8 | DType::Bool => b.iter().map(|&x| x as i64).collect(),
             DType::F32 | DType::F16 => self.to_f32().iter().map(|&x| x as i64).collect(),
@@ -246,8 +254,12 @@ fn external(t: &TensorProto, base: Option<&Path>, want: usize) -> Result<Vec<u8>
     let mut length: Option<u64> = None;
     for kv in &t.external_data {
         let parse = |v: &str| {
-            v.parse::<u64>()
-                .map_err(|_| format!("tensor '{name}': external data {} '{v}' is not a number", kv.key()))
+            v.parse::<u64>().map_err(|_| {
+                format!(
+                    "tensor '{name}': external data {} '{v}' is not a number",
+                    kv.key()
+                )
+            })
         };
         match kv.key() {
             "location" => location = Some(kv.value().to_string()),
@@ -279,8 +291,12 @@ fn external(t: &TensorProto, base: Option<&Path>, want: usize) -> Result<Vec<u8>
             "tensor '{name}': external data length {length} differs from the {want} bytes its shape needs"
         ));
     }
-    let mut f = File::open(&path)
-        .map_err(|e| format!("tensor '{name}': cannot open external data {}: {e}", path.display()))?;
+    let mut f = File::open(&path).map_err(|e| {
+        format!(
+            "tensor '{name}': cannot open external data {}: {e}",
+            path.display()
+        )
+    })?;
     let size = f
         .metadata()
         .map_err(|e| format!("tensor '{name}': {}: {e}", path.display()))?
@@ -342,6 +358,8 @@ mod tests {
             key: Some("location".into()),
             value: Some("../x.bin".into()),
         }];
-        assert!(decode(&p, Some(Path::new("."))).unwrap_err().contains("relative path"));
+        assert!(decode(&p, Some(Path::new(".")))
+            .unwrap_err()
+            .contains("relative path"));
     }
 }

@@ -100,9 +100,23 @@ def single(name, node, opset=13, inits=()):
     save(m, name + ".onnx")
 
 
+def upsample_fractional():
+    """Nearest Upsample (opset 9) with scale 1.5: refused (old rounding)."""
+    graph = helper.make_graph(
+        [helper.make_node("Upsample", ["x", "sc"], ["y"], name="up1")],
+        "upsample_fractional",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 2, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 3, 3])],
+        [numpy_helper.from_array(np.array([1, 1, 1.5, 1.5], np.float32), "sc")],
+    )
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 9)]), "upsample_fractional.onnx")
+
+
 cnn()
 external()
-single("unknown_op", helper.make_node("Abs", ["x"], ["y"], name="abs1"))
+upsample_fractional()
+single("unknown_op", helper.make_node("Sin", ["x"], ["y"], name="sin1"))
+single("folded_only", helper.make_node("Abs", ["x"], ["y"], name="abs1"))
 single("custom_domain", helper.make_node("Foo", ["x"], ["y"], name="foo1", domain="com.example"))
 single("missing_init", helper.make_node("Add", ["x", "nowhere"], ["y"], name="add1"))
 single("old_opset", helper.make_node("Relu", ["x"], ["y"], name="relu1"), opset=6)

@@ -37,7 +37,10 @@ fn onnx_backend_node_tests() {
                     );
                 }
                 Outcome::Fail(reason) => {
-                    if !runner::KNOWN.iter().any(|(c, h, _)| *c == r.case && *h == half) {
+                    if !runner::KNOWN
+                        .iter()
+                        .any(|(c, h, _)| *c == r.case && *h == half)
+                    {
                         unexpected.push(format!(
                             "{} ({}): {reason}",
                             r.case,

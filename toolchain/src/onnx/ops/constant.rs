@@ -11,7 +11,7 @@ use crate::onnx::ctx::{Ctx, Val};
 use crate::onnx::tensor::{decode, elem_count, Tensor};
 
 /// Largest constant an import-time op may create (elements).
-const MAX_FOLDED: usize = 1 << 26;
+const MAX_FOLDED: usize = 1 << 24;
 
 /// Constant: one of the value attributes.
 pub fn constant(n: &Node<'_>) -> Result<Vec<Val>, String> {
@@ -40,7 +40,10 @@ pub fn constant_of_shape(n: &Node<'_>) -> Result<Vec<Val>, String> {
         None => Tensor::from_f32(vec![1], &[0.0]),
     };
     if value.elems() != 1 {
-        return Err(format!("value must have one element, has shape {:?}", value.shape));
+        return Err(format!(
+            "value must have one element, has shape {:?}",
+            value.shape
+        ));
     }
     let dims = shape
         .iter()
@@ -65,7 +68,11 @@ pub fn shape(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         let clamp = |v: i64| (if v < 0 { v + r } else { v }).clamp(0, r) as usize;
         let start = clamp(n.attrs.int_or("start", 0)?);
         let end = clamp(n.attrs.int_or("end", r)?);
-        let part = if start < end { &dims[start..end] } else { &[][..] };
+        let part = if start < end {
+            &dims[start..end]
+        } else {
+            &[][..]
+        };
         Tensor::from_i64(vec![part.len()], part)
     };
     Ok(vec![Val::Const(Rc::new(t))])

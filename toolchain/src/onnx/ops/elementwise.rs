@@ -26,7 +26,11 @@ pub fn binary(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let ins: Vec<&Val> = n.inputs.iter().flatten().collect();
     let variadic = matches!(n.op_type, "Max" | "Min" | "Sum");
     if ins.len() != n.inputs.len() || (!variadic && ins.len() != 2) || ins.is_empty() {
-        return Err(format!("takes {} inputs, got {}", if variadic { "1 or more" } else { "2" }, ins.len()));
+        return Err(format!(
+            "takes {} inputs, got {}",
+            if variadic { "1 or more" } else { "2" },
+            ins.len()
+        ));
     }
     let mut acc = ins[0].clone();
     if ins.len() == 1 {
@@ -71,9 +75,20 @@ pub fn apply(ctx: &mut Ctx, op: BinaryOp, a: &Val, b: &Val) -> Result<Val, Strin
 pub fn activation(ctx: &mut Ctx, x: &Val, act: Activation) -> Result<Val, String> {
     let m = ctx.meta(x)?;
     if !m.dtype.is_float() {
-        return Err(format!("{} takes float input, got {:?}", act.type_name(), m.dtype));
+        return Err(format!(
+            "{} takes float input, got {:?}",
+            act.type_name(),
+            m.dtype
+        ));
     }
-    Ok(ctx.emit(Op::Unary { act }, &[x.clone()], &[], m.dtype, None)?[0].clone())
+    Ok(ctx.emit(
+        Op::Unary { act },
+        std::slice::from_ref(x),
+        &[],
+        m.dtype,
+        None,
+    )?[0]
+        .clone())
 }
 
 /// Single-input activations.
@@ -132,13 +147,20 @@ pub fn clip(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     };
     for t in [&lo, &hi].into_iter().flatten() {
         if t.dtype != m.dtype && n.opset >= 11 {
-            return Err(format!("bound of type {:?} for input of type {:?}", t.dtype, m.dtype));
+            return Err(format!(
+                "bound of type {:?} for input of type {:?}",
+                t.dtype, m.dtype
+            ));
         }
     }
     let as_f32 = |t: &Option<Tensor>| t.as_ref().map(|t| t.to_f32()[0]);
     if let (DType::F32 | DType::F16, Some(l), Some(h)) = (m.dtype, as_f32(&lo), as_f32(&hi)) {
         if l <= h && l.is_finite() && h.is_finite() {
-            return Ok(vec![activation(ctx, x, Activation::Clip { min: l, max: h })?]);
+            return Ok(vec![activation(
+                ctx,
+                x,
+                Activation::Clip { min: l, max: h },
+            )?]);
         }
     }
     // One bound, infinite bounds or min > max: Max then Min, exactly
@@ -159,10 +181,11 @@ pub fn prelu(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let (x, s) = (n.input(0)?, n.input(1)?);
     let m = ctx.meta(x)?;
     n.attrs.ignore(&["consumed_inputs"]);
-    Ok(ctx.emit(Op::PRelu, &[x.clone(), s.clone()], &[], m.dtype, None)?)
+    ctx.emit(Op::PRelu, &[x.clone(), s.clone()], &[], m.dtype, None)
 }
 
-/// A scalar constant `v` of float type `dtype`.
+/// A scalar constant `v` of type `dtype` (float, int32 or int64; `v` is
+/// an integer for the integer types).
 pub fn scalar(v: f32, dtype: DType) -> Result<Tensor, String> {
     match dtype {
         DType::F32 => Ok(Tensor::from_f32(vec![], &[v])),
@@ -172,11 +195,15 @@ pub fn scalar(v: f32, dtype: DType) -> Result<Tensor, String> {
             bytes: half::f16::from_f32(v).to_le_bytes().to_vec(),
             quant: None,
         }),
+        DType::I64 => Ok(Tensor::from_i64(vec![], &[v as i64])),
+        DType::I32 => Tensor::new(dtype, vec![], (v as i32).to_le_bytes().to_vec())
+            .ok_or_else(|| "int32 scalar".to_string()),
         d => Err(format!("a float attribute cannot apply to {d:?} input")),
     }
 }
 
-/// Neg (`x * -1`) and Reciprocal (`1 / x`), exact in float.
+/// Neg (`x * -1`) and Reciprocal (`1 / x`), exact in float (integer
+/// Reciprocal truncates, as ONNX's integer division does).
 pub fn neg_reciprocal(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let x = n.input(0)?;
     let m = ctx.meta(x)?;
@@ -186,4 +213,78 @@ pub fn neg_reciprocal(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     } else {
         apply(ctx, BinaryOp::Div, &c(1.0)?, x)?
     }])
+}
+
+/// Mean of one or more inputs: their sum times `1 / n` (float only).
+pub fn mean(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
+    let ins: Vec<&Val> = n.inputs.iter().flatten().collect();
+    let first = *ins.first().ok_or("needs at least one input")?;
+    let m = ctx.meta(first)?;
+    if !m.dtype.is_float() {
+        return Err(format!(
+            "Mean of {:?} is not supported (float only)",
+            m.dtype
+        ));
+    }
+    let mut acc = first.clone();
+    for v in &ins[1..] {
+        acc = apply(ctx, BinaryOp::Add, &acc, v)?;
+    }
+    if ins.len() == 1 {
+        return Ok(vec![acc]);
+    }
+    let k = Val::Const(Rc::new(scalar(1.0 / ins.len() as f32, m.dtype)?));
+    Ok(vec![apply(ctx, BinaryOp::Mul, &acc, &k)?])
+}
+
+/// Pow: evaluated when both inputs are constants; otherwise the exponent
+/// must be a constant scalar 1, 2, 3 (multiplications) or 0.5 (Sqrt).
+pub fn pow(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
+    let (x, y) = (n.input(0)?, n.input(1)?);
+    let m = ctx.meta(x)?;
+    if !m.dtype.is_float() {
+        return Err(format!(
+            "Pow of {:?} is not supported (float only)",
+            m.dtype
+        ));
+    }
+    let e = constant(y, "Y")?;
+    if let Val::Const(base) = x {
+        let shape =
+            rknnrt::graph::shape::broadcast(&base.shape, &e.shape).map_err(|er| er.to_string())?;
+        if shape != base.shape || e.elems() != 1 {
+            return Err("constant Pow needs a scalar exponent".into());
+        }
+        let p = e.to_f32()[0];
+        let v: Vec<f32> = base.to_f32().iter().map(|b| b.powf(p)).collect();
+        let t = match m.dtype {
+            DType::F16 => Tensor::new(
+                DType::F16,
+                shape,
+                v.iter()
+                    .flat_map(|&f| half::f16::from_f32(f).to_le_bytes())
+                    .collect(),
+            )
+            .ok_or("fp16 constant")?,
+            _ => Tensor::from_f32(shape, &v),
+        };
+        return Ok(vec![Val::Const(Rc::new(t))]);
+    }
+    if e.elems() != 1 {
+        return Err(format!("exponent of shape {:?} is not a scalar", e.shape));
+    }
+    let p = e.to_f32()[0];
+    let y = if p == 1.0 {
+        x.clone()
+    } else if p == 2.0 {
+        apply(ctx, BinaryOp::Mul, x, x)?
+    } else if p == 3.0 {
+        let sq = apply(ctx, BinaryOp::Mul, x, x)?;
+        apply(ctx, BinaryOp::Mul, &sq, x)?
+    } else if p == 0.5 {
+        activation(ctx, x, Activation::Sqrt)?
+    } else {
+        return Err(format!("exponent {p} is not supported (1, 2, 3 or 0.5)"));
+    };
+    Ok(vec![y])
 }

@@ -4,6 +4,7 @@
 
 mod constant;
 mod elementwise;
+mod fold;
 mod movement;
 mod nn;
 mod quant;
@@ -47,11 +48,13 @@ pub const SUPPORTED: &[&str] = &[
     "MatMul",
     "Max",
     "MaxPool",
+    "Mean",
     "Min",
     "Mul",
     "Neg",
     "PRelu",
     "Pad",
+    "Pow",
     "QuantizeLinear",
     "Range",
     "Reciprocal",
@@ -76,6 +79,11 @@ pub const SUPPORTED: &[&str] = &[
     "Unsqueeze",
     "Upsample",
 ];
+
+/// ONNX op types outside the rknnrt op set that are evaluated at import
+/// time when all their inputs are constants (shape sub-graphs); `Expand`
+/// also takes run-time data (a broadcasting Mul or Add).
+pub const FOLDED: &[&str] = fold::OPS;
 
 /// One ONNX node being converted.
 pub struct Node<'a> {
@@ -142,6 +150,8 @@ pub fn convert(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let out = match n.op_type {
         "Add" | "Sub" | "Mul" | "Div" | "Max" | "Min" | "Sum" => elementwise::binary(ctx, n)?,
         "Neg" | "Reciprocal" => elementwise::neg_reciprocal(ctx, n)?,
+        "Mean" => elementwise::mean(ctx, n)?,
+        "Pow" => elementwise::pow(ctx, n)?,
         "Relu" | "Sigmoid" | "Tanh" | "Exp" | "Sqrt" | "HardSwish" | "LeakyRelu"
         | "HardSigmoid" | "Gelu" => elementwise::unary(ctx, n)?,
         "Clip" => elementwise::clip(ctx, n)?,
@@ -176,6 +186,7 @@ pub fn convert(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         "ConstantOfShape" => constant::constant_of_shape(n)?,
         "Shape" | "Size" => constant::shape(ctx, n)?,
         "Range" => constant::range(n)?,
+        t if fold::OPS.contains(&t) => fold::convert(ctx, n)?,
         other => return Err(format!("op type '{other}' is not supported")),
     };
     n.attrs.finish()?;

@@ -12,7 +12,14 @@ use crate::onnx::tensor::Tensor;
 /// A Reshape of `x` to `shape` (same element count).
 pub fn reshape_to(ctx: &mut Ctx, x: &Val, shape: Vec<usize>) -> Result<Val, String> {
     let m = ctx.meta(x)?;
-    Ok(ctx.emit(Op::Reshape, &[x.clone()], &[shape], m.dtype, None)?[0].clone())
+    Ok(ctx.emit(
+        Op::Reshape,
+        std::slice::from_ref(x),
+        &[shape],
+        m.dtype,
+        None,
+    )?[0]
+        .clone())
 }
 
 /// Concat.
@@ -29,16 +36,16 @@ pub fn concat(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         })
         .collect();
     if consts.len() == ins.len() {
-        let bytes: Vec<u8> = consts.iter().flat_map(|t| t.bytes.iter().copied()).collect();
+        let bytes: Vec<u8> = consts
+            .iter()
+            .flat_map(|t| t.bytes.iter().copied())
+            .collect();
         let len = consts.iter().map(|t| t.shape[0]).sum();
         let t = Tensor::new(m.dtype, vec![len], bytes).ok_or("inconsistent constant")?;
         n.attrs.int("axis")?;
         return Ok(vec![Val::Const(Rc::new(t))]);
     }
-    let raw = n
-        .attrs
-        .int("axis")?
-        .ok_or("attribute 'axis' is required")?;
+    let raw = n.attrs.int("axis")?.ok_or("attribute 'axis' is required")?;
     if raw < 0 && n.opset < 11 {
         return Err(format!("negative axis {raw} needs opset 11"));
     }
@@ -62,7 +69,8 @@ pub fn split(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let count = n.outputs.len();
     let lengths: Vec<usize> = match lengths {
         Some(l) => {
-            if l.iter().any(|&v| v < 0) || l.iter().sum::<i64>() != dim as i64 {
+            if l.iter().any(|&v| v < 0) || l.iter().map(|&v| v as i128).sum::<i128>() != dim as i128
+            {
                 return Err(format!("split {l:?} must be non-negative and sum to {dim}"));
             }
             l.iter().map(|&v| v as usize).collect()
@@ -77,8 +85,10 @@ pub fn split(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
             } else {
                 count
             };
-            if parts == 0 {
-                return Err("no outputs".into());
+            if parts == 0 || parts > dim {
+                return Err(format!(
+                    "{parts} parts of a dimension of {dim} (empty splits are not supported)"
+                ));
             }
             if n.opset >= 18 && a.has("num_outputs") {
                 let chunk = dim.div_ceil(parts);
@@ -113,7 +123,13 @@ pub fn split(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
             s
         })
         .collect();
-    ctx.emit(Op::Split { axis: ax }, &[x.clone()], &shapes, m.dtype, None)
+    ctx.emit(
+        Op::Split { axis: ax },
+        std::slice::from_ref(x),
+        &shapes,
+        m.dtype,
+        None,
+    )
 }
 
 /// Slice: attributes (< 10) or constant inputs (>= 10).
@@ -164,7 +180,9 @@ pub fn slice(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
             return Ok(vec![Val::Const(Rc::new(out))]);
         }
         if len == 0 {
-            return Err(format!("axis {ax} would become empty (empty tensors are not supported)"));
+            return Err(format!(
+                "axis {ax} would become empty (empty tensors are not supported)"
+            ));
         }
         out[ax] = len;
         op_axes.push(ax);
@@ -176,7 +194,7 @@ pub fn slice(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         starts: op_starts,
         steps: op_steps,
     };
-    ctx.emit(op, &[x.clone()], &[out], m.dtype, None)
+    ctx.emit(op, std::slice::from_ref(x), &[out], m.dtype, None)
 }
 
 /// ONNX Slice on one axis of length `dim`: the clamped start and the
@@ -212,7 +230,9 @@ pub fn reshape(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let x = n.input(0)?;
     let m = ctx.meta(x)?;
     let target = if n.opset < 5 {
-        n.attrs.ints("shape")?.ok_or("attribute 'shape' is required")?
+        n.attrs
+            .ints("shape")?
+            .ok_or("attribute 'shape' is required")?
     } else {
         constant(n.input(1)?, "shape")?.to_i64()
     };
@@ -227,13 +247,13 @@ pub fn reshape(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
                 out.push(1);
             }
             0 if allowzero => {
-                return Err("a 0 dimension with allowzero = 1 makes an empty tensor (not supported)".into())
+                return Err(
+                    "a 0 dimension with allowzero = 1 makes an empty tensor (not supported)".into(),
+                )
             }
-            0 => out.push(
-                *m.shape
-                    .get(i)
-                    .ok_or_else(|| format!("0 at index {i} but the input has rank {}", m.shape.len()))?,
-            ),
+            0 => out.push(*m.shape.get(i).ok_or_else(|| {
+                format!("0 at index {i} but the input has rank {}", m.shape.len())
+            })?),
             d if d > 0 && d <= i32::MAX as i64 => out.push(d as usize),
             _ => return Err(format!("invalid target shape {target:?}")),
         }
@@ -280,10 +300,7 @@ pub fn squeeze(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let out = if n.op_type == "Squeeze" {
         let rank = m.shape.len();
         let drop: Vec<usize> = match axes {
-            Some(a) => a
-                .iter()
-                .map(|&v| axis(v, rank))
-                .collect::<Result<_, _>>()?,
+            Some(a) => a.iter().map(|&v| axis(v, rank)).collect::<Result<_, _>>()?,
             None => (0..rank).filter(|&d| m.shape[d] == 1).collect(),
         };
         if let Some(&d) = drop.iter().find(|&&d| m.shape[d] != 1) {
@@ -330,7 +347,13 @@ pub fn transpose(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
             .collect::<Result<Vec<_>, _>>()?,
         None => (0..rank).rev().collect(),
     };
-    ctx.emit(Op::Transpose { perm }, &[x.clone()], &[], m.dtype, None)
+    ctx.emit(
+        Op::Transpose { perm },
+        std::slice::from_ref(x),
+        &[],
+        m.dtype,
+        None,
+    )
 }
 
 /// Pad: attributes (< 11) or constant inputs (>= 11, `axes` from 18).
@@ -346,7 +369,11 @@ pub fn pad(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         } else {
             a.ints("pads")?
         };
-        (p.ok_or("attribute 'pads' is required")?, a.float_or("value", 0.0)?, None)
+        (
+            p.ok_or("attribute 'pads' is required")?,
+            a.float_or("value", 0.0)?,
+            None,
+        )
     } else {
         let p = constant(n.input(1)?, "pads")?.to_i64();
         let v = match n.opt_const(2, "constant_value")? {
@@ -377,7 +404,9 @@ pub fn pad(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         ));
     }
     if pads.iter().any(|&p| p < 0) {
-        return Err(format!("negative pads {pads:?} (cropping) are not supported"));
+        return Err(format!(
+            "negative pads {pads:?} (cropping) are not supported"
+        ));
     }
     let mut full = vec![0usize; 2 * rank];
     let k = axes.len();
@@ -391,7 +420,13 @@ pub fn pad(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         "edge" => PadMode::Edge,
         m => return Err(format!("mode '{m}' is not supported")),
     };
-    ctx.emit(Op::Pad { pads: full, mode }, &[x.clone()], &[], m.dtype, None)
+    ctx.emit(
+        Op::Pad { pads: full, mode },
+        std::slice::from_ref(x),
+        &[],
+        m.dtype,
+        None,
+    )
 }
 
 /// Gather along `axis` (default 0).
@@ -399,7 +434,13 @@ pub fn gather(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let (x, i) = (n.input(0)?, n.input(1)?);
     let m = ctx.meta(x)?;
     let ax = axis(n.attrs.int_or("axis", 0)?, m.shape.len())?;
-    ctx.emit(Op::Gather { axis: ax }, &[x.clone(), i.clone()], &[], m.dtype, None)
+    ctx.emit(
+        Op::Gather { axis: ax },
+        &[x.clone(), i.clone()],
+        &[],
+        m.dtype,
+        None,
+    )
 }
 
 #[cfg(test)]

@@ -11,31 +11,63 @@ use crate::onnx::attr::Attrs;
 use crate::onnx::ctx::{Ctx, Val};
 use crate::onnx::tensor::Tensor;
 
-/// Two non-negative values from an ints attribute of length 2, or a
-/// default; `what` names it in errors.
-fn pair(a: &Attrs<'_>, name: &str, default: usize) -> Result<[usize; 2], String> {
+/// Two non-negative values from an ints attribute, or a default. For a
+/// 1-D op (`one_d`) the attribute holds one value, for W; H gets `h`.
+fn pair(
+    a: &Attrs<'_>,
+    name: &str,
+    default: usize,
+    one_d: bool,
+    h: usize,
+) -> Result<[usize; 2], String> {
+    let ok = |v: &[i64]| v.iter().all(|&x| (0..=1 << 16).contains(&x));
     match a.ints(name)? {
-        None => Ok([default; 2]),
-        Some(v) if v.len() == 2 && v.iter().all(|&x| (0..=1 << 16).contains(&x)) => {
-            Ok([v[0] as usize, v[1] as usize])
-        }
+        None => Ok(if one_d { [h, default] } else { [default; 2] }),
+        Some(v) if one_d && v.len() == 1 && ok(&v) => Ok([h, v[0] as usize]),
+        Some(v) if !one_d && v.len() == 2 && ok(&v) => Ok([v[0] as usize, v[1] as usize]),
         Some(v) => Err(format!(
-            "attribute '{name}' {v:?} must hold 2 values in 0..=65536 (only 2-D windows are supported)"
+            "attribute '{name}' {v:?} must hold {} values in 0..=65536 (1-D and 2-D windows are supported)",
+            if one_d { 1 } else { 2 }
         )),
     }
 }
 
-/// The explicit pads attribute `[top, left, bottom, right]`.
-fn pads4(a: &Attrs<'_>) -> Result<[usize; 4], String> {
+/// The explicit pads attribute as `[top, left, bottom, right]` (1-D:
+/// `[begin, end]` along W).
+fn pads4(a: &Attrs<'_>, one_d: bool) -> Result<[usize; 4], String> {
+    let ok = |v: &[i64]| v.iter().all(|&x| (0..=1 << 16).contains(&x));
     match a.ints("pads")? {
         None => Ok([0; 4]),
-        Some(v) if v.len() == 4 && v.iter().all(|&x| (0..=1 << 16).contains(&x)) => {
+        Some(v) if one_d && v.len() == 2 && ok(&v) => Ok([0, v[0] as usize, 0, v[1] as usize]),
+        Some(v) if !one_d && v.len() == 4 && ok(&v) => {
             Ok([v[0] as usize, v[1] as usize, v[2] as usize, v[3] as usize])
         }
         Some(v) => Err(format!(
-            "attribute 'pads' {v:?} must hold 4 non-negative values (2-D)"
+            "attribute 'pads' {v:?} must hold {} non-negative values",
+            if one_d { 2 } else { 4 }
         )),
     }
+}
+
+/// 1-D ops run as 2-D ones on `[N, C, 1, W]`: the input reshaped, and
+/// the output reshaped back by [`unflat`].
+fn as_2d(ctx: &mut Ctx, x: &Val, one_d: bool) -> Result<Val, String> {
+    if !one_d {
+        return Ok(x.clone());
+    }
+    let mut s = ctx.meta(x)?.shape;
+    s.insert(2, 1);
+    reshape_to(ctx, x, s)
+}
+
+/// Drops the H axis added by [`as_2d`].
+fn unflat(ctx: &mut Ctx, y: Vec<Val>, one_d: bool) -> Result<Vec<Val>, String> {
+    if !one_d {
+        return Ok(y);
+    }
+    let mut s = ctx.meta(&y[0])?.shape;
+    s.remove(2);
+    Ok(vec![reshape_to(ctx, &y[0], s)?])
 }
 
 /// Pads for `auto_pad` SAME_UPPER / SAME_LOWER (output = ceil(in / stride))
@@ -60,10 +92,12 @@ fn auto_pads(
     }
     let mut p = [0; 4];
     for i in 0..2 {
-        let s = stride[i].max(1);
-        let out = input[i].div_ceil(s);
-        let span = (kernel[i].saturating_sub(1)) * dilation[i] + 1;
-        let total = ((out.saturating_sub(1)) * s + span).saturating_sub(input[i]);
+        // u64: kernel, stride and dilation are at most 2^16, dims 2^31.
+        let s = stride[i].max(1) as u64;
+        let out = (input[i] as u64).div_ceil(s);
+        let span = (kernel[i].saturating_sub(1) as u64) * dilation[i] as u64 + 1;
+        let total = (out.saturating_sub(1) * s + span).saturating_sub(input[i] as u64);
+        let total = usize::try_from(total).map_err(|_| "padding is too large".to_string())?;
         let (small, big) = (total / 2, total - total / 2);
         if upper {
             p[i] = small;
@@ -76,33 +110,41 @@ fn auto_pads(
     Ok(Some(p))
 }
 
-/// Spatial size of a 4-D NCHW value.
-fn spatial(ctx: &Ctx, x: &Val, op: &str) -> Result<[usize; 2], String> {
+/// Spatial size of a 4-D NCHW value, or `[1, W]` of a 3-D NCW value
+/// (a 1-D op); the flag tells which.
+fn spatial(ctx: &Ctx, x: &Val, op: &str) -> Result<([usize; 2], bool), String> {
     let s = ctx.meta(x)?.shape;
-    if s.len() != 4 {
-        return Err(format!(
-            "only 2-D {op} (4-D NCHW input) is supported, input has shape {s:?}"
-        ));
+    match s.len() {
+        4 => Ok(([s[2], s[3]], false)),
+        3 => Ok(([1, s[2]], true)),
+        _ => Err(format!(
+            "only 1-D and 2-D {op} (3-D or 4-D input) is supported, input has shape {s:?}"
+        )),
     }
-    Ok([s[2], s[3]])
 }
 
-/// Conv (2-D).
+/// Conv (1-D and 2-D).
 pub fn conv(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let a = &n.attrs;
     let (x, w) = (n.input(0)?, n.input(1)?);
-    let hw = spatial(ctx, x, "Conv")?;
+    let (hw, one_d) = spatial(ctx, x, "Conv")?;
     let ws = ctx.meta(w)?.shape;
-    if ws.len() != 4 {
-        return Err(format!("weight must be 4-D, has shape {ws:?}"));
+    if ws.len() != 3 + !one_d as usize {
+        return Err(format!(
+            "weight has shape {ws:?}, expected rank {}",
+            3 + !one_d as usize
+        ));
     }
-    let kernel = pair(a, "kernel_shape", 0)?;
-    let kernel = if kernel == [0, 0] { [ws[2], ws[3]] } else { kernel };
-    let stride = pair(a, "strides", 1)?;
-    let dilation = pair(a, "dilations", 1)?;
+    let kernel = match a.ints("kernel_shape")? {
+        None if one_d => [1, ws[2]],
+        None => [ws[2], ws[3]],
+        Some(_) => pair(a, "kernel_shape", 0, one_d, 1)?,
+    };
+    let stride = pair(a, "strides", 1, one_d, 1)?;
+    let dilation = pair(a, "dilations", 1, one_d, 1)?;
     let pads = match auto_pads(a, hw, kernel, stride, dilation)? {
         Some(p) => p,
-        None => pads4(a)?,
+        None => pads4(a, one_d)?,
     };
     let group = a.int_or("group", 1)?;
     if group < 1 {
@@ -118,55 +160,66 @@ pub fn conv(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         group: group as usize,
         activation: None,
     };
-    let mut ins = vec![x.clone(), w.clone()];
-    ins.extend(n.opt(2).cloned());
     let dtype = ctx.meta(x)?.dtype;
-    ctx.emit(op, &ins, &[], dtype, None)
+    let mut ins = vec![as_2d(ctx, x, one_d)?, as_2d(ctx, w, one_d)?];
+    ins.extend(n.opt(2).cloned());
+    let y = ctx.emit(op, &ins, &[], dtype, None)?;
+    unflat(ctx, y, one_d)
 }
 
-/// ConvTranspose (2-D), with `output_shape` and `auto_pad` resolved to
+/// ConvTranspose (1-D and 2-D), with `output_shape` and `auto_pad` resolved to
 /// pads.
 pub fn conv_transpose(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let a = &n.attrs;
     let (x, w) = (n.input(0)?, n.input(1)?);
-    let hw = spatial(ctx, x, "ConvTranspose")?;
+    let (hw, one_d) = spatial(ctx, x, "ConvTranspose")?;
     let ws = ctx.meta(w)?.shape;
-    if ws.len() != 4 {
-        return Err(format!("weight must be 4-D, has shape {ws:?}"));
+    if ws.len() != 3 + !one_d as usize {
+        return Err(format!(
+            "weight has shape {ws:?}, expected rank {}",
+            3 + !one_d as usize
+        ));
     }
-    let kernel = pair(a, "kernel_shape", 0)?;
-    let kernel = if kernel == [0, 0] { [ws[2], ws[3]] } else { kernel };
-    let stride = pair(a, "strides", 1)?;
-    let dilation = pair(a, "dilations", 1)?;
-    let mut output_padding = pair(a, "output_padding", 0)?;
+    let kernel = match a.ints("kernel_shape")? {
+        None if one_d => [1, ws[2]],
+        None => [ws[2], ws[3]],
+        Some(_) => pair(a, "kernel_shape", 0, one_d, 1)?,
+    };
+    let stride = pair(a, "strides", 1, one_d, 1)?;
+    let dilation = pair(a, "dilations", 1, one_d, 1)?;
+    let mut output_padding = pair(a, "output_padding", 0, one_d, 0)?;
     let group = a.int_or("group", 1)?;
     if group < 1 {
         return Err(format!("group {group} must be positive"));
     }
     let auto = a.string_or("auto_pad", "NOTSET")?;
     let output_shape = a.ints("output_shape")?;
+    // i64: stride, kernel, dilation and padding are at most 2^16, dims 2^31.
     let full: [i64; 2] = [0, 1].map(|i| {
-        (stride[i] * (hw[i].max(1) - 1)
-            + output_padding[i]
-            + (kernel[i].max(1) - 1) * dilation[i]
-            + 1) as i64
+        stride[i] as i64 * (hw[i].max(1) as i64 - 1)
+            + output_padding[i] as i64
+            + (kernel[i].max(1) as i64 - 1) * dilation[i] as i64
+            + 1
     });
     let target: Option<[i64; 2]> = match (&output_shape, auto.as_str()) {
-        (Some(os), _) => {
-            if os.len() < 2 {
-                return Err(format!("output_shape {os:?} needs the 2 spatial sizes"));
+        (Some(os), _) => match (os.len(), one_d) {
+            (1, true) => Some([1, os[0]]),
+            (l, false) if l >= 2 => Some([os[l - 2], os[l - 1]]),
+            _ => {
+                return Err(format!(
+                    "output_shape {os:?} does not match the spatial rank"
+                ))
             }
-            Some([os[os.len() - 2], os[os.len() - 1]])
-        }
+        },
         (None, "SAME_UPPER" | "SAME_LOWER") => {
-            Some([(hw[0] * stride[0]) as i64, (hw[1] * stride[1]) as i64])
+            Some([0, 1].map(|i| hw[i] as i64 * stride[i] as i64))
         }
         (None, "NOTSET" | "VALID") => None,
         (None, m) => return Err(format!("auto_pad '{m}' is not supported")),
     };
     let pads = match target {
         None if auto == "VALID" => [0; 4],
-        None => pads4(a)?,
+        None => pads4(a, one_d)?,
         Some(t) => {
             if a.has("pads") {
                 a.ints("pads")?;
@@ -211,10 +264,11 @@ pub fn conv_transpose(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         output_padding,
         activation: None,
     };
-    let mut ins = vec![x.clone(), w.clone()];
-    ins.extend(n.opt(2).cloned());
     let dtype = ctx.meta(x)?.dtype;
-    ctx.emit(op, &ins, &[], dtype, None)
+    let mut ins = vec![as_2d(ctx, x, one_d)?, as_2d(ctx, w, one_d)?];
+    ins.extend(n.opt(2).cloned());
+    let y = ctx.emit(op, &ins, &[], dtype, None)?;
+    unflat(ctx, y, one_d)
 }
 
 /// Gemm.
@@ -244,28 +298,32 @@ pub fn matmul(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     if !dtype.is_float() {
         return Err(format!("integer MatMul ({dtype:?}) is not supported"));
     }
-    ctx.emit(Op::MatMul, &[x.clone(), n.input(1)?.clone()], &[], dtype, None)
+    ctx.emit(
+        Op::MatMul,
+        &[x.clone(), n.input(1)?.clone()],
+        &[],
+        dtype,
+        None,
+    )
 }
 
-/// MaxPool and AveragePool (2-D).
+/// MaxPool and AveragePool (1-D and 2-D).
 pub fn pool(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let a = &n.attrs;
     let x = n.input(0)?;
     n.only_outputs(1, "MaxPool indices")?;
-    let hw = spatial(ctx, x, n.op_type)?;
-    let kernel = match a.ints("kernel_shape")? {
-        Some(k) if k.len() == 2 && k.iter().all(|&v| (1..=1 << 16).contains(&v)) => {
-            [k[0] as usize, k[1] as usize]
-        }
-        k => return Err(format!("kernel_shape {k:?} must hold 2 positive values")),
-    };
-    let stride = pair(a, "strides", 1)?;
-    let dilation = pair(a, "dilations", 1)?;
+    let (hw, one_d) = spatial(ctx, x, n.op_type)?;
+    if !a.has("kernel_shape") {
+        return Err("attribute 'kernel_shape' is required".into());
+    }
+    let kernel = pair(a, "kernel_shape", 1, one_d, 1)?;
+    let stride = pair(a, "strides", 1, one_d, 1)?;
+    let dilation = pair(a, "dilations", 1, one_d, 1)?;
     let ceil_mode = a.flag("ceil_mode", false)?;
     a.ignore(&["storage_order"]);
     let (pads, ceil_mode) = match auto_pads(a, hw, kernel, stride, dilation)? {
         Some(p) => (p, false),
-        None => (pads4(a)?, ceil_mode),
+        None => (pads4(a, one_d)?, ceil_mode),
     };
     let window = Window {
         kernel,
@@ -283,20 +341,24 @@ pub fn pool(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         }
     };
     let dtype = ctx.meta(x)?.dtype;
-    ctx.emit(op, &[x.clone()], &[], dtype, None)
+    let x2 = as_2d(ctx, x, one_d)?;
+    let y = ctx.emit(op, &[x2], &[], dtype, None)?;
+    unflat(ctx, y, one_d)
 }
 
 /// GlobalAveragePool and GlobalMaxPool (4-D).
 pub fn global_pool(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let x = n.input(0)?;
-    spatial(ctx, x, n.op_type)?;
+    if spatial(ctx, x, n.op_type)?.1 {
+        return Err("1-D global pooling is not supported (4-D input only)".into());
+    }
     let op = if n.op_type == "GlobalAveragePool" {
         Op::GlobalAveragePool
     } else {
         Op::GlobalMaxPool
     };
     let dtype = ctx.meta(x)?.dtype;
-    ctx.emit(op, &[x.clone()], &[], dtype, None)
+    ctx.emit(op, std::slice::from_ref(x), &[], dtype, None)
 }
 
 /// Softmax: opset >= 13 along `axis` (default -1); before 13 the input is
@@ -307,9 +369,18 @@ pub fn softmax(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let m = ctx.meta(x)?;
     let rank = m.shape.len();
     let new = n.opset >= 13;
-    let ax = axis(n.attrs.int_or("axis", if new { -1 } else { 1 })?, rank.max(1))?;
+    let ax = axis(
+        n.attrs.int_or("axis", if new { -1 } else { 1 })?,
+        rank.max(1),
+    )?;
     if new || ax + 1 == rank {
-        return ctx.emit(Op::Softmax { axis: ax }, &[x.clone()], &[], m.dtype, None);
+        return ctx.emit(
+            Op::Softmax { axis: ax },
+            std::slice::from_ref(x),
+            &[],
+            m.dtype,
+            None,
+        );
     }
     let outer: usize = m.shape[..ax].iter().product();
     let inner: usize = m.shape[ax..].iter().product();
@@ -331,14 +402,21 @@ pub fn layer_norm(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     }
     let mut ins = vec![x.clone(), n.input(1)?.clone()];
     ins.extend(n.opt(2).cloned());
-    let mut out = ctx.emit(Op::LayerNorm { axis: ax, epsilon }, &ins, &[], m.dtype, None)?;
+    let mut out = ctx.emit(
+        Op::LayerNorm { axis: ax, epsilon },
+        &ins,
+        &[],
+        m.dtype,
+        None,
+    )?;
     if n.outputs.iter().skip(1).any(|&u| u) {
         let reduce = Op::Reduce {
             op: ReduceOp::Mean,
             axes: (ax..m.shape.len()).collect(),
             keepdims: true,
         };
-        let mean = ctx.emit(reduce.clone(), &[x.clone()], &[], m.dtype, None)?[0].clone();
+        let mean =
+            ctx.emit(reduce.clone(), std::slice::from_ref(x), &[], m.dtype, None)?[0].clone();
         let d = apply(ctx, BinaryOp::Sub, x, &mean)?;
         let sq = apply(ctx, BinaryOp::Mul, &d, &d)?;
         let var = ctx.emit(reduce, &[sq], &[], m.dtype, None)?[0].clone();
@@ -395,16 +473,17 @@ pub fn batch_norm(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let mut shape = vec![c];
     shape.resize(m.shape.len() - 1, 1);
     let to_val = |v: &[f32]| -> Result<Val, String> {
-        let t = Tensor::from_f32(shape.clone(), v);
-        Ok(Val::Const(Rc::new(if m.dtype == DType::F16 {
-            let halves: Vec<u8> = v
-                .iter()
-                .flat_map(|&f| half::f16::from_f32(f).to_le_bytes())
-                .collect();
-            Tensor::new(DType::F16, shape.clone(), halves).ok_or("fp16 constant")?
-        } else {
-            t
-        })))
+        let t = match m.dtype {
+            DType::F16 => {
+                let halves = v
+                    .iter()
+                    .flat_map(|&f| half::f16::from_f32(f).to_le_bytes())
+                    .collect();
+                Tensor::new(DType::F16, shape.clone(), halves).ok_or("fp16 constant")?
+            }
+            _ => Tensor::from_f32(shape.clone(), v),
+        };
+        Ok(Val::Const(Rc::new(t)))
     };
     let y = apply(ctx, BinaryOp::Mul, x, &to_val(&mul)?)?;
     Ok(vec![apply(ctx, BinaryOp::Add, &y, &to_val(&add)?)?])
@@ -451,7 +530,7 @@ pub fn reduce(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         axes: norm,
         keepdims,
     };
-    ctx.emit(op, &[x.clone()], &[], m.dtype, None)
+    ctx.emit(op, std::slice::from_ref(x), &[], m.dtype, None)
 }
 
 /// ArgMax.
@@ -464,5 +543,5 @@ pub fn argmax(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         keepdims: a.flag("keepdims", true)?,
         select_last_index: a.flag("select_last_index", false)?,
     };
-    ctx.emit(op, &[x.clone()], &[], DType::I64, None)
+    ctx.emit(op, std::slice::from_ref(x), &[], DType::I64, None)
 }

@@ -19,16 +19,11 @@ pub fn cast(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     };
     // `saturate` only concerns float8 targets, which are refused above.
     n.attrs.ignore(&["saturate"]);
-    ctx.emit(Op::Cast { to }, &[x.clone()], &[], to, None)
+    ctx.emit(Op::Cast { to }, std::slice::from_ref(x), &[], to, None)
 }
 
 /// Scale and zero point constants as a [`Quant`] along `axis` of `x`.
-fn params(
-    ctx: &Ctx,
-    n: &Node<'_>,
-    x: &Val,
-    zp_type: DType,
-) -> Result<Quant, String> {
+fn params(ctx: &Ctx, n: &Node<'_>, x: &Val, zp_type: DType) -> Result<Quant, String> {
     let xm = ctx.meta(x)?;
     if n.attrs.int_or("block_size", 0)? != 0 {
         return Err("blocked quantization (block_size) is not supported".into());
@@ -51,21 +46,25 @@ fn params(
         }
         None => vec![0; scales.len()],
     };
-    let ax = axis(n.attrs.int_or("axis", 1)?, xm.shape.len().max(1))?;
-    match scale.shape.len() {
-        0 => Ok(Quant::per_tensor(scales[0], zps[0])),
-        1 if scales.len() == 1 => Ok(Quant::per_tensor(scales[0], zps[0])),
-        1 if n.opset >= 13 && xm.shape.get(ax) == Some(&scales.len()) => {
-            Ok(Quant::per_channel(scales, zps, ax as u32))
-        }
-        _ => Err(format!(
-            "scale of shape {:?} is neither per tensor nor per axis {ax} of {:?}",
-            scale.shape, xm.shape
-        )),
+    // `axis` (default 1) only matters for per-axis parameters.
+    let raw_axis = n.attrs.int_or("axis", 1)?;
+    if scales.is_empty() {
+        return Err("scale is empty".into());
     }
+    if scale.shape.is_empty() || (scale.shape.len() == 1 && scales.len() == 1) {
+        return Ok(Quant::per_tensor(scales[0], zps[0]));
+    }
+    let ax = axis(raw_axis, xm.shape.len())?;
+    if scale.shape.len() == 1 && n.opset >= 13 && xm.shape.get(ax) == Some(&scales.len()) {
+        return Ok(Quant::per_channel(scales, zps, ax as u32));
+    }
+    Err(format!(
+        "scale of shape {:?} is neither per tensor nor per axis {ax} of {:?}",
+        scale.shape, xm.shape
+    ))
 }
 
-/// QuantizeLinear: float to int8/uint8/int16/uint16/int32.
+/// QuantizeLinear: float to int8/uint8.
 pub fn quantize(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let x = n.input(0)?;
     let out_type = match (n.opt(2), n.attrs.int("output_dtype")?) {
@@ -75,8 +74,10 @@ pub fn quantize(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
             .and_then(dtype_of)?,
         _ => dtype_of(onnx_type::UINT8)?,
     };
-    if !matches!(out_type, DType::I8 | DType::U8 | DType::I16 | DType::U16) {
-        return Err(format!("quantizing to {out_type:?} is not supported"));
+    if !matches!(out_type, DType::I8 | DType::U8) {
+        return Err(format!(
+            "quantizing to {out_type:?} is not supported (int8 and uint8 only)"
+        ));
     }
     if !n.attrs.flag("saturate", true)? {
         return Err("saturate = 0 only concerns float8 and is not supported".into());
@@ -87,20 +88,26 @@ pub fn quantize(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     if scale_type != xm.dtype {
         return Err(format!("scale is {scale_type:?}, input is {:?}", xm.dtype));
     }
-    ctx.emit(Op::Quantize, &[x.clone()], &[], out_type, Some(q))
+    ctx.emit(
+        Op::Quantize,
+        std::slice::from_ref(x),
+        &[],
+        out_type,
+        Some(q),
+    )
 }
 
 /// DequantizeLinear: integer to float (the scale's type).
 pub fn dequantize(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
     let x = n.input(0)?;
     let xm = ctx.meta(x)?;
-    if !matches!(xm.dtype, DType::I8 | DType::U8 | DType::I16 | DType::U16 | DType::I32) {
-        return Err(format!("dequantizing {:?} is not supported", xm.dtype));
+    if !matches!(xm.dtype, DType::I8 | DType::U8) {
+        return Err(format!(
+            "dequantizing {:?} is not supported (int8 and uint8 only)",
+            xm.dtype
+        ));
     }
     let q = params(ctx, n, x, xm.dtype)?;
-    if xm.dtype == DType::I32 && q.zero_point.iter().any(|&z| z != 0) {
-        return Err("int32 input needs a zero point of 0".into());
-    }
     let out_type = constant(n.input(1)?, "scale")?.dtype;
     if !out_type.is_float() {
         return Err(format!("scale is {out_type:?}, not float"));

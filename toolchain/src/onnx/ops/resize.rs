@@ -36,7 +36,11 @@ pub fn resize(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
             "pytorch_half_pixel" => CoordMode::PytorchHalfPixel,
             "align_corners" => CoordMode::AlignCorners,
             "asymmetric" => CoordMode::Asymmetric,
-            o => return Err(format!("coordinate_transformation_mode '{o}' is not supported")),
+            o => {
+                return Err(format!(
+                    "coordinate_transformation_mode '{o}' is not supported"
+                ))
+            }
         };
         let nearest = match a.string_or("nearest_mode", "round_prefer_floor")?.as_str() {
             "round_prefer_floor" => NearestMode::RoundPreferFloor,
@@ -63,7 +67,13 @@ pub fn resize(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         None => (0..rank).collect(),
     };
     let (scales, sizes): (Option<Vec<f32>>, Option<Vec<i64>>) = if upsample && n.opset < 9 {
-        (Some(a.floats("scales")?.ok_or("attribute 'scales' is required")?), None)
+        (
+            Some(
+                a.floats("scales")?
+                    .ok_or("attribute 'scales' is required")?,
+            ),
+            None,
+        )
     } else if legacy {
         (Some(super::constant(n.input(1)?, "scales")?.to_f32()), None)
     } else {
@@ -89,6 +99,11 @@ pub fn resize(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
                 if (exact - len).abs() > 1e-6 * exact.max(1.0) {
                     return Err(format!(
                         "scale {sc} of axis {ax} gives a fractional size {exact} (the runtime uses the size ratio)"
+                    ));
+                }
+                if legacy && mode == ResizeMode::Nearest && sc.fract() != 0.0 {
+                    return Err(format!(
+                        "nearest with the non-integer scale {sc} (opset < 11 rounding) is not supported"
                     ));
                 }
                 out[ax] = len as usize;
@@ -145,5 +160,5 @@ pub fn resize(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         coord,
         nearest,
     };
-    ctx.emit(op, &[x.clone()], &[out], m.dtype, None)
+    ctx.emit(op, std::slice::from_ref(x), &[out], m.dtype, None)
 }
