@@ -1,14 +1,17 @@
-//! The table printed after a build: every op with its placement, dtype and
-//! shapes, then the model, weight and internal memory sizes and the wall
+//! The table printed after a build: every op with its placement (from
+//! [`placement::placements`], with the table case when it is not the
+//! general one), output dtype and shapes, then the model, weight and internal memory sizes and the wall
 //! time.
 
 use std::fmt::Write;
 
 use rknnrt::graph::{Graph, Target};
+use rknnrt::platform::Platform;
 use rknnrt::runtime::plan;
 
 use crate::error::BuildError;
 use crate::model::BuiltModel;
+use crate::placement;
 
 fn shape(s: &[usize]) -> String {
     if s.is_empty() {
@@ -37,7 +40,8 @@ pub fn size(n: u64) -> String {
     }
 }
 
-fn op_table(g: &Graph) -> String {
+fn op_table(g: &Graph, platform: Platform) -> String {
+    let placed = placement::placements(g, platform);
     let mut s = String::new();
     let name_w = g
         .nodes
@@ -68,14 +72,23 @@ fn op_table(g: &Graph) -> String {
             .first()
             .map(|&t| format!("{:?}", g.tensors[t].dtype).to_uppercase())
             .unwrap_or_default();
-        let target = match n.target {
+        let (target, case) = match placed.get(i) {
+            Some(p) => (p.target, p.case.name()),
+            None => (n.target, ""),
+        };
+        let target = match target {
             Target::Npu => "NPU",
             Target::Cpu => "CPU",
+        };
+        let note = if case.is_empty() {
+            String::new()
+        } else {
+            format!("  ({case})")
         };
         let name: String = n.name.chars().take(40).collect();
         let _ = writeln!(
             s,
-            "{i:>4}  {:<18} {name:<name_w$}  {target:<6} {dtype:<6} {} -> {}",
+            "{i:>4}  {:<18} {name:<name_w$}  {target:<6} {dtype:<6} {} -> {}{note}",
             n.op.type_name(),
             ins.join(", "),
             outs.join(", ")
@@ -89,7 +102,7 @@ pub fn summary(model: &BuiltModel, bytes: usize, seconds: f64) -> Result<String,
     let (meta, weights) = model.to_meta()?;
     let g = &meta.graph;
     let p = plan::plan(g);
-    let mut s = op_table(g);
+    let mut s = op_table(g, meta.platform);
     let npu = g.nodes.iter().filter(|n| n.target == Target::Npu).count();
     let io: usize = g
         .inputs
