@@ -31,6 +31,20 @@ pub enum BuildError {
     /// Quantization could not be done.
     #[error("quantization: {0}")]
     Quantize(String),
+    /// A calibration dataset or an input file is unusable (the message
+    /// names the dataset line and the file).
+    #[error("{0}")]
+    Data(String),
+    /// The float or quantized graph could not be run on the host.
+    #[error("run: {0}")]
+    Run(String),
+    /// A conversion configuration (command line or yml) is invalid.
+    #[error("config: {0}")]
+    Config(String),
+    /// An ONNX model could not be imported: the message names the node,
+    /// its op type and the opset (or the file-level problem), on one line.
+    #[error("ONNX import: {0}")]
+    Onnx(String),
     /// The model file could not be written.
     #[error("cannot write {path}: {reason}")]
     Io {

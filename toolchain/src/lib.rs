@@ -20,10 +20,15 @@
 //! # }
 //! ```
 
+pub mod accuracy;
 mod builder;
+pub mod calibrate;
+pub mod cli;
 mod data;
+pub mod dataset;
 mod error;
 mod model;
+pub mod npy;
 pub mod onnx;
 pub mod passes;
 pub mod placement;

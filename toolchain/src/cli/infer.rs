@@ -1,0 +1,119 @@
+//! PC inference of a `.rknn` file through the rknnrt runtime (host
+//! device): the same input conversion, executor and output conversion as
+//! `rknn_inputs_set` / `rknn_run` / `rknn_outputs_get` with
+//! `want_float = 1`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rknnrt::driver::host::HostDevice;
+use rknnrt::graph::TensorInfo;
+use rknnrt::model::{InputPreprocess, Model};
+use rknnrt::runtime::io::{self, InputBuf, LayoutSpec};
+use rknnrt::runtime::{loader, Context};
+
+use crate::calibrate::interp::TensorBuf;
+use crate::dataset::RawInput;
+use crate::error::BuildError;
+
+/// One output of a run, as float values in model order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    /// Tensor name.
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Values (dequantized).
+    pub values: Vec<f32>,
+}
+
+/// Loads the `.rknn` file at `path`.
+pub fn load(path: &Path) -> Result<Model, BuildError> {
+    let p = path
+        .to_str()
+        .ok_or_else(|| BuildError::Data(format!("{}: path is not valid UTF-8", path.display())))?;
+    loader::from_path(p).map_err(|e| BuildError::Run(format!("{}: {e}", path.display())))
+}
+
+/// The bytes graph input `info` holds for `raw` after the runtime's input
+/// conversion (mean/std of `pre`, quantization, layout).
+pub fn runtime_input(
+    raw: &RawInput,
+    info: &TensorInfo,
+    pre: &InputPreprocess,
+) -> Result<TensorBuf, BuildError> {
+    let mut buf = TensorBuf::zeroed(info.bytes());
+    let src = InputBuf {
+        data: &raw.bytes,
+        dtype: raw.dtype,
+        layout: LayoutSpec::of(raw.layout),
+        pass_through: false,
+    };
+    io::convert_input(&src, pre, info, LayoutSpec::NCHW, buf.bytes_mut())
+        .map_err(|e| BuildError::Run(format!("input '{}': {e}", info.name)))?;
+    Ok(buf)
+}
+
+/// Runs `model` once on `inputs` (one per model input, in order).
+pub fn run(model: Model, inputs: &[RawInput]) -> Result<Vec<Output>, BuildError> {
+    let rt = |e: rknnrt::runtime::Error| BuildError::Run(e.to_string());
+    let n_in = model.meta.graph.inputs.len();
+    if inputs.len() != n_in {
+        return Err(BuildError::Data(format!(
+            "the model has {n_in} input(s), {} given",
+            inputs.len()
+        )));
+    }
+    let mut ctx = Context::new(Arc::new(model), Arc::new(HostDevice::new()), 0).map_err(rt)?;
+    for (i, raw) in inputs.iter().enumerate() {
+        let pre = ctx
+            .model()
+            .meta
+            .preprocess
+            .get(i)
+            .cloned()
+            .unwrap_or_default();
+        ctx.set_input(i, |info, dst| {
+            let buf = runtime_input(raw, info, &pre).map_err(|e| {
+                rknnrt::runtime::Error::new(rknnrt::runtime::ErrorKind::InputInvalid, e.to_string())
+            })?;
+            dst.copy_from_slice(buf.bytes());
+            Ok(())
+        })
+        .map_err(rt)?;
+    }
+    ctx.run().map_err(rt)?;
+    let mut outputs = Vec::with_capacity(ctx.n_outputs());
+    for i in 0..ctx.n_outputs() {
+        let info = ctx
+            .output_info(i)
+            .cloned()
+            .ok_or_else(|| BuildError::Run(format!("no output {i}")))?;
+        let src = ctx.output_bytes(i).map_err(rt)?;
+        let mut values = vec![0f32; info.elems()];
+        io::convert_output(src, &info, true, bytemuck::cast_slice_mut(&mut values))
+            .map_err(|e| BuildError::Run(format!("output '{}': {e}", info.name)))?;
+        outputs.push(Output {
+            name: info.name,
+            shape: info.shape,
+            values,
+        });
+    }
+    Ok(outputs)
+}
+
+/// A file name for tensor `name` (path separators and other unusual
+/// characters replaced by `_`).
+pub fn file_name(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{}.npy", s.trim_start_matches('.'))
+}
