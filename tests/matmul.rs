@@ -159,7 +159,8 @@ fn every_type_layout_and_platform_on_odd_and_aligned_shapes() {
 fn k_and_n_maxima_and_b_segments() {
     // K > 8192 on rk3588 and K > 4096 on rk3576 split B into segments in
     // native layout; K = 10240 is the maximum everywhere.
-    let cases: &[(&str, u32, (usize, usize, usize), i16, i16)] = &[
+    type Case = (&'static str, u32, (usize, usize, usize), i16, i16);
+    let cases: &[Case] = &[
         ("rk3588", 2, (2, 8224, 32), 1, 0),
         ("rk3588", 1, (1, 10240, 16), 1, 1),
         ("rk3588", 10, (3, 8256, 64), 1, 1),
@@ -340,10 +341,10 @@ fn integer_c_with_per_channel_b_uses_the_normalized_scale() {
     let c = Session::bytes(cm);
     let (m, k, n) = (m as usize, k as usize, n as usize);
     for i in 0..m {
-        for j in 0..n {
+        for (j, &sbj) in sb.iter().enumerate() {
             let mut acc = 0i64;
             for p in 0..k {
-                let bv = b.val[p * n + j] as f32 * (sb[j] / 0.1);
+                let bv = b.val[p * n + j] as f32 * (sbj / 0.1);
                 acc += a.val[i * k + p] as i64 * bv.round().clamp(-128.0, 127.0) as i64;
             }
             assert_eq!(

@@ -394,7 +394,7 @@ fn quant_params_lengths_and_values_are_checked() {
         "zp_len 0: all zero"
     );
     assert_eq!(
-        s.quant("B", &vec![0.1; 32], &[]),
+        s.quant("B", &[0.1; 32], &[]),
         RKNN_ERR_PARAM_INVALID,
         "per-channel length for per-group"
     );
@@ -436,7 +436,7 @@ fn quant_params_lengths_and_values_are_checked() {
         RKNN_ERR_PARAM_INVALID,
         "per-channel needs N"
     );
-    assert_eq!(s.quant("B", &vec![0.5; 32], &vec![0; 32]), RKNN_SUCC);
+    assert_eq!(s.quant("B", &[0.5; 32], &[0; 32]), RKNN_SUCC);
     let mut scale = 0f32;
     // SAFETY: NULL params selects B; NULL scale is refused.
     unsafe {

@@ -206,7 +206,7 @@ pub fn check_shape(platform: Platform, ty: MatmulType, s: Shape) -> Result<(), M
         s.m.checked_mul(s.k)
             .and_then(|a| s.m.checked_mul(s.n).map(|c| a.max(c)))
             .and_then(|e| e.checked_mul(4));
-    if elems.is_none_or(|bytes| bytes > u32::MAX as usize) {
+    if !elems.is_some_and(|bytes| bytes <= u32::MAX as usize) {
         return Err(MatmulError::param(format!(
             "M = {} is too large: A or C would exceed 4 GiB",
             s.m
