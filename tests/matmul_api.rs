@@ -533,3 +533,23 @@ fn b_conversion_rejects_bad_arguments() {
         );
     }
 }
+
+#[test]
+fn a_panic_in_run_is_caught_and_the_context_keeps_working() {
+    let _g = platform_lock("rk3588");
+    let (m, k, n) = (1usize, 32usize, 32usize);
+    let mut s = Session::create(&mut info(1, 32, 32, RKNN_INT8_MM_INT8_TO_INT32)).expect("create");
+    let mut rng = Rng::new(11);
+    let a = random(&mut rng, E::I8, m * k);
+    let b = random(&mut rng, E::I8, k * n);
+    let am = s.mem(s.io.A.size as usize, &to_bytes(E::I8, &a.raw));
+    let bm = s.mem(s.io.B.size as usize, &to_bytes(E::I8, &b.raw));
+    let cm = s.mem(s.io.C.size as usize, &[]);
+    assert_eq!(s.set(am, 'A'), RKNN_SUCC);
+    assert_eq!(s.set(bm, 'B'), RKNN_SUCC);
+    assert_eq!(s.set(cm, 'C'), RKNN_SUCC);
+    rknnrt::capi::guard::force_panic_in(Some("rknn_matmul_run"));
+    assert_eq!(s.run(), RKNN_ERR_FAIL);
+    assert_eq!(s.run(), RKNN_SUCC);
+    assert_eq!(i32s(&Session::bytes(cm), m * n), naive_i8(&a, &b, m, k, n));
+}
