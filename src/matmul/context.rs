@@ -153,7 +153,7 @@ impl MatmulContext {
         let b_qlayout = BQuantLayout::new(spec.b_quant, spec.group_size, first.k, first.n)?;
         Ok(MatmulContext {
             native: rules::native_shapes(spec.platform, spec.ty),
-            params: QuantParams::defaults(b_qlayout.len()),
+            params: QuantParams::defaults(b_qlayout.param_count()),
             spec,
             shapes,
             current: 0,
@@ -372,7 +372,8 @@ impl MatmulContext {
                     Granularity::PerChannel => "B (per channel: N)",
                     Granularity::PerGroup => "B (per group: N*K/group_size)",
                 };
-                self.params.b = OperandQuant::from_arrays(scale, zp, self.b_qlayout.len(), what)?;
+                self.params.b =
+                    OperandQuant::from_arrays(scale, zp, self.b_qlayout.param_count(), what)?;
                 self.prepare_b();
             }
         }

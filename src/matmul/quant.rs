@@ -113,17 +113,12 @@ impl BQuantLayout {
     }
 
     /// Length of B's scale and zero-point arrays.
-    pub fn len(&self) -> usize {
+    pub fn param_count(&self) -> usize {
         match self.granularity {
             Granularity::PerLayer => 1,
             Granularity::PerChannel => self.n,
             Granularity::PerGroup => self.n * self.groups,
         }
-    }
-
-    /// Always false: there is at least one entry.
-    pub fn is_empty(&self) -> bool {
-        false
     }
 
     /// Index of the parameters of group `g` (along K), column `n`.

@@ -214,3 +214,74 @@ pub fn check_shape(platform: Platform, ty: MatmulType, s: Shape) -> Result<(), M
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::*;
+
+    fn t(raw: u32) -> MatmulType {
+        MatmulType(raw)
+    }
+
+    #[test]
+    fn native_blocks_follow_the_reference_table() {
+        let ns = native_shapes(Platform::Rk3566, t(RKNN_INT8_MM_INT8_TO_INT32));
+        assert_eq!(
+            (ns.a_sub_k, ns.b_sub_n, ns.b_sub_k, ns.c_sub_n),
+            (8, 16, 32, 4)
+        );
+        let ns = native_shapes(Platform::Rk3568, t(RKNN_FLOAT16_MM_FLOAT16_TO_FLOAT32));
+        assert_eq!((ns.a_sub_k, ns.b_sub_n, ns.b_sub_k), (4, 8, 16));
+        let ns = native_shapes(Platform::Rk3562, t(RKNN_FLOAT16_MM_FLOAT16_TO_FLOAT32));
+        assert_eq!((ns.a_sub_k, ns.b_sub_n, ns.b_sub_k), (8, 8, 32));
+        let ns = native_shapes(Platform::Rk3588, t(RKNN_INT4_MM_INT4_TO_INT16));
+        assert_eq!(
+            (ns.a_sub_k, ns.b_sub_n, ns.b_sub_k, ns.c_sub_n),
+            (32, 64, 32, 8)
+        );
+        let ns = native_shapes(Platform::Rk3588, t(RKNN_FLOAT16_MM_INT4_TO_FLOAT32));
+        assert_eq!((ns.a_sub_k, ns.b_sub_n), (8, 64));
+        let ns = native_shapes(Platform::Rk3576, t(RKNN_FLOAT16_MM_INT4_TO_FLOAT32));
+        assert_eq!(
+            (ns.a_sub_k, ns.b_sub_n),
+            (8, 16),
+            "mixed B on RK3576: C's block"
+        );
+    }
+
+    #[test]
+    fn limits_follow_the_reference_table() {
+        let l = limits(Platform::Rk3566, t(RKNN_FLOAT16_MM_FLOAT16_TO_FLOAT32));
+        assert_eq!(
+            (l.k_align, l.n_align, l.k_max, l.n_max),
+            (16, 8, 10240, 4096)
+        );
+        let l = limits(Platform::Rk3562, t(RKNN_FLOAT16_MM_FLOAT16_TO_FLOAT32));
+        assert_eq!((l.k_align, l.n_align), (32, 8));
+        let l = limits(Platform::Rk3588, t(RKNN_INT8_MM_INT4_TO_INT32));
+        assert_eq!((l.k_align, l.n_align, l.n_max), (32, 64, 8192));
+        let l = limits(Platform::Rk3576, t(RKNN_FLOAT16_MM_INT4_TO_FLOAT16));
+        assert_eq!(
+            (l.n_align, l.n_max),
+            (16, 4096),
+            "int4 B on RK3576: A's limits"
+        );
+        assert_eq!(b_segment_k(Platform::Rk3588), Some(8192));
+        assert_eq!(b_segment_k(Platform::Rk3576), Some(4096));
+        assert_eq!(b_segment_k(Platform::Rk3566), None);
+    }
+
+    #[test]
+    fn shape_checks() {
+        let ty = t(RKNN_INT8_MM_INT8_TO_INT32);
+        let s = |m, k, n| Shape { m, k, n };
+        assert!(check_shape(Platform::Rk3588, ty, s(1, 10240, 4096)).is_ok());
+        assert!(check_shape(Platform::Rk3588, ty, s(1, 10272, 32)).is_err());
+        assert!(check_shape(Platform::Rk3588, ty, s(1, 32, 16)).is_err());
+        assert!(check_shape(Platform::Rk3566, ty, s(1, 32, 16)).is_ok());
+        assert!(check_shape(Platform::Rk3588, ty, s(1 << 30, 64, 32)).is_err());
+        let e = check_type(Platform::Rk3562, t(RKNN_INT4_MM_INT4_TO_INT16)).unwrap_err();
+        assert!(e.message.contains("rk3562"), "{}", e.message);
+    }
+}

@@ -52,16 +52,6 @@ impl Elem {
     pub fn is_int(self) -> bool {
         matches!(self, Elem::I4 | Elem::I8 | Elem::I16 | Elem::I32)
     }
-
-    /// Inclusive value range of an integer element type.
-    pub fn int_range(self) -> (i32, i32) {
-        match self {
-            Elem::I4 => (-8, 7),
-            Elem::I8 => (-128, 127),
-            Elem::I16 => (i16::MIN as i32, i16::MAX as i32),
-            _ => (i32::MIN, i32::MAX),
-        }
-    }
 }
 
 /// One `rknn_matmul_type` (values 1–12 and 15).
