@@ -345,7 +345,8 @@ fn integer_c_with_per_channel_b_uses_the_normalized_scale() {
             let mut acc = 0i64;
             for p in 0..k {
                 let bv = b.val[p * n + j] as f32 * (sbj / 0.1);
-                acc += a.val[i * k + p] as i64 * bv.round().clamp(-128.0, 127.0) as i64;
+                acc += a.val[i * k + p] as i64
+                    * rknnrt::kernels::quant::round(bv).clamp(-128.0, 127.0) as i64;
             }
             assert_eq!(
                 value_of(E::I32, raw_at(E::I32, &c, i * n + j)),

@@ -459,8 +459,8 @@ pub fn reference(
                     E::I16 => acc.clamp(i16::MIN as i64, i16::MAX as i64) as f64,
                     E::I8 => {
                         let mult = q.sa * sb / q.sc;
-                        ((acc as i32) as f32 * mult)
-                            .round()
+                        // The project's one rounding rule.
+                        rknnrt::kernels::quant::round((acc as i32) as f32 * mult)
                             .clamp(-128.0 - q.zc as f32, 127.0 - q.zc as f32)
                             as f64
                             + q.zc as f64
