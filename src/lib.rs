@@ -14,6 +14,7 @@ pub mod driver;
 pub mod graph;
 pub mod kernels;
 pub mod log;
+pub mod matmul;
 pub mod model;
 pub mod platform;
 pub mod runtime;

@@ -5,6 +5,7 @@
 pub mod general;
 pub mod guard;
 pub mod handles;
+pub mod matmul;
 pub mod mem_table;
 mod query;
 pub mod unsupported;

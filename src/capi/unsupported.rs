@@ -1,5 +1,5 @@
 //! The vendor functions this runtime does not implement yet: zero-copy
-//! memory, dynamic shapes, the matmul API and custom ops.
+//! memory, dynamic shapes and custom ops.
 //!
 //! Each one is exported with its exact vendor signature, so that programs
 //! written against the vendor headers link and run; a call logs
@@ -16,7 +16,6 @@ use crate::capi::guard::{call, call_ptr, ApiError};
 
 const ZERO_COPY: &str = "zero-copy memory";
 const DYNAMIC_SHAPE: &str = "dynamic shapes";
-const MATMUL: &str = "matmul API";
 const CUSTOM_OP: &str = "custom ops";
 
 fn not_supported(what: &str) -> ApiError {
@@ -176,148 +175,6 @@ pub unsafe extern "C" fn rknn_set_input_shapes(
 }
 
 // ---------------------------------------------------------------------------
-// rknn_matmul_api.h
-// ---------------------------------------------------------------------------
-
-/// Creates a matmul context (not supported yet: `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_matmul_create(
-    ctx: *mut rknn_matmul_ctx,
-    info: *mut rknn_matmul_info,
-    io_attr: *mut rknn_matmul_io_attr,
-) -> c_int {
-    let _ = (ctx, info, io_attr);
-    fail("rknn_matmul_create", MATMUL)
-}
-
-/// Creates a multi-shape matmul context (not supported yet:
-/// `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_matmul_create_dynamic_shape(
-    ctx: *mut rknn_matmul_ctx,
-    info: *mut rknn_matmul_info,
-    shape_num: c_int,
-    dynamic_shapes: *mut rknn_matmul_shape,
-    io_attrs: *mut rknn_matmul_io_attr,
-) -> c_int {
-    let _ = (ctx, info, shape_num, dynamic_shapes, io_attrs);
-    fail("rknn_matmul_create_dynamic_shape", MATMUL)
-}
-
-/// Binds memory to A, B or C (not supported yet: `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_matmul_set_io_mem(
-    ctx: rknn_matmul_ctx,
-    mem: *mut rknn_tensor_mem,
-    attr: *mut rknn_matmul_tensor_attr,
-) -> c_int {
-    let _ = (ctx, mem, attr);
-    fail("rknn_matmul_set_io_mem", MATMUL)
-}
-
-/// Chooses the NPU cores of a matmul (not supported yet: `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_matmul_set_core_mask(
-    context: rknn_matmul_ctx,
-    core_mask: rknn_core_mask,
-) -> c_int {
-    let _ = (context, core_mask);
-    fail("rknn_matmul_set_core_mask", MATMUL)
-}
-
-/// Sets the quantization parameters of one operand (not supported yet:
-/// `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_matmul_set_quant_params(
-    context: rknn_matmul_ctx,
-    params: *mut rknn_quant_params,
-) -> c_int {
-    let _ = (context, params);
-    fail("rknn_matmul_set_quant_params", MATMUL)
-}
-
-/// Gets the normalized B scale (not supported yet: `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_matmul_get_quant_params(
-    ctx: rknn_matmul_ctx,
-    params: *mut rknn_quant_params,
-    scale: *mut f32,
-) -> c_int {
-    let _ = (ctx, params, scale);
-    fail("rknn_matmul_get_quant_params", MATMUL)
-}
-
-/// Chooses one of the creation shapes (not supported yet:
-/// `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_matmul_set_dynamic_shape(
-    ctx: rknn_matmul_ctx,
-    shape: *mut rknn_matmul_shape,
-) -> c_int {
-    let _ = (ctx, shape);
-    fail("rknn_matmul_set_dynamic_shape", MATMUL)
-}
-
-/// Runs a matmul (not supported yet: `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_matmul_run(ctx: rknn_matmul_ctx) -> c_int {
-    let _ = ctx;
-    fail("rknn_matmul_run", MATMUL)
-}
-
-/// Frees a matmul context (not supported yet: `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_matmul_destroy(ctx: rknn_matmul_ctx) -> c_int {
-    let _ = ctx;
-    fail("rknn_matmul_destroy", MATMUL)
-}
-
-/// Converts B from row-major to the native layout (not supported yet:
-/// `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-#[allow(non_snake_case)] // vendor parameter names
-pub unsafe extern "C" fn rknn_B_normal_layout_to_native_layout(
-    B_input: *mut c_void,
-    B_output: *mut c_void,
-    K: c_int,
-    N: c_int,
-    info: *mut rknn_matmul_info,
-) -> c_int {
-    let _ = (B_input, B_output, K, N, info);
-    fail("rknn_B_normal_layout_to_native_layout", MATMUL)
-}
-
-// ---------------------------------------------------------------------------
 // rknn_custom_op.h
 // ---------------------------------------------------------------------------
 
@@ -377,13 +234,7 @@ mod tests {
     fn int_functions_fail_with_rknn_err_fail() {
         let mut mem = rknn_tensor_mem::default();
         let mut attr = rknn_tensor_attr::default();
-        let mut info = rknn_matmul_info::default();
-        let mut io = rknn_matmul_io_attr::default();
-        let mut shape = rknn_matmul_shape::default();
-        let mut params = rknn_quant_params::default();
         let mut op = rknn_custom_op::default();
-        let mut mctx: rknn_matmul_ctx = 0;
-        let mut scale = 0.0f32;
         let (m, a) = (
             &mut mem as *mut rknn_tensor_mem,
             &mut attr as *mut rknn_tensor_attr,
@@ -397,27 +248,10 @@ mod tests {
                 rknn_mem_sync(1, m, RKNN_MEMORY_SYNC_TO_DEVICE),
                 rknn_set_input_shape(1, a),
                 rknn_set_input_shapes(1, 1, a),
-                rknn_matmul_create(&mut mctx, &mut info, &mut io),
-                rknn_matmul_create_dynamic_shape(&mut mctx, &mut info, 1, &mut shape, &mut io),
-                rknn_matmul_set_io_mem(1, m, &mut io.A),
-                rknn_matmul_set_core_mask(1, RKNN_NPU_CORE_AUTO),
-                rknn_matmul_set_quant_params(1, &mut params),
-                rknn_matmul_get_quant_params(1, &mut params, &mut scale),
-                rknn_matmul_set_dynamic_shape(1, &mut shape),
-                rknn_matmul_run(1),
-                rknn_matmul_destroy(1),
-                rknn_B_normal_layout_to_native_layout(
-                    ptr::null_mut(),
-                    ptr::null_mut(),
-                    64,
-                    32,
-                    &mut info,
-                ),
                 rknn_register_custom_ops(1, &mut op, 1),
             ]
         };
         assert!(codes.iter().all(|&c| c == RKNN_ERR_FAIL), "{codes:?}");
-        assert_eq!(mctx, 0, "rknn_matmul_create must not hand out a context");
     }
 
     #[test]
@@ -462,17 +296,12 @@ mod tests {
             // SAFETY: the functions never dereference their arguments.
             unsafe {
                 rknn_create_mem2(1, 16, 0);
-                rknn_matmul_run(1);
             }
         });
         let text = String::from_utf8(capture.0.lock().expect("capture lock").clone())
             .expect("log is UTF-8");
         assert!(
             text.contains("rknn_create_mem2, not supported yet by this runtime (zero-copy memory)"),
-            "{text}"
-        );
-        assert!(
-            text.contains("rknn_matmul_run, not supported yet by this runtime (matmul API)"),
             "{text}"
         );
     }

@@ -16,7 +16,7 @@ mod b_testutil;
 mod conv;
 mod convert;
 mod elementwise;
-mod gemm;
+pub(crate) mod gemm;
 mod im2col;
 mod movement;
 mod normalize;
