@@ -43,6 +43,8 @@ fn cnn_matches_onnxruntime_in_fp32_and_fp16() {
     assert_eq!(ops, ["Conv", "Mul", "Add", "Relu", "Reshape", "Gemm"]);
     assert!(matches!(model.graph.nodes[0].op, Op::Conv { .. }));
     assert_eq!(model.graph.nodes[0].name, "conv");
+    // Initializers keep their ONNX names.
+    assert!(model.tensor_id("w").is_some() && model.tensor_id("fc").is_some());
     let y_id = model.graph.outputs[0];
     assert_eq!(model.graph.tensors[y_id].name, "y");
     assert_eq!(model.graph.tensors[y_id].shape, [2, 5]);

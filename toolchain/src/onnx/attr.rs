@@ -138,3 +138,40 @@ impl<'a> Attrs<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn int(name: &str, v: i64) -> AttributeProto {
+        AttributeProto {
+            name: Some(name.into()),
+            r#type: Some(AttributeType::Int as i32),
+            i: Some(v),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn unread_attributes_are_reported() {
+        let list = [int("axis", 2), int("mystery", 1)];
+        let a = Attrs::new(&list).unwrap();
+        assert_eq!(a.int_or("axis", 0).unwrap(), 2);
+        assert_eq!(a.int_or("keepdims", 1).unwrap(), 1);
+        assert!(a.finish().unwrap_err().contains("'mystery'"));
+        a.ignore(&["mystery"]);
+        a.finish().unwrap();
+    }
+
+    #[test]
+    fn types_flags_and_duplicates_are_checked() {
+        let list = [int("alpha", 1), int("flag", 2)];
+        let a = Attrs::new(&list).unwrap();
+        assert!(a
+            .float_or("alpha", 0.5)
+            .unwrap_err()
+            .contains("expected FLOAT"));
+        assert!(a.flag("flag", false).unwrap_err().contains("0 or 1"));
+        assert!(Attrs::new(&[int("x", 1), int("x", 2)]).is_err());
+    }
+}

@@ -48,6 +48,10 @@ pub struct Ctx {
     /// keeps each `Rc` alive so its address is never reused by another
     /// constant.
     materialized: HashMap<*const Tensor, (Rc<Tensor>, TensorId)>,
+    /// ONNX names of constants (initializers, Constant and folded
+    /// outputs), used when they become graph tensors; each `Rc` is kept
+    /// alive so its address is never reused.
+    const_names: HashMap<*const Tensor, (Rc<Tensor>, String)>,
     /// Name of the ONNX node being converted.
     pub node: String,
     const_count: usize,
@@ -62,6 +66,7 @@ impl Ctx {
             quant: BTreeMap::new(),
             node_names: BTreeMap::new(),
             materialized: HashMap::new(),
+            const_names: HashMap::new(),
             node: String::new(),
             const_count: 0,
         }
@@ -139,12 +144,24 @@ impl Ctx {
                         t.dtype
                     )
                 })?;
-                let name = loop {
-                    let n = format!("{}_const{}", short(&self.node), self.const_count);
-                    self.const_count += 1;
-                    if self.b.graph().tensors.iter().all(|x| x.name != n) {
-                        break n;
-                    }
+                let taken =
+                    |b: &ModelBuilder, n: &str| b.graph().tensors.iter().any(|x| x.name == n);
+                let onnx_name = self
+                    .const_names
+                    .get(&key)
+                    .map(|(_, n)| n)
+                    .filter(|n| n.len() <= shape::MAX_NAME_LEN && !n.contains('\0'))
+                    .filter(|n| !taken(&self.b, n))
+                    .cloned();
+                let name = match onnx_name {
+                    Some(n) => n,
+                    None => loop {
+                        let n = format!("{}_const{}", short(&self.node), self.const_count);
+                        self.const_count += 1;
+                        if !taken(&self.b, &n) {
+                            break n;
+                        }
+                    },
                 };
                 let id = self
                     .b
@@ -278,6 +295,11 @@ impl Ctx {
     /// the current node (id >= `first_new`) takes the ONNX name when it is
     /// free; a clash with a generated name keeps the generated one.
     pub fn define(&mut self, name: &str, v: Val, first_new: TensorId) {
+        if let Val::Const(t) = &v {
+            self.const_names
+                .entry(Rc::as_ptr(t))
+                .or_insert_with(|| (t.clone(), name.to_string()));
+        }
         if let Val::Act(id) = v {
             if id >= first_new && name.len() <= shape::MAX_NAME_LEN && !name.contains('\0') {
                 let _ = self.b.set_name(id, name);

@@ -61,8 +61,7 @@ pub fn import_model(
     let mut ctx = Ctx::new(ModelBuilder::new(opts.platform));
     for t in &g.initializer {
         let v = decode(t, base).map_err(|e| err(format!("initializer {e}")))?;
-        ctx.vals
-            .insert(t.name().to_string(), Val::Const(Rc::new(v)));
+        ctx.define(t.name(), Val::Const(Rc::new(v)), 0);
     }
     // Graph inputs: the cut points, or every declared non-initializer.
     let input_names: Vec<String> = if opts.inputs.is_empty() {

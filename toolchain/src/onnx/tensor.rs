@@ -362,4 +362,32 @@ mod tests {
             .unwrap_err()
             .contains("relative path"));
     }
+
+    #[test]
+    fn external_data_is_bounds_checked() {
+        let dir = std::env::temp_dir().join(format!("rknn_onnx_ext_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("w.bin"), [0u8; 12]).unwrap();
+        let ext = |offset: &str, length: Option<&str>| {
+            let mut p = proto(onnx_type::FLOAT, vec![2]);
+            p.data_location = Some(1);
+            let kv = |k: &str, v: &str| super::super::proto::StringStringEntryProto {
+                key: Some(k.into()),
+                value: Some(v.into()),
+            };
+            p.external_data = vec![kv("location", "w.bin"), kv("offset", offset)];
+            if let Some(l) = length {
+                p.external_data.push(kv("length", l));
+            }
+            decode(&p, Some(&dir))
+        };
+        assert_eq!(ext("4", None).unwrap().to_f32(), vec![0.0, 0.0]);
+        assert!(ext("8", None).unwrap_err().contains("outside"));
+        assert!(ext(&u64::MAX.to_string(), None)
+            .unwrap_err()
+            .contains("outside"));
+        assert!(ext("0", Some("4")).unwrap_err().contains("length 4"));
+        assert!(ext("x", None).unwrap_err().contains("not a number"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
