@@ -25,6 +25,12 @@ fn cell(o: &Outcome) -> String {
     }
 }
 
+/// Markers around the generated placement table (checked by the
+/// `placement_docs` test).
+const PLACEMENT_BEGIN: &str = "<!-- placement table: generated, do not edit -->\n";
+/// End marker of the placement table.
+const PLACEMENT_END: &str = "<!-- end of placement table -->";
+
 fn esc(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
@@ -80,8 +86,21 @@ fn markdown(results: &[CaseResult], dir: &str) -> String {
     }
     let _ = writeln!(
         s,
-        "| **total** | {} | {} | {} | {} | {} | {} |\n\n## Cases\n",
-        tot[0], tot[1], tot[2], tot[3], tot[4], tot[5]
+        "| **total** | {} | {} | {} | {} | {} | {} |\n\n\
+         ## Placement\n\n\
+         Where each op runs per `target_platform` and precision, generated from the one\n\
+         table in `toolchain/src/placement.rs` (the rules are explained in\n\
+         `docs/compiler.md`; `rknn-convert build` prints each node's placement).\n\n\
+         {}{}{}\n\n## Cases\n",
+        tot[0],
+        tot[1],
+        tot[2],
+        tot[3],
+        tot[4],
+        tot[5],
+        PLACEMENT_BEGIN,
+        rknn_toolchain::placement::markdown_table(),
+        PLACEMENT_END,
     );
     let mut current = "";
     for r in results.iter() {
