@@ -97,6 +97,8 @@ fn deadline_ns(ms: u32) -> i64 {
     };
     // SAFETY: clock_gettime writes one timespec into `ts`.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    // `time_t`/`c_long` are 32-bit on armv7: the conversions are real there.
+    #[allow(clippy::useless_conversion)]
     let now = i64::from(ts.tv_sec)
         .saturating_mul(1_000_000_000)
         .saturating_add(i64::from(ts.tv_nsec));
