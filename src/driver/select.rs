@@ -1,8 +1,9 @@
 //! Device selection: `RKNNRT_DEVICE=auto|rknpu|rocket|host`.
 //!
 //! * unset, empty or `auto`: the first rknpu node that opens, else the
-//!   first rocket node, else the host device — quietly (the choice is
-//!   logged at info level, failed probes at debug level);
+//!   first rocket node, else the host device — quietly when there is no
+//!   NPU node at all (the choice is logged at info level, failed probes at
+//!   debug level, and a warning when nodes exist but none opens);
 //! * `rknpu` / `rocket`: that driver or `DriverError::Unavailable` saying
 //!   what was looked for and why each node failed (the C API turns it into
 //!   `RKNN_ERR_DEVICE_UNAVAILABLE` at `rknn_init`);
@@ -169,8 +170,16 @@ pub fn open(
         Choice::Auto => {
             let mut found = find_rknpu(&*seam, root);
             found.extend(find_rocket(&*seam, root));
-            if let Ok(dev) = first_that_opens(&found, root, &seam, platform) {
-                return Ok(dev);
+            match first_that_opens(&found, root, &seam, platform) {
+                Ok(dev) => return Ok(dev),
+                // Nodes exist but none opened (permissions, a driver that
+                // does not answer): worth a warning, unlike a plain PC.
+                Err(failures) if !failures.is_empty() => tracing::warn!(
+                    "RKNNRT_DEVICE=auto: NPU node(s) found but none could be opened ({}); \
+                     falling back to the host device",
+                    failures.join("; ")
+                ),
+                Err(_) => {}
             }
             let dev = HostDevice::new();
             tracing::info!(
