@@ -218,8 +218,8 @@ fn allocation_maps_the_object_exports_an_fd_and_destroys_on_drop() {
     let destroyed = rig.fake.st().destroyed.clone();
     assert_eq!(destroyed.len(), 1);
     assert_eq!(destroyed[0].handle, handle);
+    assert_eq!(destroyed[0].obj_addr, obj_addr);
     assert!(rig.fake.st().objects.is_empty());
-    let _ = obj_addr;
 }
 
 #[test]
