@@ -3,7 +3,13 @@
 //! submission.
 
 mod buffer;
+pub mod discovery;
 pub mod host;
+pub mod ioctl;
+mod map;
+pub mod rknpu;
+pub mod rocket;
+pub mod select;
 
 pub use buffer::{Backing, Buffer};
 
@@ -103,10 +109,24 @@ pub enum SyncDir {
     Bidirectional,
 }
 
+/// A run of consecutive task records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskRange {
+    /// Index of the first task.
+    pub start: u32,
+    /// Number of tasks.
+    pub count: u32,
+}
+
 /// One NPU job: a run of task records in a buffer, on a set of cores.
+///
+/// The task records are the vendor's `rknpu_task` (40 bytes each,
+/// `driver::rknpu::abi::Task`); on `rocket` each record becomes one
+/// `drm_rocket_task` (its regcmd address and length).
 #[derive(Debug)]
 pub struct Job<'a> {
-    /// The buffer holding the task records.
+    /// The buffer holding the task records (on `rknpu` allocated with
+    /// `kernel_mapping`).
     pub tasks: &'a Buffer,
     /// Index of the first task.
     pub task_start: u32,
@@ -116,6 +136,36 @@ pub struct Job<'a> {
     pub core_mask: u32,
     /// Timeout in milliseconds.
     pub timeout_ms: u32,
+    /// With more than one bit in `core_mask`: the tasks each selected core
+    /// runs, lowest core first, each inside `task_start .. task_start +
+    /// task_count`. Empty otherwise.
+    pub core_tasks: &'a [TaskRange],
+    /// Buffers the job reads (rocket orders jobs by them).
+    pub reads: &'a [&'a Buffer],
+    /// Buffers the job writes (rocket orders jobs by them and waits for
+    /// the job through them: at least one is needed there).
+    pub writes: &'a [&'a Buffer],
+}
+
+impl<'a> Job<'a> {
+    /// Default wait for a job, in milliseconds.
+    pub const DEFAULT_TIMEOUT_MS: u32 = 3000;
+
+    /// A job running `task_count` tasks from `task_start` of `tasks` on a
+    /// core the driver chooses, with the default timeout and no buffer
+    /// lists.
+    pub fn new(tasks: &'a Buffer, task_start: u32, task_count: u32) -> Job<'a> {
+        Job {
+            tasks,
+            task_start,
+            task_count,
+            core_mask: 0,
+            timeout_ms: Self::DEFAULT_TIMEOUT_MS,
+            core_tasks: &[],
+            reads: &[],
+            writes: &[],
+        }
+    }
 }
 
 /// What a device reports about itself.
@@ -184,14 +234,8 @@ pub trait Device: Send + Sync + std::fmt::Debug {
     fn submit(&self, job: &Job<'_>) -> Result<(), DriverError>;
 }
 
-/// Opens the device named by `RKNNRT_DEVICE` (`auto` or unset: the best
-/// one present; only `host` exists so far).
+/// Opens the device named by `RKNNRT_DEVICE` (`auto` or unset: rknpu,
+/// then rocket, else host; see [`select`]) and logs the choice.
 pub fn open_default() -> Result<Box<dyn Device>, DriverError> {
-    let choice = std::env::var("RKNNRT_DEVICE").unwrap_or_else(|_| "auto".to_string());
-    match choice.as_str() {
-        "auto" | "" | "host" => Ok(Box::new(host::HostDevice::new())),
-        other => Err(DriverError::Unavailable(format!(
-            "RKNNRT_DEVICE={other}: this build supports only 'host' and 'auto'"
-        ))),
-    }
+    select::open_from_env()
 }
