@@ -1,20 +1,18 @@
-//! The vendor functions this runtime does not implement yet: zero-copy
-//! memory, dynamic shapes, the matmul API and custom ops.
+//! The vendor functions this runtime does not implement yet: dynamic
+//! shapes, the matmul API and custom ops.
 //!
 //! Each one is exported with its exact vendor signature, so that programs
 //! written against the vendor headers link and run; a call logs
 //! `E RKNN: <function>, not supported yet by this runtime (...)` and fails
-//! with `RKNN_ERR_FAIL` (or NULL for the functions returning
-//! `rknn_tensor_mem*`). The arguments are not touched, except that
+//! with `RKNN_ERR_FAIL`. The arguments are not touched, except that
 //! `rknn_custom_op_get_op_attr` marks its result empty.
 
 use core::ffi::{c_char, c_int, c_void};
 use core::ptr;
 
 use crate::abi::*;
-use crate::capi::guard::{call, call_ptr, ApiError};
+use crate::capi::guard::{call, ApiError};
 
-const ZERO_COPY: &str = "zero-copy memory";
 const DYNAMIC_SHAPE: &str = "dynamic shapes";
 const MATMUL: &str = "matmul API";
 const CUSTOM_OP: &str = "custom ops";
@@ -29,118 +27,6 @@ fn not_supported(what: &str) -> ApiError {
 /// Logs that `func` is not supported and returns `RKNN_ERR_FAIL`.
 fn fail(func: &'static str, what: &str) -> c_int {
     call(func, || Err(not_supported(what)))
-}
-
-/// Logs that `func` is not supported and returns NULL.
-fn fail_mem(func: &'static str) -> *mut rknn_tensor_mem {
-    call_ptr(func, || Err(not_supported(ZERO_COPY)))
-}
-
-// ---------------------------------------------------------------------------
-// rknn_api.h: zero-copy memory
-// ---------------------------------------------------------------------------
-
-/// Wraps external memory given by its physical address (not supported yet:
-/// returns NULL).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_create_mem_from_phys(
-    ctx: rknn_context,
-    phys_addr: u64,
-    virt_addr: *mut c_void,
-    size: u32,
-) -> *mut rknn_tensor_mem {
-    let _ = (ctx, phys_addr, virt_addr, size);
-    fail_mem("rknn_create_mem_from_phys")
-}
-
-/// Wraps external dma-buf memory (not supported yet: returns NULL).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_create_mem_from_fd(
-    ctx: rknn_context,
-    fd: i32,
-    virt_addr: *mut c_void,
-    size: u32,
-    offset: i32,
-) -> *mut rknn_tensor_mem {
-    let _ = (ctx, fd, virt_addr, size, offset);
-    fail_mem("rknn_create_mem_from_fd")
-}
-
-/// Allocates NPU-accessible memory with allocation flags (not supported
-/// yet: returns NULL).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_create_mem2(
-    ctx: rknn_context,
-    size: u64,
-    alloc_flags: u64,
-) -> *mut rknn_tensor_mem {
-    let _ = (ctx, size, alloc_flags);
-    fail_mem("rknn_create_mem2")
-}
-
-/// Gives the weight memory (not supported yet: `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_set_weight_mem(
-    ctx: rknn_context,
-    mem: *mut rknn_tensor_mem,
-) -> c_int {
-    let _ = (ctx, mem);
-    fail("rknn_set_weight_mem", ZERO_COPY)
-}
-
-/// Gives the internal memory (not supported yet: `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_set_internal_mem(
-    ctx: rknn_context,
-    mem: *mut rknn_tensor_mem,
-) -> c_int {
-    let _ = (ctx, mem);
-    fail("rknn_set_internal_mem", ZERO_COPY)
-}
-
-/// Binds memory to an input or output (not supported yet:
-/// `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_set_io_mem(
-    ctx: rknn_context,
-    mem: *mut rknn_tensor_mem,
-    attr: *mut rknn_tensor_attr,
-) -> c_int {
-    let _ = (ctx, mem, attr);
-    fail("rknn_set_io_mem", ZERO_COPY)
-}
-
-/// CPU-cache maintenance on runtime memory (not supported yet:
-/// `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_mem_sync(
-    context: rknn_context,
-    mem: *mut rknn_tensor_mem,
-    mode: rknn_mem_sync_mode,
-) -> c_int {
-    let _ = (context, mem, mode);
-    fail("rknn_mem_sync", ZERO_COPY)
 }
 
 // ---------------------------------------------------------------------------
@@ -362,18 +248,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn memory_functions_fail_with_null() {
-        let mut buf = [0u8; 64];
-        let virt = buf.as_mut_ptr().cast::<c_void>();
-        // SAFETY: the functions never dereference their arguments.
-        unsafe {
-            assert!(rknn_create_mem2(0, 64, u64::from(RKNN_MEM_FLAG_ALLOC_NO_CONTEXT)).is_null());
-            assert!(rknn_create_mem_from_fd(1, 3, virt, 64, 0).is_null());
-            assert!(rknn_create_mem_from_phys(1, 0x1000, virt, 64).is_null());
-        }
-    }
-
-    #[test]
     fn int_functions_fail_with_rknn_err_fail() {
         let mut mem = rknn_tensor_mem::default();
         let mut attr = rknn_tensor_attr::default();
@@ -391,10 +265,6 @@ mod tests {
         // SAFETY: the functions never dereference their arguments.
         let codes = unsafe {
             [
-                rknn_set_weight_mem(1, m),
-                rknn_set_internal_mem(1, m),
-                rknn_set_io_mem(1, m, a),
-                rknn_mem_sync(1, m, RKNN_MEMORY_SYNC_TO_DEVICE),
                 rknn_set_input_shape(1, a),
                 rknn_set_input_shapes(1, 1, a),
                 rknn_matmul_create(&mut mctx, &mut info, &mut io),
