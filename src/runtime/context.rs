@@ -311,6 +311,13 @@ impl Context {
     /// Commits the context to `path` (`what` names the call for the
     /// message); fails if it already uses the other one.
     pub fn claim_path(&mut self, path: IoPath, what: &str) -> Result<()> {
+        self.check_path(path, what)?;
+        self.path = path;
+        Ok(())
+    }
+
+    /// Fails if the context cannot use `path` (see [`Context::claim_path`]).
+    pub fn check_path(&self, path: IoPath, what: &str) -> Result<()> {
         let other = match path {
             IoPath::General => IoPath::ZeroCopy,
             IoPath::ZeroCopy => IoPath::General,
@@ -334,7 +341,6 @@ impl Context {
                 format!("{what} cannot be used: the context was created with RKNN_FLAG_MEM_ALLOC_OUTSIDE, whose inputs and outputs are given with rknn_set_io_mem only"),
             ));
         }
-        self.path = path;
         Ok(())
     }
 
@@ -496,6 +502,7 @@ impl Context {
         native_size: Option<usize>,
     ) -> Result<()> {
         self.require_memory("rknn_set_io_mem")?;
+        self.check_path(IoPath::ZeroCopy, "rknn_set_io_mem")?;
         let what = format!("input {i}");
         let info = self
             .input_info(i)
@@ -526,7 +533,7 @@ impl Context {
             // layout pair fails here, not in every run.
             convert_bound_input(&b, &pre, &info, buf)?;
         }
-        self.claim_path(IoPath::ZeroCopy, "rknn_set_io_mem")?;
+        self.path = IoPath::ZeroCopy;
         self.in_bind[i] = Some(b);
         Ok(())
     }
@@ -542,6 +549,7 @@ impl Context {
         native_size: Option<usize>,
     ) -> Result<()> {
         self.require_memory("rknn_set_io_mem")?;
+        self.check_path(IoPath::ZeroCopy, "rknn_set_io_mem")?;
         let what = format!("output {j}");
         let g = &self.model.meta.graph;
         let t = *g
@@ -562,7 +570,7 @@ impl Context {
         } else if self.outputs[j].is_none() {
             self.outputs[j] = Some(self.device.alloc(info.bytes())?);
         }
-        self.claim_path(IoPath::ZeroCopy, "rknn_set_io_mem")?;
+        self.path = IoPath::ZeroCopy;
         self.out_bind[j] = Some(b);
         Ok(())
     }
