@@ -28,8 +28,14 @@ fn main() {
     for (name, bytes) in [
         ("relu_f32.rknn", common::relu_model()),
         ("conv_int8.rknn", common::int8_conv_model()),
-        ("conv_chain_f32.rknn", common::conv_chain_model(16, 20, 1, false)),
-        ("conv_chain_int8.rknn", common::conv_chain_model(12, 12, 2, true)),
+        (
+            "conv_chain_f32.rknn",
+            common::conv_chain_model(16, 20, 1, false),
+        ),
+        (
+            "conv_chain_int8.rknn",
+            common::conv_chain_model(12, 12, 2, true),
+        ),
     ] {
         let path = dir.join(name);
         if let Err(e) = std::fs::write(&path, bytes) {

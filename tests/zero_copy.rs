@@ -71,7 +71,9 @@ fn mem_size(ctx: rknn_context) -> rknn_mem_size {
 
 /// A deterministic uint8 NHWC image of `h` x `w` x 3.
 fn image(h: usize, w: usize, seed: usize) -> Vec<u8> {
-    (0..h * w * 3).map(|i| ((i * 37 + seed * 11) % 251) as u8).collect()
+    (0..h * w * 3)
+        .map(|i| ((i * 37 + seed * 11) % 251) as u8)
+        .collect()
 }
 
 /// General path: uint8 NHWC in, outputs as float32 (or the model type).
@@ -286,7 +288,7 @@ fn nc1hwc2_inputs_take_nhwc_data_or_packed_data_with_pass_through() {
     assert_eq!(ia.fmt, RKNN_TENSOR_NC1HWC2);
     assert_eq!(ia.size_with_stride, 3 * 3 * 16);
     let img: Vec<u8> = (0..18).map(|i| (i * 13 % 100) as u8).collect(); // uint8 NHWC
-    // Reference: general path, uint8 NHWC, model-type output.
+                                                                        // Reference: general path, uint8 NHWC, model-type output.
     let r = init(&model, 0);
     let mut inp = rknn_input {
         index: 0,
@@ -327,7 +329,7 @@ fn nc1hwc2_inputs_take_nhwc_data_or_packed_data_with_pass_through() {
                 rknnrt::kernels::quant::quantize_i8(v, 64.0, 0)
             })
             .collect();
-        let mut packed = vec![0u8; 3 * 3 * 16];
+        let mut packed = [0u8; 3 * 3 * 16];
         for p in 0..9 {
             for c in 0..2 {
                 packed[p * 16 + c] = q[p * 2 + c] as u8;
@@ -398,10 +400,7 @@ fn memory_imported_from_an_fd_at_an_offset() {
 
 /// Runs `ctx` with `img` through u8 NHWC / f32 NCHW runtime memory;
 /// returns the output and the two memories (to destroy).
-fn run_zero_copy(
-    ctx: rknn_context,
-    img: &[u8],
-) -> (Vec<u8>, [*mut rknn_tensor_mem; 2]) {
+fn run_zero_copy(ctx: rknn_context, img: &[u8]) -> (Vec<u8>, [*mut rknn_tensor_mem; 2]) {
     let (im, om, n) = bind_u8_in_f32_out(ctx, img);
     // SAFETY: live context.
     assert_eq!(unsafe { rknn_run(ctx, null_mut()) }, RKNN_SUCC);
@@ -428,7 +427,11 @@ fn weights_and_internal_memory_from_outside() {
         assert_eq!(rknn_set_internal_mem(ctx, small), RKNN_ERR_PARAM_INVALID);
         let im = rknn_create_mem(ctx, m.total_internal_size);
         assert_eq!(rknn_set_weight_mem(ctx, wm), RKNN_SUCC);
-        assert_eq!(rknn_run(ctx, null_mut()), RKNN_ERR_FAIL, "no internal memory yet");
+        assert_eq!(
+            rknn_run(ctx, null_mut()),
+            RKNN_ERR_FAIL,
+            "no internal memory yet"
+        );
         assert_eq!(rknn_set_internal_mem(ctx, im), RKNN_SUCC);
         assert_eq!(rknn_run(ctx, null_mut()), RKNN_SUCC);
         assert_eq!(bytes_of(out.1, out.2), want);
@@ -473,7 +476,11 @@ fn two_contexts_share_one_internal_buffer() {
     let max = sa.total_internal_size.max(sb.total_internal_size);
     // SAFETY: library pointers, live contexts.
     unsafe {
-        assert_eq!(rknn_run(a, null_mut()), RKNN_ERR_FAIL, "internal memory not set");
+        assert_eq!(
+            rknn_run(a, null_mut()),
+            RKNN_ERR_FAIL,
+            "internal memory not set"
+        );
         let big = rknn_create_mem(a, max);
         let view_a =
             rknn_create_mem_from_fd(a, (*big).fd, (*big).virt_addr, sa.total_internal_size, 0);
@@ -533,7 +540,10 @@ fn create_mem2_flags_and_contextless_memory() {
             assert!((*m).fd >= 0);
             assert_eq!(rknn_mem_sync(ctx, m, RKNN_MEMORY_SYNC_TO_DEVICE), RKNN_SUCC);
             assert_eq!(rknn_mem_sync(0, m, RKNN_MEMORY_SYNC_FROM_DEVICE), RKNN_SUCC);
-            assert_eq!(rknn_mem_sync(0, m, RKNN_MEMORY_SYNC_BIDIRECTIONAL), RKNN_SUCC);
+            assert_eq!(
+                rknn_mem_sync(0, m, RKNN_MEMORY_SYNC_BIDIRECTIONAL),
+                RKNN_SUCC
+            );
             assert_eq!(rknn_mem_sync(0, m, 7), RKNN_ERR_PARAM_INVALID);
             assert_eq!(rknn_destroy_mem(ctx, m), RKNN_SUCC);
         }
@@ -542,7 +552,10 @@ fn create_mem2_flags_and_contextless_memory() {
         assert!(rknn_create_mem2(ctx, 10, 1 << 40).is_null());
         assert!(rknn_create_mem2(ctx, 0, 0).is_null());
         assert!(rknn_create_mem2(ctx, 1 << 33, 0).is_null());
-        assert!(rknn_create_mem2(0, 10, 0).is_null(), "ctx 0 needs ALLOC_NO_CONTEXT");
+        assert!(
+            rknn_create_mem2(0, 10, 0).is_null(),
+            "ctx 0 needs ALLOC_NO_CONTEXT"
+        );
         let m = rknn_create_mem2(0, 4096, no_ctx);
         assert!(!m.is_null());
         assert_eq!(rknn_mem_sync(0, m, RKNN_MEMORY_SYNC_TO_DEVICE), RKNN_SUCC);
@@ -561,7 +574,11 @@ fn model_buffer_used_in_place() {
     let want = general(&model, &img, true);
     // SAFETY: library pointers, valid structs.
     unsafe {
-        let mem = rknn_create_mem2(0, model.len() as u64 + 64, u64::from(RKNN_MEM_FLAG_ALLOC_NO_CONTEXT));
+        let mem = rknn_create_mem2(
+            0,
+            model.len() as u64 + 64,
+            u64::from(RKNN_MEM_FLAG_ALLOC_NO_CONTEXT),
+        );
         assert!(!mem.is_null());
         let at = (*mem).virt_addr.cast::<u8>().add(64);
         std::ptr::copy_nonoverlapping(model.as_ptr(), at, model.len());
@@ -574,30 +591,57 @@ fn model_buffer_used_in_place() {
         };
         let mut ctx: rknn_context = 0;
         assert_eq!(
-            rknn_init(&mut ctx, (*mem).virt_addr, (*mem).size, RKNN_FLAG_MODEL_BUFFER_ZERO_COPY, &mut ext),
+            rknn_init(
+                &mut ctx,
+                (*mem).virt_addr,
+                (*mem).size,
+                RKNN_FLAG_MODEL_BUFFER_ZERO_COPY,
+                &mut ext
+            ),
             RKNN_SUCC
         );
         // The device memory info describes the user's buffer.
         let mut info = rknn_tensor_mem::default();
         assert_eq!(
-            rknn_query(ctx, RKNN_QUERY_DEVICE_MEM_INFO, (&mut info as *mut rknn_tensor_mem).cast(), 40),
+            rknn_query(
+                ctx,
+                RKNN_QUERY_DEVICE_MEM_INFO,
+                (&mut info as *mut rknn_tensor_mem).cast(),
+                40
+            ),
             RKNN_SUCC
         );
         assert_eq!(info.virt_addr, at.cast::<c_void>());
         assert_eq!(info.size as usize, model.len());
         assert_eq!(info.fd, (*mem).fd);
-        assert_eq!(rknn_destroy_mem(0, mem), RKNN_ERR_PARAM_INVALID, "model in use");
+        assert_eq!(
+            rknn_destroy_mem(0, mem),
+            RKNN_ERR_PARAM_INVALID,
+            "model in use"
+        );
         let (got, io) = run_zero_copy(ctx, &img);
         assert_eq!(got, want);
         // Without extend, or with a buffer that is not library memory: errors.
         let mut c2: rknn_context = 0;
         assert_eq!(
-            rknn_init(&mut c2, (*mem).virt_addr, (*mem).size, RKNN_FLAG_MODEL_BUFFER_ZERO_COPY, null_mut()),
+            rknn_init(
+                &mut c2,
+                (*mem).virt_addr,
+                (*mem).size,
+                RKNN_FLAG_MODEL_BUFFER_ZERO_COPY,
+                null_mut()
+            ),
             RKNN_ERR_PARAM_INVALID
         );
         let mut plain = model.clone();
         assert_eq!(
-            rknn_init(&mut c2, plain.as_mut_ptr().cast(), plain.len() as u32, RKNN_FLAG_MODEL_BUFFER_ZERO_COPY, &mut ext),
+            rknn_init(
+                &mut c2,
+                plain.as_mut_ptr().cast(),
+                plain.len() as u32,
+                RKNN_FLAG_MODEL_BUFFER_ZERO_COPY,
+                &mut ext
+            ),
             RKNN_ERR_PARAM_INVALID
         );
         assert_eq!(rknn_destroy(ctx), RKNN_SUCC);
@@ -617,7 +661,12 @@ fn device_mem_info_of_buffer_and_file_models() {
     // SAFETY: valid struct of the given size.
     unsafe {
         assert_eq!(
-            rknn_query(ctx, RKNN_QUERY_DEVICE_MEM_INFO, (&mut info as *mut rknn_tensor_mem).cast(), 40),
+            rknn_query(
+                ctx,
+                RKNN_QUERY_DEVICE_MEM_INFO,
+                (&mut info as *mut rknn_tensor_mem).cast(),
+                40
+            ),
             RKNN_SUCC
         );
         assert!(info.fd >= 0);
@@ -625,7 +674,12 @@ fn device_mem_info_of_buffer_and_file_models() {
         let copy = std::slice::from_raw_parts(info.virt_addr.cast::<u8>(), model.len());
         assert_eq!(copy, &model[..]);
         assert_eq!(
-            rknn_query(ctx, RKNN_QUERY_DEVICE_MEM_INFO, (&mut info as *mut rknn_tensor_mem).cast(), 39),
+            rknn_query(
+                ctx,
+                RKNN_QUERY_DEVICE_MEM_INFO,
+                (&mut info as *mut rknn_tensor_mem).cast(),
+                39
+            ),
             RKNN_ERR_PARAM_INVALID
         );
         assert_eq!(rknn_destroy(ctx), RKNN_SUCC);
@@ -637,9 +691,17 @@ fn device_mem_info_of_buffer_and_file_models() {
     let mut ctx: rknn_context = 0;
     // SAFETY: a NUL-terminated path and a valid struct.
     unsafe {
-        assert_eq!(rknn_init(&mut ctx, cpath.as_ptr().cast_mut().cast(), 0, 0, null_mut()), RKNN_SUCC);
         assert_eq!(
-            rknn_query(ctx, RKNN_QUERY_DEVICE_MEM_INFO, (&mut info as *mut rknn_tensor_mem).cast(), 40),
+            rknn_init(&mut ctx, cpath.as_ptr().cast_mut().cast(), 0, 0, null_mut()),
+            RKNN_SUCC
+        );
+        assert_eq!(
+            rknn_query(
+                ctx,
+                RKNN_QUERY_DEVICE_MEM_INFO,
+                (&mut info as *mut rknn_tensor_mem).cast(),
+                40
+            ),
             RKNN_ERR_FAIL
         );
         assert_eq!(rknn_destroy(ctx), RKNN_SUCC);
@@ -665,7 +727,10 @@ fn disabled_cache_flushes_skip_the_syncs() {
         unsafe {
             assert_eq!(rknn_run(ctx, null_mut()), RKNN_SUCC);
             assert_eq!(stats(ctx).syncs, syncs, "flags {flags:#x}");
-            assert_eq!(rknn_mem_sync(ctx, om, RKNN_MEMORY_SYNC_FROM_DEVICE), RKNN_SUCC);
+            assert_eq!(
+                rknn_mem_sync(ctx, om, RKNN_MEMORY_SYNC_FROM_DEVICE),
+                RKNN_SUCC
+            );
             assert_eq!(bytes_of(om, n), general(&model, &img, true));
             assert_eq!(rknn_destroy(ctx), RKNN_SUCC);
             assert_eq!(rknn_destroy_mem(0, im), RKNN_SUCC);
@@ -685,17 +750,35 @@ fn wrong_use_is_an_error() {
         let small = rknn_create_mem(ctx, ia.size_with_stride - 1);
         assert_eq!(rknn_set_io_mem(ctx, small, &mut ia), RKNN_ERR_INPUT_INVALID);
         let osmall = rknn_create_mem(ctx, oa.size_with_stride - 1);
-        assert_eq!(rknn_set_io_mem(ctx, osmall, &mut oa), RKNN_ERR_OUTPUT_INVALID);
+        assert_eq!(
+            rknn_set_io_mem(ctx, osmall, &mut oa),
+            RKNN_ERR_OUTPUT_INVALID
+        );
         let big = rknn_create_mem(ctx, 4096);
         // NULL mem / attr.
-        assert_eq!(rknn_set_io_mem(ctx, null_mut(), &mut ia), RKNN_ERR_PARAM_INVALID);
-        assert_eq!(rknn_set_io_mem(ctx, big, null_mut()), RKNN_ERR_PARAM_INVALID);
+        assert_eq!(
+            rknn_set_io_mem(ctx, null_mut(), &mut ia),
+            RKNN_ERR_PARAM_INVALID
+        );
+        assert_eq!(
+            rknn_set_io_mem(ctx, big, null_mut()),
+            RKNN_ERR_PARAM_INVALID
+        );
         assert_eq!(rknn_set_weight_mem(ctx, null_mut()), RKNN_ERR_PARAM_INVALID);
-        assert_eq!(rknn_set_internal_mem(ctx, null_mut()), RKNN_ERR_PARAM_INVALID);
-        assert_eq!(rknn_mem_sync(ctx, null_mut(), RKNN_MEMORY_SYNC_TO_DEVICE), RKNN_ERR_PARAM_INVALID);
+        assert_eq!(
+            rknn_set_internal_mem(ctx, null_mut()),
+            RKNN_ERR_PARAM_INVALID
+        );
+        assert_eq!(
+            rknn_mem_sync(ctx, null_mut(), RKNN_MEMORY_SYNC_TO_DEVICE),
+            RKNN_ERR_PARAM_INVALID
+        );
         // A struct the library did not make.
         let mut forged = *big;
-        assert_eq!(rknn_set_io_mem(ctx, &mut forged, &mut ia), RKNN_ERR_PARAM_INVALID);
+        assert_eq!(
+            rknn_set_io_mem(ctx, &mut forged, &mut ia),
+            RKNN_ERR_PARAM_INVALID
+        );
         // Unsupported pairs: uint8 output of an int8 model; a bad fmt;
         // an unknown type; a name that is neither input nor output.
         let mut bad = oa;
@@ -739,7 +822,11 @@ fn wrong_use_is_an_error() {
         assert_eq!(rknn_inputs_set(ctx, 1, &mut inp), RKNN_SUCC);
         let m = rknn_create_mem(ctx, 4096);
         assert_eq!(rknn_set_io_mem(ctx, m, &mut ia), RKNN_ERR_FAIL);
-        assert_eq!(rknn_destroy_mem(ctx, m), RKNN_SUCC, "a refused binding keeps no reference");
+        assert_eq!(
+            rknn_destroy_mem(ctx, m),
+            RKNN_SUCC,
+            "a refused binding keeps no reference"
+        );
         // Foreign fds: a pipe, a closed number, negative values.
         let (r, w) = nix::unistd::pipe().expect("pipe");
         assert!(rknn_create_mem_from_fd(ctx, r.as_raw_fd(), null_mut(), 64, 0).is_null());

@@ -110,7 +110,11 @@ fn memory_from_an_fd_the_program_created() {
     let exe = build(&dir, "zero_copy_from_fd");
     for m in [&f32_model, &int8_model] {
         let out = run(&exe, &[m]);
-        assert_eq!(count(&out, "memory from an fd: zero-copy output equals"), 1, "{out}");
+        assert_eq!(
+            count(&out, "memory from an fd: zero-copy output equals"),
+            1,
+            "{out}"
+        );
     }
     let _ = std::fs::remove_dir_all(dir);
 }

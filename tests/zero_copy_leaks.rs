@@ -15,7 +15,9 @@ use rknnrt::capi::zero_copy::*;
 const CYCLES: usize = 10_000;
 
 fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
 }
 
 fn map_count() -> usize {
@@ -101,7 +103,10 @@ fn create_destroy_cycles_leave_fds_and_mappings_unchanged() {
     // SAFETY: the library's pointer and a valid attribute.
     let keeper = unsafe { rknn_create_mem(ctx, attr.size) };
     // SAFETY: as above.
-    assert_eq!(unsafe { rknn_set_io_mem(ctx, keeper, &mut attr) }, RKNN_SUCC);
+    assert_eq!(
+        unsafe { rknn_set_io_mem(ctx, keeper, &mut attr) },
+        RKNN_SUCC
+    );
     check("rknn_set_io_mem, rebinding and a run", || unsafe {
         let m = rknn_create_mem(ctx, attr.size);
         assert_eq!(rknn_set_io_mem(ctx, m, &mut attr), RKNN_SUCC);

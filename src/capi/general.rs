@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use super::guard::{call, ApiError};
 use super::handles::{self, Handle};
+use super::mem_table;
 use super::query;
 use crate::abi::*;
 use crate::graph::{DType, Layout};
-use super::mem_table;
 use crate::model::Model;
 use crate::runtime::bindings::{self, ModelMemory};
 use crate::runtime::context::{IoPath, FLAG_MODEL_INFO_ONLY};
@@ -62,8 +62,12 @@ fn model_in_place(
     }
     let base = model as usize - obj.buffer.as_ptr() as usize;
     let (off, len) = if ext.real_model_size > 0 {
-        let off = usize::try_from(ext.real_model_offset)
-            .map_err(|_| param(format!("real_model_offset {} is negative", ext.real_model_offset)))?;
+        let off = usize::try_from(ext.real_model_offset).map_err(|_| {
+            param(format!(
+                "real_model_offset {} is negative",
+                ext.real_model_offset
+            ))
+        })?;
         if off as u64 + u64::from(ext.real_model_size) > u64::from(size) {
             return Err(param(format!(
                 "real_model_offset {off} + real_model_size {} exceed the {size}-byte model buffer",

@@ -331,14 +331,16 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             // SAFETY: the functions never dereference their arguments.
             unsafe {
-                rknn_create_mem2(1, 16, 0);
+                rknn_set_input_shape(1, ptr::null_mut());
                 rknn_matmul_run(1);
             }
         });
         let text = String::from_utf8(capture.0.lock().expect("capture lock").clone())
             .expect("log is UTF-8");
         assert!(
-            text.contains("rknn_create_mem2, not supported yet by this runtime (zero-copy memory)"),
+            text.contains(
+                "rknn_set_input_shape, not supported yet by this runtime (dynamic shapes)"
+            ),
             "{text}"
         );
         assert!(

@@ -200,7 +200,8 @@ pub unsafe extern "C" fn rknn_create_mem_from_fd(
         if size == 0 {
             return Err(param("size is 0"));
         }
-        let off = usize::try_from(offset).map_err(|_| param(format!("offset {offset} is negative")))?;
+        let off =
+            usize::try_from(offset).map_err(|_| param(format!("offset {offset} is negative")))?;
         if fd < 0 || !fd_is_open(fd) {
             return Err(param(format!("fd {fd} is not an open file descriptor")));
         }
@@ -259,12 +260,16 @@ pub unsafe extern "C" fn rknn_create_mem_from_phys(
             .ok_or_else(|| param("virt_addr is NULL"))?;
         let device = handles::device_of(ctx)?;
         // SAFETY: forwarded contract: the caller keeps the range mapped.
-        let buffer = unsafe { device.import_phys(phys_addr, virt, size as usize) }.map_err(|e| {
-            ApiError::new(
-                RKNN_ERR_FAIL,
-                format!("cannot use physical address {phys_addr:#x} on the {} device: {e}", device.name()),
-            )
-        })?;
+        let buffer =
+            unsafe { device.import_phys(phys_addr, virt, size as usize) }.map_err(|e| {
+                ApiError::new(
+                    RKNN_ERR_FAIL,
+                    format!(
+                        "cannot use physical address {phys_addr:#x} on the {} device: {e}",
+                        device.name()
+                    ),
+                )
+            })?;
         let desc = rknn_tensor_mem {
             virt_addr,
             phys_addr,
@@ -296,7 +301,10 @@ fn user_mem(mem: *mut rknn_tensor_mem) -> Result<Arc<dyn UserMemory>, ApiError> 
 /// # Safety
 /// `mem` must be NULL or a pointer returned by this library.
 #[no_mangle]
-pub unsafe extern "C" fn rknn_set_weight_mem(ctx: rknn_context, mem: *mut rknn_tensor_mem) -> c_int {
+pub unsafe extern "C" fn rknn_set_weight_mem(
+    ctx: rknn_context,
+    mem: *mut rknn_tensor_mem,
+) -> c_int {
     call("rknn_set_weight_mem", || {
         let m = user_mem(mem)?;
         handles::with(ctx, |h| h.ctx.set_weight_memory(m).map_err(rt_err))?;
@@ -311,7 +319,10 @@ pub unsafe extern "C" fn rknn_set_weight_mem(ctx: rknn_context, mem: *mut rknn_t
 /// # Safety
 /// `mem` must be NULL or a pointer returned by this library.
 #[no_mangle]
-pub unsafe extern "C" fn rknn_set_internal_mem(ctx: rknn_context, mem: *mut rknn_tensor_mem) -> c_int {
+pub unsafe extern "C" fn rknn_set_internal_mem(
+    ctx: rknn_context,
+    mem: *mut rknn_tensor_mem,
+) -> c_int {
     call("rknn_set_internal_mem", || {
         let m = user_mem(mem)?;
         handles::with(ctx, |h| h.ctx.set_internal_memory(m).map_err(rt_err))?;
@@ -390,7 +401,14 @@ fn set_io_mem(
     }
     // The native size rule applies when the user keeps the native format.
     let mut native_size = None;
-    for kind in [native_kind, if is_input { AttrKind::NativeNhwcInput } else { AttrKind::NativeNhwcOutput }] {
+    for kind in [
+        native_kind,
+        if is_input {
+            AttrKind::NativeNhwcInput
+        } else {
+            AttrKind::NativeNhwcOutput
+        },
+    ] {
         if let Ok(n) = attrs::attr(index, &info, kind, platform) {
             if n.fmt == layout && n.dtype == dtype {
                 native_size = Some(n.size_with_stride as usize);

@@ -133,8 +133,8 @@ pub fn bind_output(
     direct: bool,
 ) -> Result<IoBinding> {
     let kind = ErrorKind::OutputInvalid;
-    let bytes = io::output_size_to(info, format.dtype, format.layout)
-        .map_err(|e| io_err(kind, what, e))?;
+    let bytes =
+        io::output_size_to(info, format.dtype, format.layout).map_err(|e| io_err(kind, what, e))?;
     check_size(&*mem, bytes.max(native_size.unwrap_or(0)), what, kind)?;
     // Validate the conversion once, on zeros into scratch memory, so an
     // unsupported type/layout pair fails here and not in every run.
@@ -187,6 +187,8 @@ impl InternalMem {
 
 /// The identity of the memory behind `buf`: the file (device, inode) of
 /// its fd, or its address when it has none.
+// `dev_t` / `ino_t` are u64 on some targets and narrower on others.
+#[allow(clippy::unnecessary_cast)]
 fn memory_key(buf: &Buffer) -> (u64, u64) {
     if buf.fd() >= 0 {
         if let Ok(st) = nix::sys::stat::fstat(buf.fd()) {
@@ -196,8 +198,11 @@ fn memory_key(buf: &Buffer) -> (u64, u64) {
     (u64::MAX, buf.as_ptr() as u64)
 }
 
+/// Run locks by memory identity (see [`memory_key`]).
+type LockTable = HashMap<(u64, u64), Weak<Mutex<()>>>;
+
 fn run_lock(buf: &Buffer) -> Arc<Mutex<()>> {
-    static LOCKS: OnceLock<Mutex<HashMap<(u64, u64), Weak<Mutex<()>>>>> = OnceLock::new();
+    static LOCKS: OnceLock<Mutex<LockTable>> = OnceLock::new();
     let mut map = LOCKS
         .get_or_init(Mutex::default)
         .lock()
@@ -231,7 +236,9 @@ impl MemBytes {
             }),
             _ => Err(Error::new(
                 ErrorKind::ParamInvalid,
-                format!("model of {len} bytes at offset {offset} is not inside the {size}-byte memory"),
+                format!(
+                    "model of {len} bytes at offset {offset} is not inside the {size}-byte memory"
+                ),
             )),
         }
     }
@@ -320,5 +327,111 @@ pub(crate) fn region(buf: &Buffer) -> super::exec::Region {
     super::exec::Region {
         ptr: buf.as_ptr(),
         len: buf.size(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::host::HostDevice;
+    use crate::graph::Quant;
+
+    #[derive(Debug)]
+    struct Mem(Buffer, HostDevice);
+
+    impl UserMemory for Mem {
+        fn buffer(&self) -> &Buffer {
+            &self.0
+        }
+        fn device(&self) -> &dyn Device {
+            &self.1
+        }
+    }
+
+    fn mem(size: usize) -> Arc<dyn UserMemory> {
+        let dev = HostDevice::new();
+        Arc::new(Mem(dev.alloc(size).expect("alloc"), dev))
+    }
+
+    #[test]
+    fn formats_follow_the_attribute_and_the_native_blocks() {
+        let p = Platform::Rk3588;
+        let f = IoFormat::from_attr(DType::U8, Layout::Nhwc, 16, false, true, p, DType::I8);
+        assert_eq!(f.layout, LayoutSpec::nhwc_strided(16));
+        // NC1HWC2 without pass_through: NHWC data (user guide §5.2.3 c).
+        let f = IoFormat::from_attr(DType::I8, Layout::Nc1hwc2, 0, false, true, p, DType::I8);
+        assert_eq!(f.layout, LayoutSpec::NHWC);
+        let f = IoFormat::from_attr(DType::I8, Layout::Nc1hwc2, 0, true, true, p, DType::I8);
+        assert_eq!((f.layout, f.pass_through), (LayoutSpec::nc1hwc2(16), true));
+        // A float32 view of an int8 output keeps the int8 blocks.
+        let f = IoFormat::from_attr(DType::F32, Layout::Nc1hwc2, 0, true, false, p, DType::I8);
+        assert_eq!((f.layout, f.pass_through), (LayoutSpec::nc1hwc2(16), false));
+        let f = IoFormat::from_attr(
+            DType::F16,
+            Layout::Nc1hwc2,
+            0,
+            false,
+            false,
+            Platform::Rk3566,
+            DType::F16,
+        );
+        assert_eq!(f.layout, LayoutSpec::nc1hwc2(4));
+    }
+
+    #[test]
+    fn in_place_only_for_the_executors_own_format() {
+        let mut t = TensorInfo::activation("x", vec![1, 2, 3, 3], DType::I8);
+        t.quant = Some(Quant::per_tensor(0.5, 0));
+        let pre = InputPreprocess::default();
+        let nchw = |dtype, pass_through| IoFormat {
+            dtype,
+            layout: LayoutSpec::NCHW,
+            pass_through,
+        };
+        let b = bind_input(mem(18), nchw(DType::I8, true), &t, &pre, "in", None).expect("bind");
+        assert!(b.in_place);
+        assert_eq!(b.bytes, 18);
+        // Quantized values need arithmetic without pass_through.
+        let b = bind_input(mem(18), nchw(DType::I8, false), &t, &pre, "in", None).expect("bind");
+        assert!(!b.in_place);
+        let nhwc = IoFormat {
+            dtype: DType::I8,
+            layout: LayoutSpec::NHWC,
+            pass_through: true,
+        };
+        assert!(
+            !bind_input(mem(18), nhwc, &t, &pre, "in", None)
+                .expect("bind")
+                .in_place
+        );
+        // Too small, also against the native size.
+        assert!(bind_input(mem(17), nchw(DType::I8, true), &t, &pre, "in", None).is_err());
+        assert!(bind_input(mem(18), nchw(DType::I8, true), &t, &pre, "in", Some(144)).is_err());
+        // Outputs: in place only for the plan's own output buffer.
+        let o = bind_output(mem(18), nchw(DType::I8, false), &t, "out", None, true).expect("bind");
+        assert!(o.in_place);
+        let o = bind_output(mem(18), nchw(DType::I8, false), &t, "out", None, false).expect("bind");
+        assert!(!o.in_place);
+        let f = nchw(DType::F32, false);
+        assert!(bind_output(mem(71), f, &t, "out", None, true).is_err());
+        assert!(
+            !bind_output(mem(72), f, &t, "out", None, true)
+                .expect("bind")
+                .in_place
+        );
+        assert!(bind_output(mem(72), nchw(DType::U8, false), &t, "out", None, true).is_err());
+    }
+
+    #[test]
+    fn views_of_one_fd_share_a_run_lock() {
+        let dev = HostDevice::new();
+        let a = dev.alloc(4096).expect("alloc");
+        // SAFETY: the buffer's fd is open while `a` lives.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(a.fd()) };
+        let view = dev.import_fd(fd, 100, 0).expect("import");
+        let other = dev.alloc(4096).expect("alloc");
+        let (la, lv, lo) = (run_lock(&a), run_lock(&view), run_lock(&other));
+        assert!(Arc::ptr_eq(&la, &lv));
+        assert!(!Arc::ptr_eq(&la, &lo));
     }
 }

@@ -485,8 +485,15 @@ impl Context {
                     os < span.1 && span.0 < os + ob.size()
                 })
         };
-        self.in_bind.iter().enumerate().any(|(k, o)| clash(true, k, o))
-            || self.out_bind.iter().enumerate().any(|(k, o)| clash(false, k, o))
+        self.in_bind
+            .iter()
+            .enumerate()
+            .any(|(k, o)| clash(true, k, o))
+            || self
+                .out_bind
+                .iter()
+                .enumerate()
+                .any(|(k, o)| clash(false, k, o))
     }
 
     /// Binds user memory to input `i` (`rknn_set_io_mem`). The memory must
@@ -693,7 +700,10 @@ impl Context {
                     .cloned()
                     .unwrap_or_default();
                 let buf = self.inputs[i].as_mut().ok_or_else(|| {
-                    Error::new(ErrorKind::Fail, format!("input {i} has no conversion buffer"))
+                    Error::new(
+                        ErrorKind::Fail,
+                        format!("input {i} has no conversion buffer"),
+                    )
                 })?;
                 stats.bytes_copied += convert_bound_input(&b, &pre, &info, buf)? as u64;
             }
@@ -742,7 +752,10 @@ impl Context {
                 let src = self.output_bytes(j)?;
                 let dst = b.mem.buffer();
                 if dst.size() < b.bytes {
-                    return Err(Error::new(ErrorKind::Fail, format!("output {j}: memory shrank")));
+                    return Err(Error::new(
+                        ErrorKind::Fail,
+                        format!("output {j}: memory shrank"),
+                    ));
                 }
                 // SAFETY: the memory holds `b.bytes` bytes (checked at bind
                 // and just above) and overlaps none of the context's own
@@ -751,7 +764,9 @@ impl Context {
                 // and the user does not touch memory lent to a run.
                 let out = unsafe { std::slice::from_raw_parts_mut(dst.as_ptr(), b.bytes) };
                 let n = io::convert_output_to(src, &info, b.format.dtype, b.format.layout, out)
-                    .map_err(|e| Error::new(ErrorKind::OutputInvalid, format!("output {j}: {e}")))?;
+                    .map_err(|e| {
+                        Error::new(ErrorKind::OutputInvalid, format!("output {j}: {e}"))
+                    })?;
                 stats.bytes_copied += n as u64;
             }
             if flush_out {
@@ -771,20 +786,26 @@ fn convert_bound_input(
     info: &TensorInfo,
     dst: &mut Buffer,
 ) -> Result<usize> {
-    let data = b.mem.buffer().as_slice().get(..b.bytes).ok_or_else(|| {
-        Error::new(ErrorKind::InputInvalid, "bound input memory is too small")
-    })?;
+    let data =
+        b.mem.buffer().as_slice().get(..b.bytes).ok_or_else(|| {
+            Error::new(ErrorKind::InputInvalid, "bound input memory is too small")
+        })?;
     let src = io::InputBuf {
         data,
         dtype: b.format.dtype,
         layout: b.format.layout,
         pass_through: b.format.pass_through,
     };
-    let out = dst.as_mut_slice().get_mut(..info.bytes()).ok_or_else(|| {
-        Error::new(ErrorKind::Fail, "input buffer is too small")
-    })?;
-    io::convert_input(&src, pre, info, io::LayoutSpec::NCHW, out)
-        .map_err(|e| Error::new(ErrorKind::InputInvalid, format!("input '{}': {e}", info.name)))
+    let out = dst
+        .as_mut_slice()
+        .get_mut(..info.bytes())
+        .ok_or_else(|| Error::new(ErrorKind::Fail, "input buffer is too small"))?;
+    io::convert_input(&src, pre, info, io::LayoutSpec::NCHW, out).map_err(|e| {
+        Error::new(
+            ErrorKind::InputInvalid,
+            format!("input '{}': {e}", info.name),
+        )
+    })
 }
 
 fn sync(mem: &dyn UserMemory, bytes: usize, dir: SyncDir) -> Result<()> {

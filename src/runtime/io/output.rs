@@ -102,14 +102,22 @@ pub fn convert_output_to(
 
 /// Bytes [`convert_output_to`] writes for `info` as `dst_type` in
 /// `dst_layout` (padding included).
-pub fn output_size_to(info: &TensorInfo, dst_type: DType, dst_layout: LayoutSpec) -> IoResult<usize> {
+pub fn output_size_to(
+    info: &TensorInfo,
+    dst_type: DType,
+    dst_layout: LayoutSpec,
+) -> IoResult<usize> {
     dst_map(info, dst_layout)?.bytes(dst_type.size())
 }
 
 /// Whether [`convert_output_to`] into `dst_type` / `dst_layout` would
 /// copy every byte unchanged to the same place: then the executor can
 /// write the user's buffer directly (zero-copy).
-pub fn writes_in_place(info: &TensorInfo, dst_type: DType, dst_layout: LayoutSpec) -> IoResult<bool> {
+pub fn writes_in_place(
+    info: &TensorInfo,
+    dst_type: DType,
+    dst_layout: LayoutSpec,
+) -> IoResult<bool> {
     if dst_type != info.dtype {
         return Ok(false);
     }
