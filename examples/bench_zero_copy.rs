@@ -68,23 +68,35 @@ fn query(ctx: rknn_context, cmd: rknn_query_cmd) -> rknn_tensor_attr {
     a
 }
 
-/// Median time and bytes copied per call of `frame` (after 3 warm-ups).
-fn measure(iters: usize, mut frame: impl FnMut()) -> (Duration, u64) {
-    for _ in 0..3 {
-        frame();
+/// Runs every path `iters` times, round-robin (so load from other
+/// processes affects all paths alike), after 3 warm-ups each; returns the
+/// median time of each and the bytes it copied in one call.
+fn measure(iters: usize, paths: &mut [&mut dyn FnMut()]) -> Vec<(Duration, u64)> {
+    let mut bytes = Vec::new();
+    for p in paths.iter_mut() {
+        for _ in 0..3 {
+            p();
+        }
+        let before = copied_bytes();
+        p();
+        bytes.push(copied_bytes() - before);
     }
-    let before = copied_bytes();
-    frame();
-    let bytes = copied_bytes() - before;
-    let mut t: Vec<Duration> = (0..iters)
-        .map(|_| {
+    let mut times = vec![Vec::with_capacity(iters); paths.len()];
+    for _ in 0..iters {
+        for (p, t) in paths.iter_mut().zip(&mut times) {
             let s = Instant::now();
-            frame();
-            s.elapsed()
+            p();
+            t.push(s.elapsed());
+        }
+    }
+    times
+        .into_iter()
+        .zip(bytes)
+        .map(|(mut t, b)| {
+            t.sort();
+            (t[t.len() / 2], b)
         })
-        .collect();
-    t.sort();
-    (t[t.len() / 2], bytes)
+        .collect()
 }
 
 fn main() {
@@ -106,7 +118,7 @@ fn main() {
         fmt: RKNN_TENSOR_NHWC,
     };
     // SAFETY (closures below): live contexts, valid structs and buffers.
-    let (general, general_bytes) = measure(iters, || unsafe {
+    let mut general = || unsafe {
         let mut out = rknn_output {
             want_float: 1,
             ..Default::default()
@@ -115,10 +127,10 @@ fn main() {
         check(rknn_run(g, null_mut()), "run");
         check(rknn_outputs_get(g, 1, &mut out, null_mut()), "outputs_get");
         check(rknn_outputs_release(g, 1, &mut out), "release");
-    });
-    let (general_run, general_run_bytes) = measure(iters, || unsafe {
+    };
+    let mut general_run = || unsafe {
         check(rknn_run(g, null_mut()), "run");
-    });
+    };
 
     // Zero-copy with conversions (uint8 NHWC in, float32 NCHW out).
     let z = init(&mut model);
@@ -137,9 +149,9 @@ fn main() {
         check(rknn_set_io_mem(z, zout, &mut oa), "set_io_mem out");
         (zin, zout)
     };
-    let (zero_copy, zero_copy_bytes) = measure(iters, || unsafe {
+    let mut zero_copy = || unsafe {
         check(rknn_run(z, null_mut()), "run");
-    });
+    };
 
     // Zero-copy in place (int8 NCHW pass_through in, int8 NCHW out).
     let p = init(&mut model);
@@ -157,39 +169,33 @@ fn main() {
         check(rknn_set_io_mem(p, pout, &mut po), "set_io_mem out");
         (pin, pout)
     };
-    let (in_place, in_place_bytes) = measure(iters, || unsafe {
+    let mut in_place = || unsafe {
         check(rknn_run(p, null_mut()), "run");
-    });
+    };
+    let r = measure(
+        iters,
+        &mut [
+            &mut general,
+            &mut general_run,
+            &mut zero_copy,
+            &mut in_place,
+        ],
+    );
+    let labels = [
+        "general: inputs_set + run + outputs_get(float) + release",
+        "general: rknn_run alone",
+        "zero-copy: rknn_run (u8 NHWC in, f32 NCHW out, converted)",
+        "zero-copy: rknn_run (i8 NCHW in/out, in place)",
+    ];
 
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     println!(
-        "model: int8 1x1 conv chain, input 1x3x{H}x{W}, output 1x2x{H}x{W}; medians of {iters}"
+        "model: int8 1x1 conv chain, input 1x3x{H}x{W}, output 1x2x{H}x{W}; medians of {iters}, paths round-robin"
     );
     println!("{:<58} {:>10} {:>14}", "path", "median µs", "bytes copied");
-    println!(
-        "{:<58} {:>10.0} {:>14}",
-        "general: inputs_set + run + outputs_get(float) + release",
-        us(general),
-        general_bytes
-    );
-    println!(
-        "{:<58} {:>10.0} {:>14}",
-        "general: rknn_run alone",
-        us(general_run),
-        general_run_bytes
-    );
-    println!(
-        "{:<58} {:>10.0} {:>14}",
-        "zero-copy: rknn_run (u8 NHWC in, f32 NCHW out, converted)",
-        us(zero_copy),
-        zero_copy_bytes
-    );
-    println!(
-        "{:<58} {:>10.0} {:>14}",
-        "zero-copy: rknn_run (i8 NCHW in/out, in place)",
-        us(in_place),
-        in_place_bytes
-    );
+    for (label, (t, bytes)) in labels.iter().zip(r) {
+        println!("{label:<58} {:>10.0} {bytes:>14}", us(t));
+    }
     // SAFETY: live contexts and library pointers.
     unsafe {
         for ctx in [g, z, p] {

@@ -356,7 +356,7 @@ fn memfd(len: usize) -> OwnedFd {
     assert!(fd >= 0, "memfd_create");
     // SAFETY: a new descriptor owned by nobody else.
     let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    nix::unistd::ftruncate(&fd, len as i64).expect("ftruncate");
+    nix::unistd::ftruncate(&fd, len as libc::off_t).expect("ftruncate");
     fd
 }
 

@@ -101,6 +101,15 @@ pub struct Context {
     perf: Perf,
 }
 
+/// A place user memory is set on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Input(usize),
+    Output(usize),
+    Weights,
+    Internal,
+}
+
 fn empty_region() -> Region {
     Region {
         ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(),
@@ -474,26 +483,36 @@ impl Context {
             .ok_or_else(|| Error::new(ErrorKind::Fail, format!("output {i} has no backing memory")))
     }
 
-    fn overlaps_binding(&self, mem: &dyn UserMemory, except: (bool, usize)) -> bool {
+    /// Whether `mem` overlaps memory set on any other slot of this
+    /// context (every slot but `except`).
+    fn overlaps_binding(&self, mem: &dyn UserMemory, except: Slot) -> bool {
         let b = mem.buffer();
         let span = (b.as_ptr() as usize, b.as_ptr() as usize + b.size());
-        let clash = |input: bool, k: usize, o: &Option<IoBinding>| {
-            (input, k) != except
-                && o.as_ref().is_some_and(|o| {
-                    let ob = o.mem.buffer();
-                    let os = ob.as_ptr() as usize;
-                    os < span.1 && span.0 < os + ob.size()
-                })
+        let hits = |slot: Slot, m: &dyn UserMemory| {
+            let ob = m.buffer();
+            let os = ob.as_ptr() as usize;
+            slot != except && os < span.1 && span.0 < os + ob.size()
         };
-        self.in_bind
-            .iter()
-            .enumerate()
-            .any(|(k, o)| clash(true, k, o))
+        let io = |input: bool, list: &[Option<IoBinding>]| {
+            list.iter().enumerate().any(|(k, o)| {
+                let slot = if input {
+                    Slot::Input(k)
+                } else {
+                    Slot::Output(k)
+                };
+                o.as_ref().is_some_and(|o| hits(slot, &*o.mem))
+            })
+        };
+        io(true, &self.in_bind)
+            || io(false, &self.out_bind)
             || self
-                .out_bind
-                .iter()
-                .enumerate()
-                .any(|(k, o)| clash(false, k, o))
+                .internal
+                .as_ref()
+                .is_some_and(|m| hits(Slot::Internal, &*m.mem))
+            || self
+                .weights
+                .as_ref()
+                .is_some_and(|m| hits(Slot::Weights, &**m))
     }
 
     /// Binds user memory to input `i` (`rknn_set_io_mem`). The memory must
@@ -515,10 +534,10 @@ impl Context {
             .input_info(i)
             .cloned()
             .ok_or_else(|| Error::new(ErrorKind::InputInvalid, format!("{what} out of range")))?;
-        if self.overlaps_binding(&*mem, (true, i)) {
+        if self.overlaps_binding(&*mem, Slot::Input(i)) {
             return Err(Error::new(
                 ErrorKind::ParamInvalid,
-                format!("{what}: the memory overlaps memory already set on another input or output of this context"),
+                format!("{what}: the memory overlaps memory already set on another input, output, weights or internal memory of this context"),
             ));
         }
         let pre = self
@@ -565,10 +584,10 @@ impl Context {
             .ok_or_else(|| Error::new(ErrorKind::OutputInvalid, format!("{what} out of range")))?;
         let info = g.tensors[t].clone();
         let direct = self.plan.locations[t] == Location::Output(j);
-        if self.overlaps_binding(&*mem, (false, j)) {
+        if self.overlaps_binding(&*mem, Slot::Output(j)) {
             return Err(Error::new(
                 ErrorKind::ParamInvalid,
-                format!("{what}: the memory overlaps memory already set on another input or output of this context"),
+                format!("{what}: the memory overlaps memory already set on another input, output, weights or internal memory of this context"),
             ));
         }
         let b = bindings::bind_output(mem, format, &info, &what, native_size, direct)?;
@@ -595,10 +614,10 @@ impl Context {
         }
         let w = self.model.weights();
         bindings::check_size(&*mem, w.len(), "weights", ErrorKind::ParamInvalid)?;
-        if self.overlaps_binding(&*mem, (true, usize::MAX)) {
+        if self.overlaps_binding(&*mem, Slot::Weights) {
             return Err(Error::new(
                 ErrorKind::ParamInvalid,
-                "weights: the memory overlaps input or output memory of this context",
+                "weights: the memory overlaps input, output or internal memory of this context",
             ));
         }
         let dst = mem.buffer().as_ptr();
@@ -623,10 +642,10 @@ impl Context {
             "internal memory (total_internal_size of RKNN_QUERY_MEM_SIZE)",
             ErrorKind::ParamInvalid,
         )?;
-        if self.overlaps_binding(&*mem, (true, usize::MAX)) {
+        if self.overlaps_binding(&*mem, Slot::Internal) {
             return Err(Error::new(
                 ErrorKind::ParamInvalid,
-                "internal memory overlaps input or output memory of this context",
+                "internal memory overlaps input, output or weights memory of this context",
             ));
         }
         self.internal = Some(InternalMem::new(mem));
