@@ -847,3 +847,61 @@ fn wrong_use_is_an_error() {
         assert!(rknn_create_mem_from_fd(ctx, fd.as_raw_fd(), null_mut(), 64, 0).is_null());
     }
 }
+
+#[test]
+fn contexts_sharing_internal_memory_can_run_from_two_threads() {
+    let model_a = common::conv_chain_model(H, W, 8, false);
+    let model_b = common::conv_chain_model(H, W, 9, false);
+    let (img_a, img_b) = (image(H, W, 3), image(H, W, 4));
+    let want_a = general(&model_a, &img_a, true);
+    let want_b = general(&model_b, &img_b, true);
+    assert_ne!(want_a, want_b);
+    let a = init(&model_a, RKNN_FLAG_INTERNAL_ALLOC_OUTSIDE);
+    let b = init(&model_b, RKNN_FLAG_INTERNAL_ALLOC_OUTSIDE);
+    let size = mem_size(a).total_internal_size;
+    // SAFETY: library pointers, live contexts.
+    let shared = unsafe { rknn_create_mem(a, size) };
+    // SAFETY: as above; the same object on both contexts.
+    unsafe {
+        assert_eq!(rknn_set_internal_mem(a, shared), RKNN_SUCC);
+        assert_eq!(rknn_set_internal_mem(b, shared), RKNN_SUCC);
+    }
+    let (ai, ao, n) = bind_u8_in_f32_out(a, &img_a);
+    let (bi, bo, _) = bind_u8_in_f32_out(b, &img_b);
+    // Raw pointers are not Send: pass the addresses.
+    let (ao_addr, bo_addr) = (ao as usize, bo as usize);
+    let worker = |ctx: rknn_context, out: usize, want: Vec<u8>| {
+        std::thread::spawn(move || {
+            for _ in 0..200 {
+                // SAFETY: live context; `out` is its bound output memory,
+                // read only by this thread between its own runs.
+                unsafe {
+                    assert_eq!(rknn_run(ctx, null_mut()), RKNN_SUCC);
+                }
+                assert_eq!(bytes_of(out as *mut rknn_tensor_mem, n), want);
+            }
+        })
+    };
+    let ta = worker(a, ao_addr, want_a);
+    let tb = worker(b, bo_addr, want_b);
+    ta.join().expect("thread a");
+    tb.join().expect("thread b");
+    // SAFETY: library pointers; contexts first.
+    unsafe {
+        // Internal memory may not overlap IO memory of the same context.
+        assert_eq!(rknn_set_internal_mem(a, ao), RKNN_ERR_PARAM_INVALID);
+        let mut oa = query_attr(a, RKNN_QUERY_OUTPUT_ATTR, 0);
+        oa.r#type = RKNN_TENSOR_FLOAT32;
+        assert_eq!(rknn_set_io_mem(a, shared, &mut oa), RKNN_ERR_PARAM_INVALID);
+        assert_eq!(rknn_destroy(a), RKNN_SUCC);
+        assert_eq!(
+            rknn_destroy_mem(0, shared),
+            RKNN_ERR_PARAM_INVALID,
+            "still on b"
+        );
+        assert_eq!(rknn_destroy(b), RKNN_SUCC);
+        for m in [shared, ai, ao, bi, bo] {
+            assert_eq!(rknn_destroy_mem(0, m), RKNN_SUCC);
+        }
+    }
+}
