@@ -357,7 +357,7 @@ fn attr_name(attr: &rknn_tensor_attr) -> String {
         .name
         .iter()
         .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
+        .map(|&c| c.to_ne_bytes()[0])
         .collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
