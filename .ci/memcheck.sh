@@ -5,6 +5,8 @@
 #   examples/rknn_benchmark.c  on an f32 and an int8 model (2 runs each)
 #   tests/c/capi_flow.c        the general C API end to end, error paths too
 #   tests/c/abi_layout.c       the C ABI layout checks
+#   examples/zero_copy_*.c     the zero-copy examples on the f32 and int8
+#                              conv chain models
 # The models are written by `cargo run --example write_test_models`.
 # Exit status: 0 clean, non-zero on a build failure or any valgrind error.
 set -euo pipefail
@@ -28,6 +30,9 @@ cc() { # cc <source> <exe> [extra flags...]
 }
 cc examples/rknn_benchmark.c rknn_benchmark
 cc tests/c/capi_flow.c capi_flow
+for zc in runtime_mem from_fd alloc_outside internal_reuse; do
+    cc "examples/zero_copy_$zc.c" "zero_copy_$zc"
+done
 gcc -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude tests/c/abi_layout.c -o "$out/abi_layout"
 
 failed=0
@@ -49,4 +54,11 @@ check benchmark_f32 "$out/rknn_benchmark" "$out/relu_f32.rknn" "" 2
 check benchmark_int8 "$out/rknn_benchmark" "$out/conv_int8.rknn" "" 2
 check capi_flow "$out/capi_flow" "$out/relu_f32.rknn" "$out/conv_int8.rknn"
 check abi_layout "$out/abi_layout"
+for model in conv_chain_f32 conv_chain_int8; do
+    check "zc_runtime_mem_$model" "$out/zero_copy_runtime_mem" "$out/$model.rknn" 2
+    check "zc_from_fd_$model" "$out/zero_copy_from_fd" "$out/$model.rknn"
+    check "zc_alloc_outside_$model" "$out/zero_copy_alloc_outside" "$out/$model.rknn"
+done
+check zc_internal_reuse "$out/zero_copy_internal_reuse" "$out/conv_chain_f32.rknn" \
+    "$out/conv_chain_int8.rknn" 2
 exit "$failed"

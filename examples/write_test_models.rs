@@ -5,8 +5,11 @@
 //! ```sh
 //! cargo run --example write_test_models -- <dir>
 //! ```
-//! writes `<dir>/relu_f32.rknn` (x [1,3,4,4] f32 -> Relu) and
-//! `<dir>/conv_int8.rknn` (int8 1x1 Conv with mean/std pre-processing).
+//! writes `<dir>/relu_f32.rknn` (x [1,3,4,4] f32 -> Relu),
+//! `<dir>/conv_int8.rknn` (int8 1x1 Conv with mean/std pre-processing) and
+//! `<dir>/conv_chain_f32.rknn` / `<dir>/conv_chain_int8.rknn` (two 1x1
+//! Convs with weights and an intermediate in the internal arena, on 16x20
+//! and 12x12 images: the zero-copy examples).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -25,6 +28,14 @@ fn main() {
     for (name, bytes) in [
         ("relu_f32.rknn", common::relu_model()),
         ("conv_int8.rknn", common::int8_conv_model()),
+        (
+            "conv_chain_f32.rknn",
+            common::conv_chain_model(16, 20, 1, false),
+        ),
+        (
+            "conv_chain_int8.rknn",
+            common::conv_chain_model(12, 12, 2, true),
+        ),
     ] {
         let path = dir.join(name);
         if let Err(e) = std::fs::write(&path, bytes) {

@@ -6,10 +6,13 @@ use std::sync::Arc;
 
 use super::guard::{call, ApiError};
 use super::handles::{self, Handle};
+use super::mem_table;
 use super::query;
 use crate::abi::*;
 use crate::graph::{DType, Layout};
-use crate::runtime::context::FLAG_MODEL_INFO_ONLY;
+use crate::model::Model;
+use crate::runtime::bindings::{self, ModelMemory};
+use crate::runtime::context::{IoPath, FLAG_MODEL_INFO_ONLY};
 use crate::runtime::{self, io, loader, Context, ErrorKind};
 
 /// Maps a runtime error to the C code and message.
@@ -22,20 +25,62 @@ fn param(msg: impl Into<String>) -> ApiError {
 }
 
 /// Flags whose behaviour later work adds; refused rather than ignored.
-const UNSUPPORTED_FLAGS: [(u32, &str); 6] = [
+const UNSUPPORTED_FLAGS: [(u32, &str); 3] = [
     (RKNN_FLAG_ASYNC_MASK, "RKNN_FLAG_ASYNC_MASK"),
-    (RKNN_FLAG_MEM_ALLOC_OUTSIDE, "RKNN_FLAG_MEM_ALLOC_OUTSIDE"),
-    (
-        RKNN_FLAG_INTERNAL_ALLOC_OUTSIDE,
-        "RKNN_FLAG_INTERNAL_ALLOC_OUTSIDE",
-    ),
     (RKNN_FLAG_FENCE_IN_OUTSIDE, "RKNN_FLAG_FENCE_IN_OUTSIDE"),
     (RKNN_FLAG_FENCE_OUT_OUTSIDE, "RKNN_FLAG_FENCE_OUT_OUTSIDE"),
-    (
-        RKNN_FLAG_MODEL_BUFFER_ZERO_COPY,
-        "RKNN_FLAG_MODEL_BUFFER_ZERO_COPY",
-    ),
 ];
+
+/// The model of a `RKNN_FLAG_MODEL_BUFFER_ZERO_COPY` init: `size` bytes at
+/// `model` (or `real_model_size` bytes at `real_model_offset` of them)
+/// inside memory made by `rknn_create_mem*`, used in place.
+fn model_in_place(
+    model: *mut c_void,
+    size: u32,
+    extend: *mut rknn_init_extend,
+) -> Result<(Model, ModelMemory), ApiError> {
+    // SAFETY: NULL or a valid struct, per the contract of rknn_init.
+    let ext = unsafe { extend.as_ref() }.ok_or_else(|| {
+        param("RKNN_FLAG_MODEL_BUFFER_ZERO_COPY needs rknn_init_extend (model_buffer_fd, real_model_offset/size); extend is NULL")
+    })?;
+    if size == 0 {
+        return Err(param(
+            "RKNN_FLAG_MODEL_BUFFER_ZERO_COPY needs the model buffer's size (size is 0)",
+        ));
+    }
+    let obj = mem_table::containing(model as usize, size as usize).ok_or_else(|| {
+        param(format!(
+            "RKNN_FLAG_MODEL_BUFFER_ZERO_COPY: the {size} bytes at {model:p} are not inside memory made by rknn_create_mem/rknn_create_mem2/rknn_create_mem_from_fd"
+        ))
+    })?;
+    if ext.model_buffer_fd >= 0 && obj.buffer.fd() >= 0 && ext.model_buffer_fd != obj.buffer.fd() {
+        tracing::warn!(
+            "rknn_init: model_buffer_fd {} differs from the fd {} of the memory holding the model; using that memory",
+            ext.model_buffer_fd,
+            obj.buffer.fd()
+        );
+    }
+    let base = model as usize - obj.buffer.as_ptr() as usize;
+    let (off, len) = if ext.real_model_size > 0 {
+        let off = usize::try_from(ext.real_model_offset).map_err(|_| {
+            param(format!(
+                "real_model_offset {} is negative",
+                ext.real_model_offset
+            ))
+        })?;
+        if off as u64 + u64::from(ext.real_model_size) > u64::from(size) {
+            return Err(param(format!(
+                "real_model_offset {off} + real_model_size {} exceed the {size}-byte model buffer",
+                ext.real_model_size
+            )));
+        }
+        (base + off, ext.real_model_size as usize)
+    } else {
+        (base, size as usize)
+    };
+    let mem: Arc<dyn crate::runtime::bindings::UserMemory> = obj;
+    bindings::load_in_place(mem, off, len).map_err(rt_err)
+}
 
 fn log_banner(ctx: &Context) {
     let meta = &ctx.model().meta;
@@ -89,7 +134,7 @@ pub unsafe extern "C" fn rknn_init(
         }
         let device: Arc<dyn crate::driver::Device> =
             Arc::from(crate::driver::open_default().map_err(|e| rt_err(e.into()))?);
-        let model = if flag & RKNN_FLAG_SHARE_WEIGHT_MEM != 0 {
+        let (model, model_mem) = if flag & RKNN_FLAG_SHARE_WEIGHT_MEM != 0 {
             if extend.is_null() {
                 return Err(param(
                     "RKNN_FLAG_SHARE_WEIGHT_MEM needs rknn_init_extend.ctx (extend is NULL)",
@@ -97,20 +142,27 @@ pub unsafe extern "C" fn rknn_init(
             }
             // SAFETY: non-NULL and, per the contract, a valid struct.
             let owner = unsafe { (*extend).ctx };
-            handles::with(owner, |h| Ok(h.ctx.shared_model()))?
+            handles::with(owner, |h| {
+                Ok((h.ctx.shared_model(), h.ctx.model_memory().cloned()))
+            })?
+        } else if flag & RKNN_FLAG_MODEL_BUFFER_ZERO_COPY != 0 {
+            let (m, mem) = model_in_place(model, size, extend)?;
+            (Arc::new(m), Some(mem))
         } else if size == 0 {
             // SAFETY: with size 0 the caller passes a NUL-terminated path.
             let path = unsafe { CStr::from_ptr(model.cast::<c_char>()) };
             let path = path
                 .to_str()
                 .map_err(|_| param("model path is not valid UTF-8"))?;
-            Arc::new(loader::from_path(path).map_err(rt_err)?)
+            (Arc::new(loader::from_path(path).map_err(rt_err)?), None)
         } else {
             // SAFETY: the caller passes `size` readable bytes at `model`.
             let bytes = unsafe { std::slice::from_raw_parts(model.cast::<u8>(), size as usize) };
-            Arc::new(loader::from_bytes(&*device, bytes).map_err(rt_err)?)
+            let (m, mem) = bindings::load_into_device(&*device, bytes).map_err(rt_err)?;
+            (Arc::new(m), Some(mem))
         };
-        let ctx = Context::new(model, device, flag).map_err(rt_err)?;
+        let mut ctx = Context::new(model, device, flag).map_err(rt_err)?;
+        ctx.set_model_memory(model_mem);
         log_banner(&ctx);
         let id = handles::insert(Handle::new(ctx));
         // SAFETY: checked non-NULL above; the caller provides the storage.
@@ -209,6 +261,9 @@ pub unsafe extern "C" fn rknn_inputs_set(
         // SAFETY: the caller passes `n_inputs` valid structs.
         let list = unsafe { std::slice::from_raw_parts(inputs, n_inputs as usize) };
         handles::with(context, |h| {
+            h.ctx
+                .claim_path(IoPath::General, "rknn_inputs_set")
+                .map_err(rt_err)?;
             let want = h.ctx.n_inputs();
             if list.len() != want {
                 return Err(ApiError::new(
@@ -339,6 +394,9 @@ pub unsafe extern "C" fn rknn_outputs_get(
         // SAFETY: the caller passes `n_outputs` valid structs.
         let list = unsafe { std::slice::from_raw_parts_mut(outputs, n_outputs as usize) };
         handles::with(context, |h| {
+            h.ctx
+                .claim_path(IoPath::General, "rknn_outputs_get")
+                .map_err(rt_err)?;
             let model_n = h.ctx.n_outputs();
             if list.len() > model_n {
                 return Err(ApiError::new(

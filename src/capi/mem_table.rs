@@ -39,10 +39,20 @@ fn table() -> MutexGuard<'static, Table> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+impl crate::runtime::bindings::UserMemory for MemObject {
+    fn buffer(&self) -> &Buffer {
+        &self.buffer
+    }
+
+    fn device(&self) -> &dyn Device {
+        &*self.device
+    }
+}
+
 /// Registers `obj` and returns the new C struct describing it, with
 /// `flags` (an `RKNN_TENSOR_MEMORY_FLAGS_*` value) and `offset` as given.
 pub fn register(obj: MemObject, offset: i32, flags: u32) -> *mut rknn_tensor_mem {
-    let mem = Box::new(rknn_tensor_mem {
+    let desc = rknn_tensor_mem {
         virt_addr: obj.buffer.as_ptr().cast(),
         phys_addr: obj.buffer.dev_addr(),
         fd: obj.buffer.fd(),
@@ -50,8 +60,14 @@ pub fn register(obj: MemObject, offset: i32, flags: u32) -> *mut rknn_tensor_mem
         size: u32::try_from(obj.buffer.size()).unwrap_or(u32::MAX),
         flags,
         priv_data: std::ptr::null_mut(),
-    });
-    let ptr = Box::into_raw(mem);
+    };
+    register_described(obj, desc)
+}
+
+/// Registers `obj` with a C struct filled as `desc` says (memory the
+/// caller describes itself: its own `virt_addr`, fd and offset).
+pub fn register_described(obj: MemObject, desc: rknn_tensor_mem) -> *mut rknn_tensor_mem {
+    let ptr = Box::into_raw(Box::new(desc));
     table().live.insert(ptr as usize, Arc::new(obj));
     ptr
 }
@@ -73,6 +89,20 @@ pub fn lookup(ptr: *const rknn_tensor_mem) -> Result<Arc<MemObject>, ApiError> {
         .get(&(ptr as usize))
         .cloned()
         .ok_or_else(|| unknown(ptr))
+}
+
+/// The object whose memory holds the `len` bytes at CPU address `addr`,
+/// if any (a model buffer given with `RKNN_FLAG_MODEL_BUFFER_ZERO_COPY`).
+pub fn containing(addr: usize, len: usize) -> Option<Arc<MemObject>> {
+    let end = addr.checked_add(len)?;
+    table()
+        .live
+        .values()
+        .find(|o| {
+            let start = o.buffer.as_ptr() as usize;
+            start <= addr && end <= start + o.buffer.size()
+        })
+        .cloned()
 }
 
 /// Unregisters `ptr`, frees its C struct and, once no user remains, the

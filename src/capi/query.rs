@@ -209,10 +209,21 @@ pub unsafe fn answer(
             ));
         }
         RKNN_QUERY_DEVICE_MEM_INFO => {
-            return Err(ApiError::new(
-                RKNN_ERR_FAIL,
-                "RKNN_QUERY_DEVICE_MEM_INFO is not supported yet by this runtime",
-            ));
+            // SAFETY: forwarded contract.
+            let d: &mut rknn_tensor_mem = unsafe { dest(info, size, "rknn_tensor_mem") }?;
+            let m = h.ctx.model_memory().ok_or_else(|| {
+                ApiError::new(
+                    RKNN_ERR_FAIL,
+                    "RKNN_QUERY_DEVICE_MEM_INFO: the model was loaded from a file, which is used from a read-only file mapping, not device memory (load it from a buffer to get device memory)",
+                )
+            })?;
+            d.virt_addr = m.virt as *mut std::ffi::c_void;
+            d.phys_addr = m.dev_addr;
+            d.fd = m.fd;
+            d.offset = 0;
+            d.size = u32::try_from(m.size).unwrap_or(u32::MAX);
+            d.flags = RKNN_TENSOR_MEMORY_FLAGS_ALLOC_INSIDE;
+            d.priv_data = std::ptr::null_mut();
         }
         other => {
             return Err(ApiError::new(

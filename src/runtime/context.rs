@@ -3,10 +3,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::bindings::{self, InternalMem, IoBinding, IoFormat, ModelMemory, UserMemory};
 use super::error::{Error, ErrorKind, Result};
 use super::exec::{self, Memory, Region};
+use super::io;
 use super::plan::{self, Location, Plan};
-use crate::driver::{Buffer, Device};
+use crate::driver::{Buffer, Device, SyncDir};
 use crate::graph::TensorInfo;
 use crate::model::Model;
 use crate::platform::Platform;
@@ -15,6 +17,40 @@ use crate::platform::Platform;
 pub const FLAG_COLLECT_PERF: u32 = 0x8;
 /// `RKNN_FLAG_COLLECT_MODEL_INFO_ONLY`.
 pub const FLAG_MODEL_INFO_ONLY: u32 = 0x100;
+/// `RKNN_FLAG_MEM_ALLOC_OUTSIDE`: weights, internal and IO memory all
+/// come from the user.
+pub const FLAG_MEM_ALLOC_OUTSIDE: u32 = 0x10;
+/// `RKNN_FLAG_INTERNAL_ALLOC_OUTSIDE`: internal memory comes from the user.
+pub const FLAG_INTERNAL_ALLOC_OUTSIDE: u32 = 0x200;
+/// `RKNN_FLAG_DISABLE_FLUSH_INPUT_MEM_CACHE`: no cache sync of bound input
+/// memory before a run.
+pub const FLAG_DISABLE_FLUSH_INPUT: u32 = 0x4000;
+/// `RKNN_FLAG_DISABLE_FLUSH_OUTPUT_MEM_CACHE`: no cache sync of bound
+/// output memory after a run.
+pub const FLAG_DISABLE_FLUSH_OUTPUT: u32 = 0x8000;
+
+/// Which of the two IO paths a context uses; they cannot be mixed
+/// (reference §4.7, user guide §5.2.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IoPath {
+    /// Neither yet.
+    #[default]
+    Unset,
+    /// `rknn_inputs_set` / `rknn_outputs_get`.
+    General,
+    /// `rknn_set_io_mem`.
+    ZeroCopy,
+}
+
+/// What the last run did besides computing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Bytes the run converted or copied between bound memory and the
+    /// executor's buffers (0 when every bound tensor is used in place).
+    pub bytes_copied: u64,
+    /// Cache syncs the run made on bound memory.
+    pub syncs: u32,
+}
 
 /// Memory totals reported by `RKNN_QUERY_MEM_SIZE`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,7 +73,7 @@ pub struct Perf {
     pub nodes: Vec<Duration>,
 }
 
-/// A loaded model with its arena and IO buffers.
+/// A loaded model with its memory, ready to run.
 #[derive(Debug)]
 pub struct Context {
     model: Arc<Model>,
@@ -45,32 +81,63 @@ pub struct Context {
     device: Arc<dyn Device>,
     platform: Platform,
     flags: u32,
+    /// The context's own arena (absent with the ALLOC_OUTSIDE flags or
+    /// once user internal memory is set).
     arena: Option<Buffer>,
-    inputs: Vec<Buffer>,
-    outputs: Vec<Buffer>,
+    internal: Option<InternalMem>,
+    weights: Option<Arc<dyn UserMemory>>,
+    /// Own IO buffers: the executor's tensors when no user memory is used
+    /// in place (absent with `RKNN_FLAG_MEM_ALLOC_OUTSIDE` until needed).
+    inputs: Vec<Option<Buffer>>,
+    outputs: Vec<Option<Buffer>>,
+    in_bind: Vec<Option<IoBinding>>,
+    out_bind: Vec<Option<IoBinding>>,
     inputs_set: Vec<bool>,
+    path: IoPath,
+    model_memory: Option<ModelMemory>,
+    stats: RunStats,
     has_run: bool,
     core_mask: u32,
     perf: Perf,
 }
 
+/// A place user memory is set on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Input(usize),
+    Output(usize),
+    Weights,
+    Internal,
+}
+
+fn empty_region() -> Region {
+    Region {
+        ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(),
+        len: 0,
+    }
+}
+
 impl Context {
     /// Creates a context for `model` on `device`, planning and allocating
-    /// its memory (only the plan with `RKNN_FLAG_COLLECT_MODEL_INFO_ONLY`).
+    /// its memory (only the plan with `RKNN_FLAG_COLLECT_MODEL_INFO_ONLY`;
+    /// no arena with the ALLOC_OUTSIDE flags, no IO buffers with
+    /// `RKNN_FLAG_MEM_ALLOC_OUTSIDE`).
     pub fn new(model: Arc<Model>, device: Arc<dyn Device>, flags: u32) -> Result<Context> {
         let plan = Arc::new(plan::plan(&model.meta.graph));
         Context::with_plan(model, plan, device, flags)
     }
 
     /// A second context sharing this one's model, weights and plan but with
-    /// its own memory (`rknn_dup_context`).
+    /// its own memory (`rknn_dup_context`). User memory is not carried over.
     pub fn duplicate(&self) -> Result<Context> {
-        Context::with_plan(
+        let mut c = Context::with_plan(
             self.model.clone(),
             self.plan.clone(),
             self.device.clone(),
             self.flags,
-        )
+        )?;
+        c.model_memory = self.model_memory.clone();
+        Ok(c)
     }
 
     fn with_plan(
@@ -98,32 +165,43 @@ impl Context {
         }
         let graph = &model.meta.graph;
         let info_only = flags & FLAG_MODEL_INFO_ONLY != 0;
-        let (arena, inputs, outputs) = if info_only {
-            (None, Vec::new(), Vec::new())
-        } else {
-            let arena = device.alloc(plan.arena_size)?;
-            let inputs = graph
-                .inputs
-                .iter()
-                .map(|&t| device.alloc(graph.tensors[t].bytes()))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            let outputs = graph
-                .outputs
-                .iter()
-                .map(|&t| device.alloc(graph.tensors[t].bytes()))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            (Some(arena), inputs, outputs)
+        let outside = flags & FLAG_MEM_ALLOC_OUTSIDE != 0;
+        let internal_outside = outside || flags & FLAG_INTERNAL_ALLOC_OUTSIDE != 0;
+        let alloc_io = |ids: &[usize]| -> Result<Vec<Option<Buffer>>> {
+            ids.iter()
+                .map(|&t| {
+                    if info_only || outside {
+                        Ok(None)
+                    } else {
+                        Ok(Some(device.alloc(graph.tensors[t].bytes())?))
+                    }
+                })
+                .collect()
         };
+        let arena = if info_only || internal_outside {
+            None
+        } else {
+            Some(device.alloc(plan.arena_size)?)
+        };
+        let inputs = alloc_io(&graph.inputs)?;
+        let outputs = alloc_io(&graph.outputs)?;
         Ok(Context {
             inputs_set: vec![false; graph.inputs.len()],
+            in_bind: vec![None; graph.inputs.len()],
+            out_bind: vec![None; graph.outputs.len()],
             model,
             plan,
             device,
             platform,
             flags,
             arena,
+            internal: None,
+            weights: None,
             inputs,
             outputs,
+            path: IoPath::Unset,
+            model_memory: None,
+            stats: RunStats::default(),
             has_run: false,
             core_mask: 0,
             perf: Perf::default(),
@@ -138,6 +216,17 @@ impl Context {
     /// The shared model (for contexts that share weights).
     pub fn shared_model(&self) -> Arc<Model> {
         self.model.clone()
+    }
+
+    /// Where the model's bytes live in device memory, when they do
+    /// (`RKNN_QUERY_DEVICE_MEM_INFO`).
+    pub fn model_memory(&self) -> Option<&ModelMemory> {
+        self.model_memory.as_ref()
+    }
+
+    /// Records where the model's bytes live (set by the loader's caller).
+    pub fn set_model_memory(&mut self, mem: Option<ModelMemory>) {
+        self.model_memory = mem;
     }
 
     /// The device's platform.
@@ -179,11 +268,15 @@ impl Context {
 
     /// Memory totals.
     pub fn mem_size(&self) -> MemSize {
-        let buffers = self.arena.iter().chain(&self.inputs).chain(&self.outputs);
+        let own = self
+            .arena
+            .iter()
+            .chain(self.inputs.iter().flatten())
+            .chain(self.outputs.iter().flatten());
         MemSize {
             weight: self.model.weights().len() as u64,
             internal: self.plan.arena_size as u64,
-            dma_allocated: buffers.map(|b| b.size() as u64).sum(),
+            dma_allocated: own.map(|b| b.size() as u64).sum(),
         }
     }
 
@@ -204,6 +297,11 @@ impl Context {
         &self.perf
     }
 
+    /// Copies and syncs of the last run.
+    pub fn last_run_stats(&self) -> RunStats {
+        self.stats
+    }
+
     /// Whether `run` has completed at least once.
     pub fn has_run(&self) -> bool {
         self.has_run
@@ -212,6 +310,47 @@ impl Context {
     /// The current core mask.
     pub fn core_mask(&self) -> u32 {
         self.core_mask
+    }
+
+    /// The IO path in use.
+    pub fn io_path(&self) -> IoPath {
+        self.path
+    }
+
+    /// Commits the context to `path` (`what` names the call for the
+    /// message); fails if it already uses the other one.
+    pub fn claim_path(&mut self, path: IoPath, what: &str) -> Result<()> {
+        self.check_path(path, what)?;
+        self.path = path;
+        Ok(())
+    }
+
+    /// Fails if the context cannot use `path` (see [`Context::claim_path`]).
+    pub fn check_path(&self, path: IoPath, what: &str) -> Result<()> {
+        let other = match path {
+            IoPath::General => IoPath::ZeroCopy,
+            IoPath::ZeroCopy => IoPath::General,
+            IoPath::Unset => return Ok(()),
+        };
+        if self.path == other {
+            let (used, by) = match other {
+                IoPath::ZeroCopy => ("zero-copy", "rknn_set_io_mem"),
+                _ => ("general", "rknn_inputs_set/rknn_outputs_get"),
+            };
+            return Err(Error::new(
+                ErrorKind::Fail,
+                format!(
+                    "{what} cannot be used: this context already uses the {used} path ({by}); the general and zero-copy APIs cannot be mixed on one context"
+                ),
+            ));
+        }
+        if path == IoPath::General && self.flags & FLAG_MEM_ALLOC_OUTSIDE != 0 {
+            return Err(Error::new(
+                ErrorKind::Fail,
+                format!("{what} cannot be used: the context was created with RKNN_FLAG_MEM_ALLOC_OUTSIDE, whose inputs and outputs are given with rknn_set_io_mem only"),
+            ));
+        }
+        Ok(())
     }
 
     /// Selects NPU cores. On the host device the mask is validated against
@@ -241,7 +380,7 @@ impl Context {
     }
 
     fn require_memory(&self, what: &str) -> Result<()> {
-        if self.arena.is_none() {
+        if self.flags & FLAG_MODEL_INFO_ONLY != 0 {
             return Err(Error::new(
                 ErrorKind::Fail,
                 format!("{what} is not allowed: the context was created with RKNN_FLAG_COLLECT_MODEL_INFO_ONLY"),
@@ -259,7 +398,7 @@ impl Context {
     ) -> Result<()> {
         self.require_memory("setting inputs")?;
         let g = &self.model.meta.graph;
-        let (Some(&t), Some(buf)) = (g.inputs.get(i), self.inputs.get_mut(i)) else {
+        let (Some(&t), Some(slot)) = (g.inputs.get(i), self.inputs.get_mut(i)) else {
             return Err(Error::new(
                 ErrorKind::InputInvalid,
                 format!(
@@ -270,6 +409,10 @@ impl Context {
         };
         let info = &g.tensors[t];
         let bytes = info.bytes();
+        let buf = match slot {
+            Some(b) => b,
+            None => slot.insert(self.device.alloc(bytes)?),
+        };
         let dst = buf
             .as_mut_slice()
             .get_mut(..bytes)
@@ -277,6 +420,37 @@ impl Context {
         fill(info, dst)?;
         self.inputs_set[i] = true;
         Ok(())
+    }
+
+    /// The buffer the executor reads input `i` from.
+    fn input_buffer(&self, i: usize) -> Option<&Buffer> {
+        match self.in_bind.get(i) {
+            Some(Some(b)) if b.in_place => Some(b.mem.buffer()),
+            _ => self.inputs.get(i).and_then(Option::as_ref),
+        }
+    }
+
+    /// The buffer the executor writes output `j` to.
+    fn output_buffer(&self, j: usize) -> Option<&Buffer> {
+        match self.out_bind.get(j) {
+            Some(Some(b)) if b.in_place => Some(b.mem.buffer()),
+            _ => self.outputs.get(j).and_then(Option::as_ref),
+        }
+    }
+
+    fn weight_bytes(&self) -> &[u8] {
+        let len = self.model.weights().len();
+        match &self.weights {
+            Some(m) => m.buffer().as_slice().get(..len).unwrap_or(&[]),
+            None => self.model.weights(),
+        }
+    }
+
+    fn arena_buffer(&self) -> Option<&Buffer> {
+        match &self.internal {
+            Some(m) => Some(m.mem.buffer()),
+            None => self.arena.as_ref(),
+        }
     }
 
     /// The bytes of output `i` after a run.
@@ -299,49 +473,362 @@ impl Context {
         }
         let bytes = g.tensors[t].bytes();
         let src: Option<&[u8]> = match self.plan.locations[t] {
-            Location::Output(j) => self.outputs.get(j).map(|b| b.as_slice()),
-            Location::Input(j) => self.inputs.get(j).map(|b| b.as_slice()),
-            Location::Weight(off) => self.model.weights().get(off..),
-            Location::Arena(off) => self.arena.as_ref().and_then(|a| a.as_slice().get(off..)),
+            Location::Output(j) => self.output_buffer(j).map(|b| b.as_slice()),
+            Location::Input(j) => self.input_buffer(j).map(|b| b.as_slice()),
+            Location::Weight(off) => self.weight_bytes().get(off..),
+            Location::Arena(off) => self.arena_buffer().and_then(|a| a.as_slice().get(off..)),
             Location::Unused => None,
         };
         src.and_then(|s| s.get(..bytes))
             .ok_or_else(|| Error::new(ErrorKind::Fail, format!("output {i} has no backing memory")))
     }
 
-    /// Runs the model once.
+    /// Whether `mem` overlaps memory set on any other slot of this
+    /// context (every slot but `except`).
+    fn overlaps_binding(&self, mem: &dyn UserMemory, except: Slot) -> bool {
+        let b = mem.buffer();
+        let span = (b.as_ptr() as usize, b.as_ptr() as usize + b.size());
+        let hits = |slot: Slot, m: &dyn UserMemory| {
+            let ob = m.buffer();
+            let os = ob.as_ptr() as usize;
+            slot != except && os < span.1 && span.0 < os + ob.size()
+        };
+        let io = |input: bool, list: &[Option<IoBinding>]| {
+            list.iter().enumerate().any(|(k, o)| {
+                let slot = if input {
+                    Slot::Input(k)
+                } else {
+                    Slot::Output(k)
+                };
+                o.as_ref().is_some_and(|o| hits(slot, &*o.mem))
+            })
+        };
+        io(true, &self.in_bind)
+            || io(false, &self.out_bind)
+            || self
+                .internal
+                .as_ref()
+                .is_some_and(|m| hits(Slot::Internal, &*m.mem))
+            || self
+                .weights
+                .as_ref()
+                .is_some_and(|m| hits(Slot::Weights, &**m))
+    }
+
+    /// Binds user memory to input `i` (`rknn_set_io_mem`). The memory must
+    /// hold the data in `format` (and at least `native_size` bytes when
+    /// the format is the native one). When the format is exactly the
+    /// executor's tensor, the executor reads the memory in place;
+    /// otherwise each run converts it into the context's input buffer.
+    pub fn bind_input(
+        &mut self,
+        i: usize,
+        mem: Arc<dyn UserMemory>,
+        format: IoFormat,
+        native_size: Option<usize>,
+    ) -> Result<()> {
+        self.require_memory("rknn_set_io_mem")?;
+        self.check_path(IoPath::ZeroCopy, "rknn_set_io_mem")?;
+        let what = format!("input {i}");
+        let info = self
+            .input_info(i)
+            .cloned()
+            .ok_or_else(|| Error::new(ErrorKind::InputInvalid, format!("{what} out of range")))?;
+        if self.overlaps_binding(&*mem, Slot::Input(i)) {
+            return Err(Error::new(
+                ErrorKind::ParamInvalid,
+                format!("{what}: the memory overlaps memory already set on another input, output, weights or internal memory of this context"),
+            ));
+        }
+        let pre = self
+            .model
+            .meta
+            .preprocess
+            .get(i)
+            .cloned()
+            .unwrap_or_default();
+        let b = bindings::bind_input(mem, format, &info, &pre, &what, native_size)?;
+        if b.in_place {
+            self.inputs[i] = None;
+        } else {
+            let buf = match &mut self.inputs[i] {
+                Some(buf) => buf,
+                slot => slot.insert(self.device.alloc(info.bytes())?),
+            };
+            // Validate the conversion once now: an unsupported type or
+            // layout pair fails here, not in every run.
+            convert_bound_input(&b, &pre, &info, buf)?;
+        }
+        self.path = IoPath::ZeroCopy;
+        self.in_bind[i] = Some(b);
+        Ok(())
+    }
+
+    /// Binds user memory to output `j` (`rknn_set_io_mem`): written in
+    /// place by the executor when `format` is exactly its tensor,
+    /// converted after every run otherwise.
+    pub fn bind_output(
+        &mut self,
+        j: usize,
+        mem: Arc<dyn UserMemory>,
+        format: IoFormat,
+        native_size: Option<usize>,
+    ) -> Result<()> {
+        self.require_memory("rknn_set_io_mem")?;
+        self.check_path(IoPath::ZeroCopy, "rknn_set_io_mem")?;
+        let what = format!("output {j}");
+        let g = &self.model.meta.graph;
+        let t = *g
+            .outputs
+            .get(j)
+            .ok_or_else(|| Error::new(ErrorKind::OutputInvalid, format!("{what} out of range")))?;
+        let info = g.tensors[t].clone();
+        let direct = self.plan.locations[t] == Location::Output(j);
+        if self.overlaps_binding(&*mem, Slot::Output(j)) {
+            return Err(Error::new(
+                ErrorKind::ParamInvalid,
+                format!("{what}: the memory overlaps memory already set on another input, output, weights or internal memory of this context"),
+            ));
+        }
+        let b = bindings::bind_output(mem, format, &info, &what, native_size, direct)?;
+        if b.in_place {
+            self.outputs[j] = None;
+        } else if self.outputs[j].is_none() {
+            self.outputs[j] = Some(self.device.alloc(info.bytes())?);
+        }
+        self.path = IoPath::ZeroCopy;
+        self.out_bind[j] = Some(b);
+        Ok(())
+    }
+
+    /// Gives the weights memory (`rknn_set_weight_mem`, needs
+    /// `RKNN_FLAG_MEM_ALLOC_OUTSIDE`): the weights are copied into it once
+    /// and read from it by every run.
+    pub fn set_weight_memory(&mut self, mem: Arc<dyn UserMemory>) -> Result<()> {
+        self.require_memory("rknn_set_weight_mem")?;
+        if self.flags & FLAG_MEM_ALLOC_OUTSIDE == 0 {
+            return Err(Error::new(
+                ErrorKind::Fail,
+                "weights memory can only be given to a context created with RKNN_FLAG_MEM_ALLOC_OUTSIDE",
+            ));
+        }
+        let w = self.model.weights();
+        bindings::check_size(&*mem, w.len(), "weights", ErrorKind::ParamInvalid)?;
+        if self.overlaps_binding(&*mem, Slot::Weights) {
+            return Err(Error::new(
+                ErrorKind::ParamInvalid,
+                "weights: the memory overlaps input, output or internal memory of this context",
+            ));
+        }
+        let dst = mem.buffer().as_ptr();
+        // SAFETY: the memory holds at least `w.len()` bytes (checked above)
+        // and is not the model's own bytes (those are immutable here and
+        // live in another buffer or mapping); the caller holds the context
+        // exclusively and, per the API contract, does not touch memory
+        // while lending it to a call.
+        unsafe { std::ptr::copy_nonoverlapping(w.as_ptr(), dst, w.len()) };
+        self.weights = Some(mem);
+        Ok(())
+    }
+
+    /// Gives the internal (intermediate) memory (`rknn_set_internal_mem`):
+    /// at least `total_internal_size` bytes. Replaces the context's own
+    /// arena; contexts sharing the same memory run one at a time.
+    pub fn set_internal_memory(&mut self, mem: Arc<dyn UserMemory>) -> Result<()> {
+        self.require_memory("rknn_set_internal_mem")?;
+        bindings::check_size(
+            &*mem,
+            self.plan.arena_size,
+            "internal memory (total_internal_size of RKNN_QUERY_MEM_SIZE)",
+            ErrorKind::ParamInvalid,
+        )?;
+        if self.overlaps_binding(&*mem, Slot::Internal) {
+            return Err(Error::new(
+                ErrorKind::ParamInvalid,
+                "internal memory overlaps input, output or weights memory of this context",
+            ));
+        }
+        self.internal = Some(InternalMem::new(mem));
+        self.arena = None;
+        Ok(())
+    }
+
+    /// Whether every memory a run needs is there; the error says what is
+    /// missing.
+    fn check_ready(&self) -> Result<()> {
+        let missing = |m: String| Err(Error::new(ErrorKind::Fail, m));
+        if self.weights.is_none()
+            && self.flags & FLAG_MEM_ALLOC_OUTSIDE != 0
+            && !self.model.weights().is_empty()
+        {
+            return missing("weights memory is not set: the context was created with RKNN_FLAG_MEM_ALLOC_OUTSIDE; call rknn_set_weight_mem first".into());
+        }
+        if self.arena_buffer().is_none() && self.plan.arena_size > 0 {
+            return missing(format!(
+                "internal memory is not set: the context was created with {}; call rknn_set_internal_mem with at least {} bytes first",
+                if self.flags & FLAG_MEM_ALLOC_OUTSIDE != 0 {
+                    "RKNN_FLAG_MEM_ALLOC_OUTSIDE"
+                } else {
+                    "RKNN_FLAG_INTERNAL_ALLOC_OUTSIDE"
+                },
+                self.plan.arena_size
+            ));
+        }
+        for i in 0..self.n_inputs() {
+            if self.input_buffer(i).is_none() {
+                return missing(format!("input {i} has no memory: set it with rknn_set_io_mem (RKNN_FLAG_MEM_ALLOC_OUTSIDE)"));
+            }
+        }
+        for j in 0..self.n_outputs() {
+            if self.output_buffer(j).is_none() {
+                return missing(format!("output {j} has no memory: set it with rknn_set_io_mem (RKNN_FLAG_MEM_ALLOC_OUTSIDE)"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the model once: bound inputs are synced and converted (unless
+    /// read in place), the graph runs, bound outputs are converted (unless
+    /// written in place) and synced.
     pub fn run(&mut self) -> Result<()> {
         self.require_memory("rknn_run")?;
-        if let Some(i) = self.inputs_set.iter().position(|s| !s) {
-            tracing::warn!("rknn_run: input {i} was never set; its buffer holds zeros");
+        self.check_ready()?;
+        let mut stats = RunStats::default();
+        let flush_in = self.flags & FLAG_DISABLE_FLUSH_INPUT == 0;
+        let flush_out = self.flags & FLAG_DISABLE_FLUSH_OUTPUT == 0;
+        for i in 0..self.n_inputs() {
+            let Some(b) = self.in_bind[i].clone() else {
+                if !self.inputs_set[i] {
+                    tracing::warn!("rknn_run: input {i} was never set; its buffer holds zeros");
+                }
+                continue;
+            };
+            if flush_in {
+                sync(&*b.mem, b.bytes, SyncDir::ToDevice)?;
+                stats.syncs += 1;
+            }
+            if !b.in_place {
+                let info = self.input_info(i).cloned().ok_or_else(|| {
+                    Error::new(ErrorKind::InputInvalid, format!("input {i} out of range"))
+                })?;
+                let pre = self
+                    .model
+                    .meta
+                    .preprocess
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_default();
+                let buf = self.inputs[i].as_mut().ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Fail,
+                        format!("input {i} has no conversion buffer"),
+                    )
+                })?;
+                stats.bytes_copied += convert_bound_input(&b, &pre, &info, buf)? as u64;
+            }
         }
-        let region = |b: &mut Buffer| Region {
-            ptr: b.as_ptr(),
-            len: b.size(),
-        };
-        let arena = match self.arena.as_mut() {
-            Some(a) => region(a),
-            None => return Err(Error::new(ErrorKind::Fail, "no arena")),
-        };
-        let inputs: Vec<Region> = self.inputs.iter_mut().map(region).collect();
-        let outputs: Vec<Region> = self.outputs.iter_mut().map(region).collect();
+        let region_of = |b: Option<&Buffer>| b.map_or_else(empty_region, bindings::region);
+        let arena = region_of(self.arena_buffer());
+        let inputs: Vec<Region> = (0..self.n_inputs())
+            .map(|i| region_of(self.input_buffer(i)))
+            .collect();
+        let outputs: Vec<Region> = (0..self.n_outputs())
+            .map(|j| region_of(self.output_buffer(j)))
+            .collect();
+        let lock = self.internal.as_ref().map(|m| m.lock.clone());
+        let guard = lock
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()));
+        let collect = self.collects_perf();
+        let mut nodes = std::mem::take(&mut self.perf.nodes);
         let mem = Memory {
             arena,
             inputs: &inputs,
             outputs: &outputs,
-            weights: self.model.weights(),
+            weights: self.weight_bytes(),
         };
-        let collect = self.collects_perf();
         let start = Instant::now();
         let result = exec::run(
             &self.model.meta.graph,
             &self.plan,
             &mem,
-            collect.then_some(&mut self.perf.nodes),
+            collect.then_some(&mut nodes),
         );
-        self.perf.run = start.elapsed();
+        let elapsed = start.elapsed();
+        drop(guard);
+        self.perf.run = elapsed;
+        self.perf.nodes = nodes;
         result?;
         self.has_run = true;
+        for j in 0..self.n_outputs() {
+            let Some(b) = self.out_bind[j].clone() else {
+                continue;
+            };
+            if !b.in_place {
+                let info = self.output_info(j).cloned().ok_or_else(|| {
+                    Error::new(ErrorKind::OutputInvalid, format!("output {j} out of range"))
+                })?;
+                let src = self.output_bytes(j)?;
+                let dst = b.mem.buffer();
+                if dst.size() < b.bytes {
+                    return Err(Error::new(
+                        ErrorKind::Fail,
+                        format!("output {j}: memory shrank"),
+                    ));
+                }
+                // SAFETY: the memory holds `b.bytes` bytes (checked at bind
+                // and just above) and overlaps none of the context's own
+                // buffers nor other bound memory (checked at bind), so it
+                // does not alias `src`; the context is held exclusively
+                // and the user does not touch memory lent to a run.
+                let out = unsafe { std::slice::from_raw_parts_mut(dst.as_ptr(), b.bytes) };
+                let n = io::convert_output_to(src, &info, b.format.dtype, b.format.layout, out)
+                    .map_err(|e| {
+                        Error::new(ErrorKind::OutputInvalid, format!("output {j}: {e}"))
+                    })?;
+                stats.bytes_copied += n as u64;
+            }
+            if flush_out {
+                sync(&*b.mem, b.bytes, SyncDir::FromDevice)?;
+                stats.syncs += 1;
+            }
+        }
+        self.stats = stats;
         Ok(())
     }
+}
+
+/// Converts bound input memory into the context's buffer `dst`.
+fn convert_bound_input(
+    b: &IoBinding,
+    pre: &crate::model::InputPreprocess,
+    info: &TensorInfo,
+    dst: &mut Buffer,
+) -> Result<usize> {
+    let data =
+        b.mem.buffer().as_slice().get(..b.bytes).ok_or_else(|| {
+            Error::new(ErrorKind::InputInvalid, "bound input memory is too small")
+        })?;
+    let src = io::InputBuf {
+        data,
+        dtype: b.format.dtype,
+        layout: b.format.layout,
+        pass_through: b.format.pass_through,
+    };
+    let out = dst
+        .as_mut_slice()
+        .get_mut(..info.bytes())
+        .ok_or_else(|| Error::new(ErrorKind::Fail, "input buffer is too small"))?;
+    io::convert_input(&src, pre, info, io::LayoutSpec::NCHW, out).map_err(|e| {
+        Error::new(
+            ErrorKind::InputInvalid,
+            format!("input '{}': {e}", info.name),
+        )
+    })
+}
+
+fn sync(mem: &dyn UserMemory, bytes: usize, dir: SyncDir) -> Result<()> {
+    mem.device()
+        .sync(mem.buffer(), 0, bytes.min(mem.buffer().size()), dir)
+        .map_err(Error::from)
 }

@@ -2,6 +2,7 @@
 //! and the kernels and devices.
 
 pub mod attrs;
+pub mod bindings;
 pub mod context;
 pub mod error;
 pub mod exec;

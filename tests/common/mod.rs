@@ -119,3 +119,106 @@ pub fn three_output_model() -> Vec<u8> {
     }
     rknnrt::model::write(&meta(g, ""), &[])
 }
+
+/// Appends `bytes` to a weights section at the next 64-byte boundary and
+/// returns its storage.
+fn push_weight(weights: &mut Vec<u8>, bytes: &[u8]) -> Storage {
+    let offset = weights.len().next_multiple_of(64);
+    weights.resize(offset, 0);
+    weights.extend_from_slice(bytes);
+    Storage::Weight {
+        offset: offset as u64,
+        len: bytes.len() as u64,
+    }
+}
+
+fn conv1x1(name: &str, inputs: Vec<usize>, out: usize, relu: bool) -> Node {
+    Node {
+        name: name.into(),
+        op: Op::Conv {
+            window: Window {
+                kernel: [1, 1],
+                stride: [1, 1],
+                pads: [0; 4],
+                dilation: [1, 1],
+            },
+            group: 1,
+            activation: relu.then_some(Activation::Relu),
+        },
+        inputs,
+        outputs: vec![out],
+        target: Target::Npu,
+    }
+}
+
+/// A two-layer model with weights and an intermediate tensor in the
+/// internal arena, for the zero-copy tests: x [1,3,h,w] -> 1x1 Conv
+/// (3->4, bias, Relu) -> t -> 1x1 Conv (4->2, bias) -> y, with mean/std on
+/// the input. `int8`: int8 tensors (per-channel weights, int32 biases),
+/// else f32. `seed` varies the weights, so two models differ.
+pub fn conv_chain_model(h: usize, w: usize, seed: u32, int8: bool) -> Vec<u8> {
+    let mut g = Graph::default();
+    let mut weights = Vec::new();
+    let dt = if int8 { DType::I8 } else { DType::F32 };
+    let act = |g: &mut Graph, name: &str, c: usize, scale: f32, zp: i32| {
+        let mut t = TensorInfo::activation(name, vec![1, c, h, w], dt);
+        if int8 {
+            t.quant = Some(Quant::per_tensor(scale, zp));
+        }
+        g.add_tensor(t)
+    };
+    let x = act(&mut g, "x", 3, 1.0 / 32.0, 0);
+    let t = act(&mut g, "t", 4, 1.0 / 16.0, -128);
+    let y = act(&mut g, "y", 2, 1.0 / 8.0, 5);
+    g.inputs.push(x);
+    g.outputs.push(y);
+    let mut layer = |g: &mut Graph, name: &str, cin: usize, cout: usize, in_scale: f32| {
+        let vals: Vec<i32> = (0..cin * cout)
+            .map(|i| ((i as u32 * 7 + seed * 13) % 17) as i32 - 8)
+            .collect();
+        let bias: Vec<i32> = (0..cout)
+            .map(|i| ((i as u32 * 5 + seed) % 9) as i32 - 4)
+            .collect();
+        let mut wt = TensorInfo::activation(format!("{name}_w"), vec![cout, cin, 1, 1], dt);
+        let mut bt = TensorInfo::activation(
+            format!("{name}_b"),
+            vec![cout],
+            if int8 { DType::I32 } else { DType::F32 },
+        );
+        if int8 {
+            let ws: Vec<f32> = (0..cout).map(|c| 0.05 + 0.01 * c as f32).collect();
+            wt.quant = Some(Quant::per_channel(ws.clone(), vec![0; cout], 0));
+            bt.quant = Some(Quant::per_channel(
+                ws.iter().map(|s| s * in_scale).collect(),
+                vec![0; cout],
+                0,
+            ));
+            let wb: Vec<u8> = vals.iter().map(|&v| (v * 10) as i8 as u8).collect();
+            wt.storage = push_weight(&mut weights, &wb);
+            let bb: Vec<u8> = bias.iter().flat_map(|&v| (v * 40).to_le_bytes()).collect();
+            bt.storage = push_weight(&mut weights, &bb);
+        } else {
+            let wb: Vec<u8> = vals
+                .iter()
+                .flat_map(|&v| (v as f32 * 0.125).to_le_bytes())
+                .collect();
+            wt.storage = push_weight(&mut weights, &wb);
+            let bb: Vec<u8> = bias
+                .iter()
+                .flat_map(|&v| (v as f32 * 0.25).to_le_bytes())
+                .collect();
+            bt.storage = push_weight(&mut weights, &bb);
+        }
+        (g.add_tensor(wt), g.add_tensor(bt))
+    };
+    let (w1, b1) = layer(&mut g, "conv1", 3, 4, 1.0 / 32.0);
+    let (w2, b2) = layer(&mut g, "conv2", 4, 2, 1.0 / 16.0);
+    g.add_node(conv1x1("conv1", vec![x, w1, b1], t, true));
+    g.add_node(conv1x1("conv2", vec![t, w2, b2], y, false));
+    let mut m = meta(g, "conv chain");
+    m.preprocess[0] = InputPreprocess {
+        mean: vec![10.0, 20.0, 30.0],
+        std: vec![64.0, 32.0, 16.0],
+    };
+    rknnrt::model::write(&m, &weights)
+}

@@ -70,6 +70,46 @@ pub fn input_size(dst: &TensorInfo, dst_layout: LayoutSpec) -> IoResult<usize> {
         .bytes(dst.dtype.size())
 }
 
+/// Bytes a user buffer of `dtype` data laid out as `layout` must hold for
+/// the tensor `dst` (stride padding included). With `pass_through = 0`
+/// an NC1HWC2 layout is not accepted (see [`convert_input`]).
+pub fn source_size(
+    dst: &TensorInfo,
+    dtype: DType,
+    layout: LayoutSpec,
+    pass_through: bool,
+) -> IoResult<usize> {
+    maps(layout, pass_through, dst, LayoutSpec::NCHW)?
+        .sm
+        .bytes(dtype.size())
+}
+
+/// Whether [`convert_input`] from `dtype` data in `layout` into `dst` laid
+/// out as `dst_layout` would copy every byte unchanged to the same place:
+/// then the executor can read the user's buffer directly (zero-copy).
+/// That needs the model's type, the same element placement without
+/// padding, and no arithmetic (`pass_through`, or neither quantization
+/// nor a non-identity mean/std).
+pub fn reads_in_place(
+    dtype: DType,
+    layout: LayoutSpec,
+    pass_through: bool,
+    pre: &InputPreprocess,
+    dst: &TensorInfo,
+    dst_layout: LayoutSpec,
+) -> IoResult<bool> {
+    let Maps { sm, dm, image } = maps(layout, pass_through, dst, dst_layout)?;
+    if dtype != dst.dtype || !sm.same_as(&dm) || !dm.is_dense() {
+        return Ok(false);
+    }
+    if pass_through {
+        return Ok(true);
+    }
+    let c = if image { sm.dims().c } else { 1 };
+    let identity = !image || mean_std(pre, c)?.iter().all(|&(m, s)| m == 0.0 && s == 1.0);
+    Ok(dst.quant.is_none() && identity)
+}
+
 /// The byte pattern of one padding element of `info`: the zero point for
 /// per-tensor quantized int8/uint8, zero otherwise.
 pub(crate) fn pad_bytes(info: &TensorInfo) -> Vec<u8> {
@@ -154,6 +194,21 @@ fn quant_params(dst: &TensorInfo, c: usize, image: bool) -> IoResult<Vec<(f32, i
         .collect()
 }
 
+/// Converts one user input into the executor's tensor (see
+/// [`convert_input_inner`] below for the rules) and adds the bytes written
+/// to [`super::copied_bytes`].
+pub fn convert_input(
+    src: &InputBuf,
+    pre: &InputPreprocess,
+    dst: &TensorInfo,
+    dst_layout: LayoutSpec,
+    out: &mut [u8],
+) -> IoResult<usize> {
+    let n = convert_input_inner(src, pre, dst, dst_layout, out)?;
+    super::count_copied(n);
+    Ok(n)
+}
+
 /// Converts one user input into the executor's tensor `dst` laid out as
 /// `dst_layout` (NCHW for the CPU executor; NHWC or NC1HWC2 for native
 /// buffers), writing into `out`. Returns the bytes written.
@@ -164,7 +219,7 @@ fn quant_params(dst: &TensorInfo, c: usize, image: bool) -> IoResult<Vec<(f32, i
 /// ranks), then is quantized (`kernels::quant::quantize_i8` for int8) or
 /// rounded to f16. Padding (stride pixels, NC1HWC2 channels past `C`)
 /// receives the zero point (quantized) or zero.
-pub fn convert_input(
+fn convert_input_inner(
     src: &InputBuf,
     pre: &InputPreprocess,
     dst: &TensorInfo,

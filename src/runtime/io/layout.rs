@@ -245,7 +245,7 @@ impl Map {
     }
 
     /// True when the buffer has no padding elements.
-    fn is_dense(&self) -> bool {
+    pub(crate) fn is_dense(&self) -> bool {
         match self.kind {
             MapKind::Nchw => true,
             MapKind::Nhwc => self.ws == self.d.w,

@@ -19,12 +19,27 @@ mod layout;
 mod output;
 mod simd;
 
-pub use input::{convert_input, input_size, InputBuf};
+pub use input::{convert_input, input_size, reads_in_place, source_size, InputBuf};
 pub use layout::{
     native_input_attr, native_nhwc_output_attr, native_output_attr, pack_nc1hwc2, unpack_nc1hwc2,
     Dims4, LayoutSpec, NativeAttr,
 };
-pub use output::{convert_output, convert_output_to, output_size};
+pub use output::{convert_output, convert_output_to, output_size, output_size_to, writes_in_place};
+
+static COPIED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Total bytes written by [`convert_input`] and [`convert_output_to`]
+/// (and so [`convert_output`]) in this process since it started: every
+/// copy the runtime makes of input or output data goes through them. A
+/// measurement aid (`examples/bench_zero_copy.rs`); one relaxed atomic
+/// add per conversion.
+pub fn copied_bytes() -> u64 {
+    COPIED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn count_copied(n: usize) {
+    COPIED.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// Why a conversion was refused. Nothing is written to the destination
 /// when an error is returned.

@@ -85,13 +85,68 @@ fn chans(info: &TensorInfo, c: usize) -> IoResult<Vec<Chan>> {
         .collect())
 }
 
+/// Converts the executor's output tensor (see [`convert_output_to_inner`]
+/// below for the rules) and adds the bytes written to
+/// [`super::copied_bytes`].
+pub fn convert_output_to(
+    src: &[u8],
+    info: &TensorInfo,
+    dst_type: DType,
+    dst_layout: LayoutSpec,
+    dst: &mut [u8],
+) -> IoResult<usize> {
+    let n = convert_output_to_inner(src, info, dst_type, dst_layout, dst)?;
+    super::count_copied(n);
+    Ok(n)
+}
+
+/// Bytes [`convert_output_to`] writes for `info` as `dst_type` in
+/// `dst_layout` (padding included).
+pub fn output_size_to(
+    info: &TensorInfo,
+    dst_type: DType,
+    dst_layout: LayoutSpec,
+) -> IoResult<usize> {
+    dst_map(info, dst_layout)?.bytes(dst_type.size())
+}
+
+/// Whether [`convert_output_to`] into `dst_type` / `dst_layout` would
+/// copy every byte unchanged to the same place: then the executor can
+/// write the user's buffer directly (zero-copy).
+pub fn writes_in_place(
+    info: &TensorInfo,
+    dst_type: DType,
+    dst_layout: LayoutSpec,
+) -> IoResult<bool> {
+    if dst_type != info.dtype {
+        return Ok(false);
+    }
+    let dm = dst_map(info, dst_layout)?;
+    let sm = match Dims4::from_info(info) {
+        Some(d) => Map::image(LayoutSpec::UNDEFINED, d, info.layout)?,
+        None => Map::flat(info.elems()),
+    };
+    Ok(sm.same_as(&dm) && dm.is_dense())
+}
+
+fn dst_map(info: &TensorInfo, dst_layout: LayoutSpec) -> IoResult<Map> {
+    match Dims4::from_info(info) {
+        Some(d) => Map::image(dst_layout, d, info.layout),
+        None if dst_layout.layout == Layout::Nc1hwc2 => Err(IoError::Unsupported(format!(
+            "NC1HWC2 needs a 4-D NCHW/NHWC tensor, '{}' has shape {:?}",
+            info.name, info.shape
+        ))),
+        None => Ok(Map::flat(info.elems())),
+    }
+}
+
 /// Converts the executor's output tensor `src` (`info`, model order) into
 /// `dst_type` laid out as `dst_layout` (`Undefined`: model order; 4-D
 /// tensors may also go to NCHW, NHWC with stride, or NC1HWC2). `dst_type`
 /// is the model's type (layout change only), F32 or F16 (dequantized).
 /// Padding receives the zero point (same type) or zero. Returns the bytes
 /// written.
-pub fn convert_output_to(
+fn convert_output_to_inner(
     src: &[u8],
     info: &TensorInfo,
     dst_type: DType,
