@@ -213,12 +213,17 @@ fn set_io_mem_relays_the_data_when_called() {
     assert_eq!(s.set(am, 'A'), RKNN_SUCC);
     assert_eq!(s.run(), RKNN_SUCC);
     assert_eq!(i32s(&Session::bytes(cm), m * n), naive_i8(&a2, &b, m, k, n));
-    // Memory set on the context cannot be destroyed while set.
+    // Memory still set may be destroyed (the vendor demo frees memory
+    // before the context); the context keeps the bytes alive but refuses
+    // to write a destroyed C.
+    s.mems.retain(|&x| x != cm);
     // SAFETY: a live context and memory.
-    assert_eq!(
-        unsafe { rknn_destroy_mem(s.ctx, am) },
-        RKNN_ERR_PARAM_INVALID
-    );
+    assert_eq!(unsafe { rknn_destroy_mem(s.ctx, cm) }, RKNN_SUCC);
+    assert_eq!(s.run(), RKNN_ERR_FAIL, "C was destroyed");
+    assert_eq!(s.set(bm, 'B'), RKNN_SUCC);
+    let cm2 = s.mem(s.io.C.size as usize, &[]);
+    assert_eq!(s.set(cm2, 'C'), RKNN_SUCC);
+    assert_eq!(s.run(), RKNN_SUCC, "new C memory");
 }
 
 #[test]

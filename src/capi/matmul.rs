@@ -350,6 +350,12 @@ pub unsafe extern "C" fn rknn_matmul_run(ctx: rknn_matmul_ctx) -> c_int {
                     "C is not set for the current shape: call rknn_matmul_set_io_mem for C first",
                 )
             })?;
+            if c.destroyed.load(std::sync::atomic::Ordering::Acquire) {
+                return Err(ApiError::new(
+                    RKNN_ERR_FAIL,
+                    "the memory set for C was destroyed with rknn_destroy_mem while still set; set new memory first",
+                ));
+            }
             // SAFETY: the buffer is live while `c` (an Arc of its object)
             // is held, `size()` bytes long, and no Rust reference to these
             // bytes exists during the call: A and B were copied out at

@@ -4,11 +4,15 @@
 //! instead of dereferenced.
 //!
 //! Ownership: the table holds one `Arc` per object; whoever uses the memory
-//! (a context it is set on, a matmul context) holds another clone. An object
-//! whose `Arc` is shared cannot be destroyed: destroying memory that is
-//! still set on a context is an error, not a dangling pointer.
+//! (a context it is set on, a matmul context) holds another clone.
+//! Destroying an object frees its C struct at once and its memory with the
+//! last `Arc`; a holder sees [`MemObject::destroyed`] and refuses to run on
+//! it, so destroying memory still set on a context never leaves a dangling
+//! pointer, and the vendor's cleanup order (memory, then context) frees
+//! everything.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::guard::ApiError;
@@ -24,6 +28,8 @@ pub struct MemObject {
     pub device: Arc<dyn Device>,
     /// The context it was created on (0: none).
     pub ctx: rknn_context,
+    /// Set by `rknn_destroy_mem` when a context still held the memory.
+    pub destroyed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -46,6 +52,10 @@ impl crate::runtime::bindings::UserMemory for MemObject {
 
     fn device(&self) -> &dyn Device {
         &*self.device
+    }
+
+    fn destroyed(&self) -> bool {
+        self.destroyed.load(Ordering::Acquire)
     }
 }
 
@@ -105,8 +115,11 @@ pub fn containing(addr: usize, len: usize) -> Option<Arc<MemObject>> {
         .cloned()
 }
 
-/// Unregisters `ptr`, frees its C struct and, once no user remains, the
-/// memory. Fails while a context still uses the memory.
+/// Unregisters `ptr` and frees its C struct. The memory itself is freed
+/// when its last user lets go: at once, or — when a context still has it
+/// set (the vendor examples destroy memory before the context) — when that
+/// context is destroyed or given other memory; until then runs of that
+/// context refuse the destroyed memory.
 // The pointer is only dereferenced after it was found in the table, which
 // holds exactly the pointers `register` made.
 #[allow(clippy::not_unsafe_ptr_arg_deref)]
@@ -117,10 +130,10 @@ pub fn destroy(ptr: *mut rknn_tensor_mem) -> Result<(), ApiError> {
     let mut t = table();
     let obj = t.live.get(&(ptr as usize)).ok_or_else(|| unknown(ptr))?;
     if Arc::strong_count(obj) > 1 {
-        return Err(ApiError::new(
-            RKNN_ERR_PARAM_INVALID,
-            format!("rknn_tensor_mem {ptr:p} is still set on a context; destroy the context or set other memory first"),
-        ));
+        obj.destroyed.store(true, Ordering::Release);
+        tracing::debug!(
+            "rknn_tensor_mem {ptr:p} destroyed while still set; its memory is freed with the context that holds it"
+        );
     }
     t.live.remove(&(ptr as usize));
     drop(t);

@@ -63,6 +63,7 @@ pub unsafe extern "C" fn rknn_create_mem(ctx: rknn_context, size: u32) -> *mut r
             buffer,
             device,
             ctx,
+            destroyed: Default::default(),
         };
         Ok(mem_table::register(
             obj,
@@ -161,6 +162,7 @@ pub unsafe extern "C" fn rknn_create_mem2(
             buffer,
             device,
             ctx,
+            destroyed: Default::default(),
         };
         Ok(mem_table::register(
             obj,
@@ -233,6 +235,7 @@ pub unsafe extern "C" fn rknn_create_mem_from_fd(
             buffer,
             device,
             ctx,
+            destroyed: Default::default(),
         };
         Ok(mem_table::register_described(obj, desc))
     })
@@ -283,6 +286,7 @@ pub unsafe extern "C" fn rknn_create_mem_from_phys(
             buffer,
             device,
             ctx,
+            destroyed: Default::default(),
         };
         Ok(mem_table::register_described(obj, desc))
     })

@@ -3,8 +3,9 @@
 //! given from outside, and the model buffer itself.
 //!
 //! The runtime does not know the C `rknn_tensor_mem` objects; it sees them
-//! through [`UserMemory`], held by `Arc`, so memory stays alive (and its C
-//! object cannot be destroyed) while a context uses it.
+//! through [`UserMemory`], held by `Arc`, so memory stays alive while a
+//! context uses it, even after the user destroyed its C object (then runs
+//! refuse it: [`UserMemory::destroyed`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -24,6 +25,11 @@ pub trait UserMemory: Send + Sync + std::fmt::Debug {
     fn buffer(&self) -> &Buffer;
     /// The device that made or imported it (for cache maintenance).
     fn device(&self) -> &dyn Device;
+    /// The user destroyed the object (`rknn_destroy_mem`) while a context
+    /// still held it: the bytes stay valid, but a run must not use them.
+    fn destroyed(&self) -> bool {
+        false
+    }
 }
 
 /// The data format of bound IO memory, from the user's `rknn_tensor_attr`.

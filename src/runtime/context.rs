@@ -674,6 +674,25 @@ impl Context {
                 self.plan.arena_size
             ));
         }
+        let gone = |m: &Option<IoBinding>| m.as_ref().is_some_and(|b| b.mem.destroyed());
+        let destroyed = |what: String| {
+            Err(Error::new(
+                ErrorKind::Fail,
+                format!("{what} was destroyed with rknn_destroy_mem while still set; set new memory with rknn_set_io_mem"),
+            ))
+        };
+        if let Some(i) = self.in_bind.iter().position(gone) {
+            return destroyed(format!("the memory set for input {i}"));
+        }
+        if let Some(j) = self.out_bind.iter().position(gone) {
+            return destroyed(format!("the memory set for output {j}"));
+        }
+        if self.weights.as_ref().is_some_and(|m| m.destroyed()) {
+            return destroyed("the weight memory".into());
+        }
+        if self.internal.as_ref().is_some_and(|m| m.mem.destroyed()) {
+            return destroyed("the internal memory".into());
+        }
         for i in 0..self.n_inputs() {
             if self.input_buffer(i).is_none() {
                 return missing(format!("input {i} has no memory: set it with rknn_set_io_mem (RKNN_FLAG_MEM_ALLOC_OUTSIDE)"));
