@@ -106,13 +106,9 @@ mod tests {
 
     #[test]
     fn int_functions_fail_with_rknn_err_fail() {
-        let mut mem = rknn_tensor_mem::default();
         let mut attr = rknn_tensor_attr::default();
         let mut op = rknn_custom_op::default();
-        let (m, a) = (
-            &mut mem as *mut rknn_tensor_mem,
-            &mut attr as *mut rknn_tensor_attr,
-        );
+        let a = &mut attr as *mut rknn_tensor_attr;
         // SAFETY: the functions never dereference their arguments.
         let codes = unsafe {
             [
