@@ -81,17 +81,19 @@ int main(int argc, char **argv)
     int failed = want_size != out_bytes ||
                  zc_compare("memory allocated outside", out_mem->virt_addr, want, want_size);
 
-    /* Memory in use cannot be destroyed; after rknn_destroy it can. */
-    if (rknn_destroy_mem(ctx, weights) == RKNN_SUCC) {
-        fprintf(stderr, "weights memory in use was destroyed\n");
+    /* The vendor's cleanup order: memory first, then the context. Memory
+       destroyed while still set is freed with the context; until then runs
+       refuse it. */
+    CHECK(rknn_destroy_mem(ctx, weights));
+    if (rknn_run(ctx, NULL) == RKNN_SUCC) {
+        fprintf(stderr, "a run used destroyed weights memory\n");
         failed = 1;
     }
+    CHECK(rknn_destroy_mem(ctx, internal));
+    CHECK(rknn_destroy_mem(ctx, in_mem));
+    CHECK(rknn_destroy_mem(ctx, out_mem));
+    CHECK(rknn_destroy_mem(ctx, model));
     CHECK(rknn_destroy(ctx));
-    CHECK(rknn_destroy_mem(0, weights));
-    CHECK(rknn_destroy_mem(0, internal));
-    CHECK(rknn_destroy_mem(0, in_mem));
-    CHECK(rknn_destroy_mem(0, out_mem));
-    CHECK(rknn_destroy_mem(0, model));
     free(want);
     free(img);
     return failed;

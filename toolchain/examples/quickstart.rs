@@ -1,19 +1,26 @@
-//! Quickstart: build a small int8 CNN with the model builder, write it to a
-//! `.rknn` file, then run it through the RKNN C API exactly as a C program
-//! would (the `extern "C"` functions of `librknnrt`, called from Rust).
+//! Quickstart: convert an ONNX model (a MobileNetV2-style network shipped
+//! with the tests) to an int8 `.rknn` file, calibrating on its dataset, then
+//! run it through the RKNN C API exactly as a C program would (the
+//! `extern "C"` functions of `librknnrt`, called from Rust) and compare the
+//! result with onnxruntime's output for the same input.
 //!
 //! ```text
 //! cargo run -p rknn-toolchain --example quickstart [model.rknn]
 //! ```
 //!
 //! Without an argument the model is written to the system temp directory.
+//! The same conversion on the command line:
+//! `rknn-convert build toolchain/tests/models/mobilenet_v2/model.onnx -t rk3588
+//! --dataset toolchain/tests/models/mobilenet_v2/dataset.txt -o model.rknn`.
 
 use std::ffi::{c_void, CStr, CString};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use rknn_toolchain::quantize::{quantize_int8, QuantConfig};
-use rknn_toolchain::{ConvParams, ModelBuilder, PoolParams, Weights};
+use rknn_toolchain::calibrate::Algorithm;
+use rknn_toolchain::cli::pipeline::{convert, Plan, Precision};
+use rknn_toolchain::npy::NpyArray;
+use rknn_toolchain::quantize::WeightGranularity;
 use rknnrt::abi::*;
 use rknnrt::capi::general::{
     rknn_destroy, rknn_init, rknn_inputs_set, rknn_outputs_get, rknn_outputs_release, rknn_query,
@@ -21,68 +28,61 @@ use rknnrt::capi::general::{
 };
 use rknnrt::platform::Platform;
 
-const H: usize = 32;
-const W: usize = 32;
-const CLASSES: usize = 10;
-
-/// Deterministic pseudo-random weights in [-scale, scale].
-fn weights(shape: &[usize], seed: u32, scale: f32) -> Weights {
-    let n: usize = shape.iter().product();
-    let mut s = seed.wrapping_mul(0x9e37_79b9) | 1;
-    let data = (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            ((s % 2001) as f32 / 1000.0 - 1.0) * scale
-        })
-        .collect();
-    Weights::new(shape, data).expect("shape and data agree")
+/// The example model, its calibration list and a test input with
+/// onnxruntime's output.
+fn model_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/models/mobilenet_v2")
 }
 
-/// Builds the float CNN and quantizes it to int8. The activation ranges
-/// are what a calibration run on typical images would report; here they
-/// are given by hand.
-fn build_model() -> Result<rknn_toolchain::BuiltModel, rknn_toolchain::BuildError> {
-    let mut b = ModelBuilder::new(Platform::Rk3588);
-    let x = b.input("images", &[1, 3, H, W])?;
-    // The runtime computes (pixel - mean) / std from uint8 input images.
-    b.mean_std(x, &[123.675, 116.28, 103.53], &[58.395, 57.12, 57.375])?;
-    let c1 = b.conv2d(
-        x,
-        weights(&[8, 3, 3, 3], 1, 0.4),
-        Some(vec![0.05; 8]),
-        ConvParams::default().pads(1).relu(),
-    )?;
-    let p1 = b.max_pool2d(c1, PoolParams::new(2))?;
-    let c2 = b.conv2d(
-        p1,
-        weights(&[16, 8, 3, 3], 2, 0.2),
-        Some(vec![0.0; 16]),
-        ConvParams::default().pads(1).stride(2).relu(),
-    )?;
-    let gap = b.global_avg_pool(c2)?;
-    let flat = b.flatten(gap, 1)?;
-    let fc = b.fully_connected(
-        flat,
-        weights(&[CLASSES, 16], 3, 0.5),
-        Some(vec![0.0; CLASSES]),
-        None,
-    )?;
-    let prob = b.softmax(fc, 1)?;
-    b.set_name(prob, "prob")?;
-    b.output(prob)?;
-    b.custom_string("quickstart: tiny int8 CNN, 10 classes")?;
+/// Converts the ONNX model to int8 (normal calibration, per-channel
+/// weights) and returns the `.rknn` bytes.
+fn convert_model() -> Result<Vec<u8>, rknn_toolchain::BuildError> {
+    let dir = model_dir();
+    let plan = Plan {
+        model: dir.join("model.onnx"),
+        platform: Platform::Rk3588,
+        input_shapes: Default::default(),
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+        mean: Vec::new(),
+        std: Vec::new(),
+        precision: Precision::Int8 {
+            dataset: dir.join("dataset.txt"),
+            algorithm: Algorithm::Normal,
+            method: WeightGranularity::PerChannel,
+            rgb2bgr: false,
+        },
+        custom_string: "rknnrt quickstart".into(),
+        progress: false,
+    };
+    let outcome = convert(&plan)?;
+    println!(
+        "converted {} in {:.2} s ({} nodes after the passes)",
+        plan.model.display(),
+        outcome.seconds,
+        outcome.passes.nodes_after
+    );
+    Ok(outcome.bytes)
+}
 
-    let float_model = b.build()?;
-    let cfg = QuantConfig::new()
-        .range(x, -2.2, 2.7)
-        .range(c1, 0.0, 4.0)
-        .range(c2, 0.0, 3.0)
-        .range(gap, 0.0, 1.5)
-        .range(fc, -3.0, 3.0)
-        .range(prob, 0.0, 1.0);
-    quantize_int8(&float_model, &cfg)
+/// Reads an `.npy` file of float32 values.
+fn read_f32(path: &Path) -> Result<Vec<f32>, String> {
+    let a = NpyArray::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if a.dtype != rknnrt::graph::DType::F32 {
+        return Err(format!("{}: expected float32 data", path.display()));
+    }
+    Ok(a.bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
+/// Cosine similarity of two vectors.
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+    let na: f64 = a.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb).max(f64::MIN_POSITIVE)
 }
 
 fn c_str(bytes: &[std::ffi::c_char]) -> String {
@@ -174,19 +174,6 @@ fn query_attr(
     Ok(attr)
 }
 
-/// A synthetic 32x32 RGB image (NHWC uint8): diagonal colour gradients.
-fn synthetic_image() -> Vec<u8> {
-    let mut img = Vec::with_capacity(H * W * 3);
-    for y in 0..H {
-        for x in 0..W {
-            img.push((x * 255 / (W - 1)) as u8);
-            img.push((y * 255 / (H - 1)) as u8);
-            img.push(((x + y) * 255 / (W + H - 2)) as u8);
-        }
-    }
-    img
-}
-
 fn run(path: &CStr) -> Result<(), String> {
     let mut ctx: rknn_context = 0;
     // SAFETY: `path` is a NUL-terminated string; size 0 tells rknn_init to
@@ -245,14 +232,16 @@ fn run_context(ctx: rknn_context) -> Result<(), String> {
         ));
     }
 
-    let mut image = synthetic_image();
+    let dir = model_dir();
+    let mut image = read_f32(&dir.join("test_0.npy"))?;
+    let expected = read_f32(&dir.join("test_0_out_0.npy"))?;
     let input = rknn_input {
         index: 0,
         buf: image.as_mut_ptr() as *mut c_void,
-        size: image.len() as u32,
+        size: (image.len() * std::mem::size_of::<f32>()) as u32,
         pass_through: 0,
-        r#type: RKNN_TENSOR_UINT8,
-        fmt: RKNN_TENSOR_NHWC,
+        r#type: RKNN_TENSOR_FLOAT32,
+        fmt: RKNN_TENSOR_NCHW,
     };
     let mut inputs = [input];
     // SAFETY: one valid rknn_input whose buffer (`image`) outlives the call.
@@ -293,6 +282,12 @@ fn run_context(ctx: rknn_context) -> Result<(), String> {
         // SAFETY: with want_float = 1 the runtime returned a buffer of
         // `size` bytes of float32, valid until rknn_outputs_release.
         let probs = unsafe { std::slice::from_raw_parts(out.buf as *const f32, n) };
+        if out.index == 0 {
+            println!(
+                "cosine vs onnxruntime (float32): {:.6}",
+                cosine(probs, &expected)
+            );
+        }
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
         println!("---- Top{} ----", order.len().min(5));
@@ -310,15 +305,15 @@ fn main() {
         Some(p) => PathBuf::from(p),
         None => std::env::temp_dir().join("rknn_quickstart.rknn"),
     };
-    let model = match build_model() {
-        Ok(m) => m,
+    let bytes = match convert_model() {
+        Ok(b) => b,
         Err(e) => {
-            eprintln!("building the model failed: {e}");
+            eprintln!("converting the model failed: {e}");
             std::process::exit(1);
         }
     };
-    if let Err(e) = model.save(&path) {
-        eprintln!("{e}");
+    if let Err(e) = std::fs::write(&path, &bytes) {
+        eprintln!("cannot write {}: {e}", path.display());
         std::process::exit(1);
     }
     println!("wrote {}", path.display());
