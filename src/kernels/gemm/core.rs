@@ -17,7 +17,7 @@ const MR: usize = 4;
 /// A strided read-only matrix view: element (i, j) is
 /// `data[i * rs + j * cs]`.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct MatRef<'a, T> {
+pub struct MatRef<'a, T> {
     /// Backing storage.
     pub data: &'a [T],
     /// Row stride.
@@ -28,7 +28,7 @@ pub(crate) struct MatRef<'a, T> {
 
 impl<'a, T: Copy> MatRef<'a, T> {
     /// A row-major matrix with `cols` columns.
-    pub(crate) fn row_major(data: &'a [T], cols: usize) -> Self {
+    pub fn row_major(data: &'a [T], cols: usize) -> Self {
         MatRef {
             data,
             rs: cols,
@@ -37,7 +37,7 @@ impl<'a, T: Copy> MatRef<'a, T> {
     }
 
     /// The transpose of a row-major matrix with `cols` columns (as stored).
-    pub(crate) fn transposed(data: &'a [T], cols: usize) -> Self {
+    pub fn transposed(data: &'a [T], cols: usize) -> Self {
         MatRef {
             data,
             rs: 1,
@@ -50,8 +50,14 @@ impl<'a, T: Copy> MatRef<'a, T> {
         self.data[i * self.rs + j * self.cs]
     }
 
+    /// Element (i, j); the caller has checked [`MatRef::fits`].
+    #[inline(always)]
+    pub(crate) fn at(&self, i: usize, j: usize) -> T {
+        self.get(i, j)
+    }
+
     /// True when a `rows` × `cols` matrix lies inside `data`.
-    fn fits(&self, rows: usize, cols: usize) -> bool {
+    pub(crate) fn fits(&self, rows: usize, cols: usize) -> bool {
         if rows == 0 || cols == 0 {
             return true;
         }
@@ -68,7 +74,7 @@ impl<'a, T: Copy> MatRef<'a, T> {
 
 /// The operands do not fit their buffers (a caller bug or bad shapes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct GemmShapeError;
+pub struct GemmShapeError;
 
 fn check_shapes<T: Copy, U: Copy, V>(
     (m, n, k): (usize, usize, usize),
