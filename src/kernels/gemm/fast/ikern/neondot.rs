@@ -55,8 +55,8 @@ unsafe fn tile<const R: usize>(kq: usize, a: *const u8, b: *const i8, out: *mut 
                 let av = vreinterpretq_s8_s32(vdupq_n_s32(
                     (ap.add(i * 4) as *const i32).read_unaligned(),
                 ));
-                c0[i] = vdotq_s32(c0[i], b0, av);
-                c1[i] = vdotq_s32(c1[i], b1, av);
+                c0[i] = sdot(c0[i], b0, av);
+                c1[i] = sdot(c1[i], b1, av);
             }
         }
         for i in 0..R {
@@ -64,4 +64,26 @@ unsafe fn tile<const R: usize>(kq: usize, a: *const u8, b: *const i8, out: *mut 
             vst1q_s32(out.add(i * NR + 4), c1[i]);
         }
     }
+}
+
+/// `acc + sdot(b, a)`: per 32-bit lane, the dot product of four int8
+/// pairs (the `vdotq_s32` intrinsic is not stable yet).
+///
+/// # Safety
+/// The dot-product extension must be available.
+#[inline]
+#[target_feature(enable = "neon,dotprod")]
+unsafe fn sdot(acc: int32x4_t, b: int8x16_t, a: int8x16_t) -> int32x4_t {
+    let mut acc = acc;
+    // SAFETY: register-only instruction, available per the contract.
+    unsafe {
+        std::arch::asm!(
+            "sdot {acc:v}.4s, {b:v}.16b, {a:v}.16b",
+            acc = inout(vreg) acc,
+            b = in(vreg) b,
+            a = in(vreg) a,
+            options(pure, nomem, nostack),
+        );
+    }
+    acc
 }
