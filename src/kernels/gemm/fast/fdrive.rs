@@ -10,6 +10,7 @@ use half::f16;
 
 use super::super::core::MatRef;
 use super::error::GemmError;
+use super::f16::f16_to_f32;
 use super::fkern::{self, FloatTile, MAX_TILE};
 use super::fpack::PackedB;
 use super::threads::{split, Threads};
@@ -109,13 +110,15 @@ pub fn gemm_f32(
 }
 
 /// Packs rows `i0..i0 + mc`, steps `p0..p0 + kc` of A: per tile of `mr`
-/// rows, `kc` groups of `mr` values (missing rows zero).
+/// rows, `kc` groups of `mr` values (missing rows zero). Row-major rows
+/// are widened as slices (F16C / `fcvtl`) into `row` first.
 fn pack_a(
     a: &FloatA<'_>,
     (i0, mc): (usize, usize),
     (p0, kc): (usize, usize),
     mr: usize,
     buf: &mut [f32],
+    row: &mut [f32],
 ) {
     for (t, tile) in buf
         .chunks_exact_mut(mr * kc)
@@ -123,13 +126,32 @@ fn pack_a(
         .enumerate()
     {
         let rows = mr.min(mc - t * mr);
-        for (p, group) in tile.chunks_exact_mut(mr).enumerate() {
-            for (r, x) in group.iter_mut().enumerate() {
-                *x = if r < rows {
-                    a.at(i0 + t * mr + r, p0 + p)
-                } else {
-                    0.0
-                };
+        for r in 0..mr {
+            let i = i0 + t * mr + r;
+            let src: &[f32] = if r >= rows {
+                row[..kc].fill(0.0);
+                &row[..kc]
+            } else {
+                match a {
+                    FloatA::F32(m) if m.cs == 1 => {
+                        let s = i * m.rs + p0;
+                        m.data.get(s..s + kc).unwrap_or(&[])
+                    }
+                    FloatA::F16(m) if m.cs == 1 => {
+                        let s = i * m.rs + p0;
+                        f16_to_f32(m.data.get(s..s + kc).unwrap_or(&[]), &mut row[..kc]);
+                        &row[..kc]
+                    }
+                    _ => {
+                        for (p, x) in row[..kc].iter_mut().enumerate() {
+                            *x = a.at(i, p0 + p);
+                        }
+                        &row[..kc]
+                    }
+                }
+            };
+            for (x, &v) in tile.iter_mut().skip(r).step_by(mr).zip(src) {
+                *x = v;
             }
         }
     }
@@ -151,12 +173,13 @@ fn block(
     let mc_max = MC.min(m.div_ceil(mr) * mr);
     let mut apack = vec![0f32; mc_max * KC.min(k)];
     let mut scratch = vec![0f32; KC.min(k) * nr];
+    let mut row = vec![0f32; KC.min(k)];
     let mut acc = [0f32; MAX_TILE];
     for p0 in (0..k).step_by(KC) {
         let kc = KC.min(k - p0);
         for i0 in (0..m).step_by(MC) {
             let mc = MC.min(m - i0);
-            pack_a(a, (i0, mc), (p0, kc), mr, &mut apack);
+            pack_a(a, (i0, mc), (p0, kc), mr, &mut apack, &mut row);
             for panel in panels.clone() {
                 let bs = b.rows(panel, p0, kc, &mut scratch);
                 let j0 = panel * nr;

@@ -62,8 +62,29 @@ fn per_col<T: Copy>(v: &[T], n: usize) -> Result<impl Fn(usize) -> T + '_, GemmE
     }
 }
 
+/// Lays `b` out in panels of `nr` columns, zero padded: row slices are
+/// copied when `b` is row-major, elements gathered otherwise.
+fn panels<T: Copy + Default>(k: usize, n: usize, nr: usize, b: &MatRef<'_, T>) -> Vec<T> {
+    if b.cs != 1 {
+        return panels_by(k, n, nr, |p, j| b.at(p, j));
+    }
+    let np = n.div_ceil(nr);
+    let mut out = vec![T::default(); np * k * nr];
+    for (pi, panel) in out.chunks_exact_mut((k * nr).max(1)).enumerate().take(np) {
+        let j0 = pi * nr;
+        let w = nr.min(n - j0);
+        for (p, row) in panel.chunks_exact_mut(nr).enumerate() {
+            let s = p * b.rs + j0;
+            if let Some(src) = b.data.get(s..s + w) {
+                row[..w].copy_from_slice(src);
+            }
+        }
+    }
+    out
+}
+
 /// Lays `get(p, j)` out in panels of `nr` columns, zero padded.
-fn panels<T: Copy + Default>(
+fn panels_by<T: Copy + Default>(
     k: usize,
     n: usize,
     nr: usize,
@@ -104,11 +125,11 @@ impl PackedB {
         let store = match b {
             FloatB::F32(m) => {
                 fit(&m, k, n)?;
-                Store::F32(panels(k, n, nr, |p, j| m.at(p, j)))
+                Store::F32(panels(k, n, nr, &m))
             }
             FloatB::F16(m) => {
                 fit(&m, k, n)?;
-                Store::F16(panels(k, n, nr, |p, j| m.at(p, j)))
+                Store::F16(panels(k, n, nr, &m))
             }
             FloatB::I8 { b: m, scale, zp } => {
                 fit(&m, k, n)?;
@@ -116,7 +137,7 @@ impl PackedB {
                 let z = per_col(zp, n)?;
                 let cols = n.div_ceil(nr) * nr;
                 Store::I8 {
-                    data: panels(k, n, nr, |p, j| m.at(p, j)),
+                    data: panels(k, n, nr, &m),
                     scale: (0..cols).map(|j| if j < n { s(j) } else { 0.0 }).collect(),
                     zp: (0..cols)
                         .map(|j| if j < n { z(j) as f32 } else { 0.0 })

@@ -55,15 +55,32 @@ impl PackedI8B {
             let j0 = pi * nr;
             let w = nr.min(n - j0);
             for (q, group) in panel.chunks_exact_mut(nr * 4).enumerate() {
-                for (j, col) in group.chunks_exact_mut(4).enumerate().take(w) {
-                    for (t, x) in col.iter_mut().enumerate() {
-                        let p = q * 4 + t;
-                        if p < k {
+                for t in 0..4 {
+                    let p = q * 4 + t;
+                    if p >= k {
+                        break;
+                    }
+                    let dst = group.iter_mut().skip(t).step_by(4);
+                    if b.cs == 1 {
+                        let s = p * b.rs + j0;
+                        for (x, &v) in dst.zip(b.data.get(s..s + w).unwrap_or(&[])) {
+                            *x = v;
+                        }
+                    } else {
+                        for (j, x) in dst.take(w).enumerate() {
                             *x = b.at(p, j0 + j);
-                            colsum[j0 + j] += *x as i32;
                         }
                     }
                 }
+            }
+            for (j, sum) in colsum[j0..j0 + w].iter_mut().enumerate() {
+                *sum = panel
+                    .chunks_exact(4)
+                    .skip(j)
+                    .step_by(nr)
+                    .flatten()
+                    .map(|&v| v as i32)
+                    .sum();
             }
         }
         Ok(PackedI8B {
