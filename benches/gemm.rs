@@ -63,7 +63,9 @@ fn peak(per_thread: fn(u64) -> f64) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// Peak loops (AVX-512 intrinsics are stable since Rust 1.89).
 #[cfg(target_arch = "x86_64")]
+#[allow(clippy::incompatible_msrv)]
 mod peak_x86 {
     use std::arch::x86_64::*;
     use std::hint::black_box;
@@ -183,10 +185,11 @@ fn peaks() -> (Option<f64>, Option<f64>) {
     }
 }
 
+/// onnxruntime GOPS by (kind, m, k, n).
+type OrtTable = HashMap<(String, usize, usize, usize), f64>;
+
 /// onnxruntime GOPS by (kind, m, k, n), or why there are none.
-fn ort(
-    shapes: &[(usize, usize, usize)],
-) -> Result<HashMap<(String, usize, usize, usize), f64>, String> {
+fn ort(shapes: &[(usize, usize, usize)]) -> Result<OrtTable, String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/ort_matmul.py");
     let args: Vec<String> = shapes
         .iter()
@@ -260,13 +263,7 @@ fn main() {
         FloatIsa::best(),
         IntIsa::best()
     );
-    let (fpeak, ipeak) = peaks();
     let show = |p: Option<f64>| p.map_or("n/a".to_string(), |p| format!("{p:.1} GOPS"));
-    println!(
-        "peak (all cores, same run): f32 FMA {}, int8 {}",
-        show(fpeak),
-        show(ipeak)
-    );
     let ort = ort(&shapes);
     if let Err(e) = &ort {
         println!("onnxruntime: not measured ({e}); ratios omitted");

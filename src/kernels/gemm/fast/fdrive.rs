@@ -13,7 +13,7 @@ use super::error::GemmError;
 use super::f16::f16_to_f32;
 use super::fkern::{self, FloatTile, MAX_TILE};
 use super::fpack::PackedB;
-use super::threads::{split, Threads};
+use super::threads::{run_split, split, Threads};
 
 /// Reduction steps per block.
 const KC: usize = 256;
@@ -81,21 +81,12 @@ pub fn gemm_f32(
         block(m, &a, b, 0..panels, c, ldc, 0);
         return Ok(());
     }
-    let parts: Vec<(std::ops::Range<usize>, Vec<f32>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = split(panels, t)
-            .into_iter()
-            .map(|r| {
-                let a = &a;
-                s.spawn(move || {
-                    let j0 = r.start * nr;
-                    let w = (r.end * nr).min(n) - j0;
-                    let mut tmp = vec![0f32; m * w];
-                    block(m, a, b, r.clone(), &mut tmp, w, j0);
-                    (r, tmp)
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    let parts = run_split(split(panels, t), |r| {
+        let j0 = r.start * nr;
+        let w = (r.end * nr).min(n) - j0;
+        let mut tmp = vec![0f32; m * w];
+        block(m, &a, b, r.clone(), &mut tmp, w, j0);
+        (r, tmp)
     });
     for (r, tmp) in parts {
         let j0 = r.start * nr;

@@ -13,7 +13,7 @@ use super::error::GemmError;
 use super::fdrive::c_fits;
 use super::ikern::{self, IntTile, MAX_TILE};
 use super::ipack::PackedI8B;
-use super::threads::{split, Threads};
+use super::threads::{run_split, split, Threads};
 
 /// Reduction steps per block (a multiple of 4).
 const KC: usize = 512;
@@ -69,21 +69,12 @@ pub fn gemm_i8(
         job.block(0..panels, c, ldc, 0);
         return Ok(());
     }
-    let parts: Vec<(std::ops::Range<usize>, Vec<i32>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = split(panels, t)
-            .into_iter()
-            .map(|r| {
-                let job = &job;
-                s.spawn(move || {
-                    let j0 = r.start * nr;
-                    let w = (r.end * nr).min(n) - j0;
-                    let mut tmp = vec![0i32; m * w];
-                    job.block(r.clone(), &mut tmp, w, j0);
-                    (r, tmp)
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    let parts = run_split(split(panels, t), |r| {
+        let j0 = r.start * nr;
+        let w = (r.end * nr).min(n) - j0;
+        let mut tmp = vec![0i32; m * w];
+        job.block(r.clone(), &mut tmp, w, j0);
+        (r, tmp)
     });
     for (r, tmp) in parts {
         let j0 = r.start * nr;
