@@ -6,7 +6,8 @@
 //! on every core used), and the ratio to onnxruntime's MatMul /
 //! MatMulInteger on the same shapes (`benches/ort_matmul.py`).
 //!
-//! `GEMM_BENCH_SHAPES="M,K,N M,K,N"` overrides the shapes.
+//! `GEMM_BENCH_SHAPES="M,K,N M,K,N"` overrides the shapes and
+//! `GEMM_BENCH_THREADS=N` forces the thread count (default: automatic).
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -44,10 +45,9 @@ fn median_secs(mut f: impl FnMut()) -> f64 {
     v[v.len() / 2]
 }
 
-/// Runs `per_thread(iters)` (which returns its op count) on every core at
-/// once and returns the best GOPS of a few rounds.
-fn peak(per_thread: fn(u64) -> f64) -> f64 {
-    let cores = threads::cores();
+/// Runs `per_thread(iters)` (which returns its op count) on `cores`
+/// threads at once and returns the best GOPS of a few rounds.
+fn peak(cores: usize, per_thread: fn(u64) -> f64) -> f64 {
     let iters = 10_000_000u64;
     (0..3)
         .map(|_| {
@@ -164,17 +164,17 @@ mod peak_x86 {
 }
 
 /// Peak f32 and int8 GOPS for the kernel families in use.
-fn peaks() -> (Option<f64>, Option<f64>) {
+fn peaks(cores: usize) -> (Option<f64>, Option<f64>) {
     #[cfg(target_arch = "x86_64")]
     {
         let f = match FloatIsa::best() {
-            FloatIsa::Avx512 => Some(peak(peak_x86::fma512)),
-            FloatIsa::Avx2 => Some(peak(peak_x86::fma256)),
+            FloatIsa::Avx512 => Some(peak(cores, peak_x86::fma512)),
+            FloatIsa::Avx2 => Some(peak(cores, peak_x86::fma256)),
             _ => None,
         };
         let i = match IntIsa::best() {
-            IntIsa::Avx512Vnni => Some(peak(peak_x86::vnni)),
-            IntIsa::Avx2 => Some(peak(peak_x86::maddwd)),
+            IntIsa::Avx512Vnni => Some(peak(cores, peak_x86::vnni)),
+            IntIsa::Avx2 => Some(peak(cores, peak_x86::maddwd)),
             _ => None,
         };
         (f, i)
@@ -250,6 +250,10 @@ fn main() {
         return;
     }
     let shapes = shapes();
+    let threads = std::env::var("GEMM_BENCH_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .map_or(Threads::Auto, Threads::Fixed);
     let mut seed = 0x1234_5678u32;
     let mut rnd = move || {
         seed ^= seed << 13;
@@ -277,9 +281,13 @@ fn main() {
     for &(m, k, n) in &shapes {
         // The machine may be shared: the peak is re-measured next to
         // every shape so both see the same load.
-        let (fpeak, ipeak) = peaks();
+        let used = match threads {
+            Threads::Fixed(t) => t.clamp(1, threads::cores()),
+            Threads::Auto => threads::cores(),
+        };
+        let (fpeak, ipeak) = peaks(used);
         println!(
-            "{m},{k},{n}: peak (all cores) f32 FMA {}, int8 {}",
+            "{m},{k},{n}: peak ({used} threads) f32 FMA {}, int8 {}",
             show(fpeak),
             show(ipeak)
         );
@@ -296,7 +304,7 @@ fn main() {
         let packed = PackedB::pack(k, n, bm).expect("pack f16 B");
         let t = median_secs(|| {
             let p = PackedB::pack(k, n, bm).expect("pack f16 B");
-            gemm_f32(m, a, &p, &mut c, n, Threads::Auto).expect("f16 gemm");
+            gemm_f32(m, a, &p, &mut c, n, threads).expect("f16 gemm");
             black_box(&c);
         });
         let ort_f16 = ort_of("f16", (m, k, n));
@@ -308,7 +316,7 @@ fn main() {
             ort: ort_f16,
         });
         let t = median_secs(|| {
-            gemm_f32(m, a, &packed, &mut c, n, Threads::Auto).expect("f16 gemm");
+            gemm_f32(m, a, &packed, &mut c, n, threads).expect("f16 gemm");
             black_box(&c);
         });
         rows.push(Row {
@@ -328,7 +336,7 @@ fn main() {
         let packed = PackedI8B::pack(k, n, b).expect("pack int8 B");
         let t = median_secs(|| {
             let p = PackedI8B::pack(k, n, b).expect("pack int8 B");
-            gemm_i8(m, a, &[3], &p, &[-5], &mut c, n, Threads::Auto).expect("int8 gemm");
+            gemm_i8(m, a, &[3], &p, &[-5], &mut c, n, threads).expect("int8 gemm");
             black_box(&c);
         });
         let ort_i8 = ort_of("i8", (m, k, n));
@@ -340,7 +348,7 @@ fn main() {
             ort: ort_i8,
         });
         let t = median_secs(|| {
-            gemm_i8(m, a, &[3], &packed, &[-5], &mut c, n, Threads::Auto).expect("int8 gemm");
+            gemm_i8(m, a, &[3], &packed, &[-5], &mut c, n, threads).expect("int8 gemm");
             black_box(&c);
         });
         rows.push(Row {

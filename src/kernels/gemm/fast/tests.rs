@@ -233,6 +233,11 @@ fn unavailable_families_and_bad_shapes_are_errors() {
         let r = PackedB::pack_for(isa, 3, 4, FloatB::F32(MatRef::row_major(&f, 4)));
         assert_eq!(r.is_ok(), isa.available(), "{isa:?}");
     }
+    #[cfg(target_arch = "aarch64")]
+    assert!(
+        IntIsa::Neon.available() && FloatIsa::Neon.available(),
+        "NEON is mandatory on aarch64"
+    );
     assert_eq!(PackedI8B::pack(4, 4, m).err(), Some(GemmError::Shape));
     let packed = PackedI8B::pack(3, 4, m).unwrap();
     let a = [0i8; 6];
@@ -310,6 +315,9 @@ fn thread_split_covers_every_panel_once() {
         assert_eq!(r.last().map(|x| x.end), Some(panels));
         assert!(r.windows(2).all(|w| w[0].end == w[1].start));
     }
+    let sums = threads::run_split(threads::split(10, 3), |r| r.sum::<usize>());
+    assert_eq!(sums.iter().sum::<usize>(), 45);
+    assert_eq!(sums.len(), 3);
     assert_eq!(Threads::Auto.count(1000, 10), 1);
     assert_eq!(Threads::Fixed(4).count(1, 3), 3);
     assert_eq!(Threads::Fixed(0).count(1, 3), 1);

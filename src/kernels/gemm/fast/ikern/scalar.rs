@@ -47,7 +47,9 @@ pub(crate) fn generic(
     }
 }
 
-/// As [`generic`] for two-byte (int16 little-endian) A elements.
+/// As [`generic`] for two-byte (int16 little-endian) A elements (the
+/// AVX2 format).
+#[cfg(target_arch = "x86_64")]
 pub(crate) fn generic16(
     mr: usize,
     nr: usize,
