@@ -46,19 +46,25 @@ fn median_secs(mut f: impl FnMut()) -> f64 {
 }
 
 /// Runs `per_thread(iters)` (which returns its op count) on `cores`
-/// threads at once and returns the best GOPS of a few rounds.
+/// threads at once, each timing its own loop, and returns the best summed
+/// GOPS of many short rounds (short rounds, like the median of short GEMM
+/// runs, are mostly not preempted on a shared machine).
 fn peak(cores: usize, per_thread: fn(u64) -> f64) -> f64 {
-    let iters = 10_000_000u64;
-    (0..3)
+    let iters = 200_000u64;
+    (0..40)
         .map(|_| {
-            let t = Instant::now();
-            let ops: f64 = std::thread::scope(|s| {
+            std::thread::scope(|s| {
                 let hs: Vec<_> = (0..cores)
-                    .map(|_| s.spawn(move || per_thread(iters)))
+                    .map(|_| {
+                        s.spawn(move || {
+                            let t = Instant::now();
+                            let ops = per_thread(iters);
+                            ops / t.elapsed().as_secs_f64() / 1e9
+                        })
+                    })
                     .collect();
-                hs.into_iter().map(|h| h.join().unwrap_or(0.0)).sum()
-            });
-            ops / t.elapsed().as_secs_f64() / 1e9
+                hs.into_iter().map(|h| h.join().unwrap_or(0.0)).sum::<f64>()
+            })
         })
         .fold(0.0, f64::max)
 }

@@ -52,7 +52,10 @@ pub fn gemm_i8(
         return Ok(());
     }
     let rowsum: Vec<i32> = (0..m)
-        .map(|i| (0..k).fold(0i32, |s, p| s.wrapping_add(a.at(i, p) as i32)))
+        .map(|i| match a.data.get(i * a.rs..i * a.rs + k) {
+            Some(row) if a.cs == 1 => row.iter().fold(0i32, |s, &v| s.wrapping_add(v as i32)),
+            _ => (0..k).fold(0i32, |s, p| s.wrapping_add(a.at(i, p) as i32)),
+        })
         .collect();
     let job = Job {
         m,
@@ -109,29 +112,41 @@ impl Job<'_> {
         (p0, kc): (usize, usize),
         buf: &mut [u8],
     ) {
-        let (mr, eb) = (tile.mr, tile.a_bytes);
+        let (mr, eb, off) = (tile.mr, tile.a_bytes, tile.a_offset);
         let k = self.b.k();
-        let tile_len = mr * kc * eb;
+        let live = kc.min(k.saturating_sub(p0));
         for (t, dst) in buf
-            .chunks_exact_mut(tile_len)
+            .chunks_exact_mut(mr * kc * eb)
             .take(mc.div_ceil(mr))
             .enumerate()
         {
-            let rows = mr.min(mc - t * mr);
-            for (q, group) in dst.chunks_exact_mut(mr * 4 * eb).enumerate() {
-                for (r, elems) in group.chunks_exact_mut(4 * eb).enumerate() {
-                    for (s, e) in elems.chunks_exact_mut(eb).enumerate() {
-                        let p = p0 + q * 4 + s;
-                        let v = if r < rows && p < k {
-                            self.a.at(i0 + t * mr + r, p) as i32 + tile.a_offset
-                        } else {
-                            0
-                        };
-                        if eb == 1 {
-                            e[0] = v as u8;
-                        } else {
-                            e.copy_from_slice(&(v as i16).to_le_bytes());
-                        }
+            dst.fill(0);
+            for r in 0..mr.min(mc - t * mr) {
+                let i = i0 + t * mr + r;
+                let put = |dst: &mut [u8], p: usize, v: i8| {
+                    let at = (p / 4) * mr * 4 * eb + r * 4 * eb + (p % 4) * eb;
+                    let v = v as i32 + off;
+                    if eb == 1 {
+                        dst[at] = v as u8;
+                    } else {
+                        dst[at..at + 2].copy_from_slice(&(v as i16).to_le_bytes());
+                    }
+                };
+                if self.a.cs == 1 {
+                    let s = i * self.a.rs + p0;
+                    for (p, &v) in self
+                        .a
+                        .data
+                        .get(s..s + live)
+                        .unwrap_or(&[])
+                        .iter()
+                        .enumerate()
+                    {
+                        put(dst, p, v);
+                    }
+                } else {
+                    for p in 0..live {
+                        put(dst, p, self.a.at(i, p0 + p));
                     }
                 }
             }

@@ -4,10 +4,11 @@
 
 use std::sync::OnceLock;
 
-/// Multiply-adds below which a GEMM stays on the calling thread
-/// (measured with `cargo bench --bench gemm`: a 128×128×128 product takes
-/// about 60 µs on one core, where a second thread starts to pay off).
-pub const PARALLEL_MIN_MACS: usize = 1 << 21;
+/// Multiply-adds below which a GEMM stays on the calling thread.
+/// Measured with `cargo bench --bench gemm` (`GEMM_BENCH_THREADS=1` vs
+/// `2`) on the shared 2-core development VM: up to 256×256×256 (2²⁴)
+/// one thread was faster, at 64×4096×4096 two threads were.
+pub const PARALLEL_MIN_MACS: usize = 1 << 25;
 
 /// How many threads a GEMM may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
