@@ -13,12 +13,14 @@ use super::error::GemmError;
 use super::f16::f16_to_f32;
 use super::fkern::{self, FloatTile, MAX_TILE};
 use super::fpack::PackedB;
-use super::threads::{run_split, split, Threads};
+use super::threads::{run_dynamic, split, Threads};
 
 /// Reduction steps per block.
 const KC: usize = 256;
 /// Rows of A per packed block.
 const MC: usize = 240;
+/// Column chunks per thread in a parallel GEMM (load balancing).
+const CHUNKS_PER_THREAD: usize = 4;
 
 /// A float A operand.
 #[derive(Clone, Copy, Debug)]
@@ -78,14 +80,19 @@ pub fn gemm_f32(
     let panels = n.div_ceil(nr);
     let t = threads.count(m * n * k, panels);
     if t <= 1 {
-        block(m, &a, b, 0..panels, c, ldc, 0);
+        block(m, &a, b, 0..panels, c, ldc, 0, None);
         return Ok(());
     }
-    let parts = run_split(split(panels, t), |r| {
+    // A is packed once for all threads; panels are handed out in chunks
+    // to whichever thread is free.
+    let mr = fkern::tile(b.isa()).mr;
+    let pre = pack_all(m, &a, k, mr);
+    let chunks = split(panels, (t * CHUNKS_PER_THREAD).min(panels));
+    let parts = run_dynamic(&chunks, t, |r| {
         let j0 = r.start * nr;
         let w = (r.end * nr).min(n) - j0;
         let mut tmp = vec![0f32; m * w];
-        block(m, &a, b, r.clone(), &mut tmp, w, j0);
+        block(m, &a, b, r.clone(), &mut tmp, w, j0, Some(&pre));
         (r, tmp)
     });
     for (r, tmp) in parts {
@@ -148,8 +155,27 @@ fn pack_a(
     }
 }
 
+/// Every block of A packed as [`block`] uses it, in its loop order
+/// (reduction blocks outer, row blocks inner).
+fn pack_all(m: usize, a: &FloatA<'_>, k: usize, mr: usize) -> Vec<Vec<f32>> {
+    let mut row = vec![0f32; KC.min(k)];
+    let mut out = Vec::new();
+    for p0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - p0);
+        for i0 in (0..m).step_by(MC) {
+            let mc = MC.min(m - i0);
+            let mut buf = vec![0f32; mc.div_ceil(mr) * mr * kc];
+            pack_a(a, (i0, mc), (p0, kc), mr, &mut buf, &mut row);
+            out.push(buf);
+        }
+    }
+    out
+}
+
 /// Computes output columns of `panels` into `out` (row stride `ldo`,
-/// column 0 of `out` is column `col0` of C).
+/// column 0 of `out` is column `col0` of C), packing A as it goes unless
+/// `pre` holds it packed ([`pack_all`]).
+#[allow(clippy::too_many_arguments)]
 fn block(
     m: usize,
     a: &FloatA<'_>,
@@ -158,11 +184,13 @@ fn block(
     out: &mut [f32],
     ldo: usize,
     col0: usize,
+    pre: Option<&[Vec<f32>]>,
 ) {
     let FloatTile { mr, nr, run } = fkern::tile(b.isa());
     let (k, n) = (b.k(), b.n());
     let mc_max = MC.min(m.div_ceil(mr) * mr);
-    let mut apack = vec![0f32; mc_max * KC.min(k)];
+    let mut own = vec![0f32; if pre.is_some() { 0 } else { mc_max * KC.min(k) }];
+    let mut blk = 0;
     let mut scratch = vec![0f32; KC.min(k) * nr];
     let mut row = vec![0f32; KC.min(k)];
     let mut acc = [0f32; MAX_TILE];
@@ -170,7 +198,14 @@ fn block(
         let kc = KC.min(k - p0);
         for i0 in (0..m).step_by(MC) {
             let mc = MC.min(m - i0);
-            pack_a(a, (i0, mc), (p0, kc), mr, &mut apack, &mut row);
+            let apack: &[f32] = match pre {
+                Some(pre) => pre.get(blk).map_or(&[], |v| v.as_slice()),
+                None => {
+                    pack_a(a, (i0, mc), (p0, kc), mr, &mut own, &mut row);
+                    &own
+                }
+            };
+            blk += 1;
             for panel in panels.clone() {
                 let bs = b.rows(panel, p0, kc, &mut scratch);
                 let j0 = panel * nr;

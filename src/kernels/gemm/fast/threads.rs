@@ -63,3 +63,33 @@ pub(crate) fn run_split<T: Send>(
         out
     })
 }
+
+/// Runs `f` on every range with `workers` threads (the calling thread is
+/// one) taking the next range from a shared counter, so a thread that the
+/// OS preempts does not hold up the others; results in range order.
+pub(crate) fn run_dynamic<T: Send>(
+    ranges: &[std::ops::Range<usize>],
+    workers: usize,
+    f: impl Fn(std::ops::Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        while let Some(r) = ranges.get(next.fetch_add(1, Ordering::Relaxed)) {
+            done.push((r.start, f(r.clone())));
+        }
+        done
+    };
+    let mut all: Vec<(usize, T)> = std::thread::scope(|s| {
+        let work = &work;
+        let handles: Vec<_> = (1..workers.max(1)).map(|_| s.spawn(work)).collect();
+        let mut all = work();
+        for h in handles {
+            all.extend(h.join().unwrap_or_default());
+        }
+        all
+    });
+    all.sort_by_key(|(start, _)| *start);
+    all.into_iter().map(|(_, t)| t).collect()
+}
