@@ -13,12 +13,14 @@ use super::error::GemmError;
 use super::fdrive::c_fits;
 use super::ikern::{self, IntTile, MAX_TILE};
 use super::ipack::PackedI8B;
-use super::threads::{run_split, split, Threads};
+use super::threads::{run_dynamic, split, Threads};
 
 /// Reduction steps per block (a multiple of 4).
 const KC: usize = 512;
 /// Rows of A per packed block.
 const MC: usize = 240;
+/// Column chunks per thread in a parallel GEMM (load balancing).
+const CHUNKS_PER_THREAD: usize = 4;
 
 /// Zero points: one entry or one per row / column.
 fn zp_at(zp: &[i32], i: usize) -> i32 {
@@ -69,14 +71,18 @@ pub fn gemm_i8(
     let panels = n.div_ceil(nr);
     let t = threads.count(m * n * k, panels);
     if t <= 1 {
-        job.block(0..panels, c, ldc, 0);
+        job.block(0..panels, c, ldc, 0, None);
         return Ok(());
     }
-    let parts = run_split(split(panels, t), |r| {
+    // A is packed once for all threads; panels are handed out in chunks
+    // to whichever thread is free.
+    let pre = job.pack_all();
+    let chunks = split(panels, (t * CHUNKS_PER_THREAD).min(panels));
+    let parts = run_dynamic(&chunks, t, |r| {
         let j0 = r.start * nr;
         let w = (r.end * nr).min(n) - j0;
         let mut tmp = vec![0i32; m * w];
-        job.block(r.clone(), &mut tmp, w, j0);
+        job.block(r.clone(), &mut tmp, w, j0, Some(&pre));
         (r, tmp)
     });
     for (r, tmp) in parts {
@@ -153,20 +159,61 @@ impl Job<'_> {
         }
     }
 
+    /// Every block of A packed as [`Job::block`] uses it, in its loop
+    /// order (reduction blocks outer, row blocks inner).
+    fn pack_all(&self) -> Vec<Vec<u8>> {
+        let tile = ikern::tile(self.b.isa());
+        let (m, kp) = (self.m, self.b.kp());
+        let mut out = Vec::new();
+        for p0 in (0..kp).step_by(KC) {
+            let kc = KC.min(kp - p0);
+            for i0 in (0..m).step_by(MC) {
+                let mc = MC.min(m - i0);
+                let mut buf = vec![0u8; mc.div_ceil(tile.mr) * tile.mr * kc * tile.a_bytes];
+                self.pack_a(&tile, (i0, mc), (p0, kc), &mut buf);
+                out.push(buf);
+            }
+        }
+        out
+    }
+
     /// Computes output columns of `panels` into `out` (row stride `ldo`,
-    /// column 0 of `out` is column `col0` of C), corrections included.
-    fn block(&self, panels: std::ops::Range<usize>, out: &mut [i32], ldo: usize, col0: usize) {
+    /// column 0 of `out` is column `col0` of C), corrections included;
+    /// packs A as it goes unless `pre` holds it packed.
+    fn block(
+        &self,
+        panels: std::ops::Range<usize>,
+        out: &mut [i32],
+        ldo: usize,
+        col0: usize,
+        pre: Option<&[Vec<u8>]>,
+    ) {
         let tile = ikern::tile(self.b.isa());
         let (mr, nr) = (tile.mr, tile.nr);
         let (m, k, kp, n) = (self.m, self.b.k(), self.b.kp(), self.b.n());
         let mc_max = MC.min(m.div_ceil(mr) * mr);
-        let mut apack = vec![0u8; mc_max * KC.min(kp) * tile.a_bytes];
+        let mut own = vec![
+            0u8;
+            if pre.is_some() {
+                0
+            } else {
+                mc_max * KC.min(kp) * tile.a_bytes
+            }
+        ];
+        let mut blk = 0;
         let mut acc = [0i32; MAX_TILE];
         for p0 in (0..kp).step_by(KC) {
             let kc = KC.min(kp - p0);
             for i0 in (0..m).step_by(MC) {
                 let mc = MC.min(m - i0);
-                self.pack_a(&tile, (i0, mc), (p0, kc), &mut apack);
+                let apack: &[u8] = match pre {
+                    Some(pre) => pre.get(blk).map_or(&[], |v| v.as_slice()),
+                    None => {
+                        self.pack_a(&tile, (i0, mc), (p0, kc), &mut own);
+                        &own
+                    }
+                };
+                blk += 1;
                 for panel in panels.clone() {
                     let bs = self.b.rows(panel, p0, kc);
                     let j0 = panel * nr;

@@ -315,9 +315,14 @@ fn thread_split_covers_every_panel_once() {
         assert_eq!(r.last().map(|x| x.end), Some(panels));
         assert!(r.windows(2).all(|w| w[0].end == w[1].start));
     }
-    let sums = threads::run_split(threads::split(10, 3), |r| r.sum::<usize>());
-    assert_eq!(sums.iter().sum::<usize>(), 45);
-    assert_eq!(sums.len(), 3);
+    let ranges = threads::split(100, 9);
+    let sums = threads::run_dynamic(&ranges, 3, |r| (r.start, r.sum::<usize>()));
+    assert_eq!(sums.iter().map(|s| s.1).sum::<usize>(), 4950);
+    assert_eq!(
+        sums.iter().map(|s| s.0).collect::<Vec<_>>(),
+        ranges.iter().map(|r| r.start).collect::<Vec<_>>(),
+        "range order"
+    );
     assert_eq!(Threads::Auto.count(1000, 10), 1);
     assert_eq!(Threads::Fixed(4).count(1, 3), 3);
     assert_eq!(Threads::Fixed(0).count(1, 3), 1);

@@ -46,24 +46,6 @@ pub(crate) fn split(panels: usize, parts: usize) -> Vec<std::ops::Range<usize>> 
         .collect()
 }
 
-/// Runs `f` on every range, all but the last on scoped threads and the
-/// last on the calling thread; results in range order (a thread that
-/// panicked contributes nothing).
-pub(crate) fn run_split<T: Send>(
-    mut ranges: Vec<std::ops::Range<usize>>,
-    f: impl Fn(std::ops::Range<usize>) -> T + Sync,
-) -> Vec<T> {
-    let last = ranges.pop();
-    std::thread::scope(|s| {
-        let f = &f;
-        let handles: Vec<_> = ranges.into_iter().map(|r| s.spawn(move || f(r))).collect();
-        let mine = last.map(f);
-        let mut out: Vec<T> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
-        out.extend(mine);
-        out
-    })
-}
-
 /// Runs `f` on every range with `workers` threads (the calling thread is
 /// one) taking the next range from a shared counter, so a thread that the
 /// OS preempts does not hold up the others; results in range order.
