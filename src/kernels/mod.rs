@@ -28,6 +28,7 @@ mod tensor;
 #[cfg(test)]
 mod testutil;
 
+pub use gemm::fast as fast_gemm;
 pub use tensor::{In, Out};
 
 use crate::graph::{DType, Op, TensorInfo};

@@ -1,23 +1,17 @@
 //! The one GEMM core shared by Conv, ConvTranspose, Gemm and MatMul:
 //! `C += A * B` for f32 and for int8 with int32 accumulation.
 //!
-//! Cache blocking: B is packed panel by panel (`KC` rows × `NC` columns,
-//! contiguous, zero points already subtracted for int8) and rows of A are
-//! streamed four at a time against it, so the inner loop is a
-//! multiply-add of contiguous slices that LLVM vectorizes. Explicit SIMD
-//! replaces [`sgemm`] / [`igemm`] bodies later without touching callers.
+//! Both run the SIMD kernels of [`super::fast`] (packed panels of B,
+//! register-blocked micro-kernels, both cores for large products);
+//! these entry points keep the strided-view interface the convolutions
+//! use.
 
-/// Depth of a packed panel of B.
-const KC: usize = 256;
-/// Width of a packed panel of B.
-const NC: usize = 256;
-/// Rows of A processed together.
-const MR: usize = 4;
+use super::fast::{gemm_f32, gemm_i8, FloatA, FloatB, PackedB, PackedI8B, Threads};
 
 /// A strided read-only matrix view: element (i, j) is
 /// `data[i * rs + j * cs]`.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct MatRef<'a, T> {
+pub struct MatRef<'a, T> {
     /// Backing storage.
     pub data: &'a [T],
     /// Row stride.
@@ -28,7 +22,7 @@ pub(crate) struct MatRef<'a, T> {
 
 impl<'a, T: Copy> MatRef<'a, T> {
     /// A row-major matrix with `cols` columns.
-    pub(crate) fn row_major(data: &'a [T], cols: usize) -> Self {
+    pub fn row_major(data: &'a [T], cols: usize) -> Self {
         MatRef {
             data,
             rs: cols,
@@ -37,7 +31,7 @@ impl<'a, T: Copy> MatRef<'a, T> {
     }
 
     /// The transpose of a row-major matrix with `cols` columns (as stored).
-    pub(crate) fn transposed(data: &'a [T], cols: usize) -> Self {
+    pub fn transposed(data: &'a [T], cols: usize) -> Self {
         MatRef {
             data,
             rs: 1,
@@ -50,8 +44,14 @@ impl<'a, T: Copy> MatRef<'a, T> {
         self.data[i * self.rs + j * self.cs]
     }
 
+    /// Element (i, j); the caller has checked [`MatRef::fits`].
+    #[inline(always)]
+    pub(crate) fn at(&self, i: usize, j: usize) -> T {
+        self.get(i, j)
+    }
+
     /// True when a `rows` × `cols` matrix lies inside `data`.
-    fn fits(&self, rows: usize, cols: usize) -> bool {
+    pub(crate) fn fits(&self, rows: usize, cols: usize) -> bool {
         if rows == 0 || cols == 0 {
             return true;
         }
@@ -68,7 +68,7 @@ impl<'a, T: Copy> MatRef<'a, T> {
 
 /// The operands do not fit their buffers (a caller bug or bad shapes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct GemmShapeError;
+pub struct GemmShapeError;
 
 fn check_shapes<T: Copy, U: Copy, V>(
     (m, n, k): (usize, usize, usize),
@@ -91,29 +91,9 @@ fn check_shapes<T: Copy, U: Copy, V>(
     }
 }
 
-/// Splits up to `MR` rows of `c` (row stride `ldc`) starting at row `i0`,
-/// each restricted to columns `j0..j0 + nc`.
-fn c_rows<V>(
-    c: &mut [V],
-    ldc: usize,
-    i0: usize,
-    rows: usize,
-    j0: usize,
-    nc: usize,
-) -> Vec<&mut [V]> {
-    let mut out = Vec::with_capacity(rows);
-    let mut tail = &mut c[i0 * ldc..];
-    for _ in 0..rows {
-        let take = ldc.min(tail.len());
-        let (row, rest) = tail.split_at_mut(take);
-        out.push(&mut row[j0..j0 + nc]);
-        tail = rest;
-    }
-    out
-}
-
 /// `C[m×n] += A[m×k] * B[k×n]` in f32; C is row-major with row stride
-/// `ldc`.
+/// `ldc`. Runs the fast kernels ([`super::fast`]): B is packed for this
+/// call; callers that reuse B pack it once with [`super::fast::PackedB`].
 pub(crate) fn sgemm(
     (m, n, k): (usize, usize, usize),
     a: MatRef<'_, f32>,
@@ -125,67 +105,16 @@ pub(crate) fn sgemm(
     if m == 0 || n == 0 || k == 0 {
         return Ok(());
     }
-    let mut panel = vec![0f32; KC.min(k) * NC.min(n)];
-    for j0 in (0..n).step_by(NC) {
-        let nc = NC.min(n - j0);
-        for p0 in (0..k).step_by(KC) {
-            let kc = KC.min(k - p0);
-            let bp = &mut panel[..kc * nc];
-            for (p, d) in bp.chunks_exact_mut(nc).enumerate() {
-                if b.cs == 1 {
-                    let s = (p0 + p) * b.rs + j0;
-                    d.copy_from_slice(&b.data[s..s + nc]);
-                } else {
-                    for (j, x) in d.iter_mut().enumerate() {
-                        *x = b.get(p0 + p, j0 + j);
-                    }
-                }
-            }
-            let bp = &panel[..kc * nc];
-            for i0 in (0..m).step_by(MR) {
-                let mr = MR.min(m - i0);
-                let mut rows = c_rows(c, ldc, i0, mr, j0, nc);
-                if let [c0, c1, c2, c3] = rows.as_mut_slice() {
-                    for p in 0..kc {
-                        let brow = &bp[p * nc..(p + 1) * nc];
-                        let a0 = a.get(i0, p0 + p);
-                        let a1 = a.get(i0 + 1, p0 + p);
-                        let a2 = a.get(i0 + 2, p0 + p);
-                        let a3 = a.get(i0 + 3, p0 + p);
-                        for ((((x0, x1), x2), x3), &bv) in c0
-                            .iter_mut()
-                            .zip(c1.iter_mut())
-                            .zip(c2.iter_mut())
-                            .zip(c3.iter_mut())
-                            .zip(brow)
-                        {
-                            *x0 += a0 * bv;
-                            *x1 += a1 * bv;
-                            *x2 += a2 * bv;
-                            *x3 += a3 * bv;
-                        }
-                    }
-                } else {
-                    for (r, crow) in rows.iter_mut().enumerate() {
-                        for p in 0..kc {
-                            let brow = &bp[p * nc..(p + 1) * nc];
-                            let av = a.get(i0 + r, p0 + p);
-                            for (x, &bv) in crow.iter_mut().zip(brow) {
-                                *x += av * bv;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    let packed = PackedB::pack(k, n, FloatB::F32(b))?;
+    gemm_f32(m, FloatA::F32(a), &packed, c, ldc, Threads::Auto)?;
     Ok(())
 }
 
 /// `C[m×n] += Σ_p (A[i,p] - a_zp[i]) * (B[p,j] - b_zp[j])` with int8
 /// operands and int32 accumulation; `a_zp` has one entry or `m`,
 /// `b_zp` one entry or `n`. The caller bounds the reduction length so the
-/// sum cannot overflow (`qparams::check_accumulator`).
+/// sum cannot overflow (`qparams::check_accumulator`). Runs the fast
+/// kernels ([`super::fast`]); B is packed for this call.
 pub(crate) fn igemm(
     (m, n, k): (usize, usize, usize),
     a: MatRef<'_, i8>,
@@ -203,61 +132,8 @@ pub(crate) fn igemm(
     if m == 0 || n == 0 || k == 0 {
         return Ok(());
     }
-    let a_zero = |i: usize| if a_zp.len() == 1 { a_zp[0] } else { a_zp[i] };
-    let b_zero = |j: usize| if b_zp.len() == 1 { b_zp[0] } else { b_zp[j] };
-    let mut panel = vec![0i16; KC.min(k) * NC.min(n)];
-    for j0 in (0..n).step_by(NC) {
-        let nc = NC.min(n - j0);
-        for p0 in (0..k).step_by(KC) {
-            let kc = KC.min(k - p0);
-            {
-                let bp = &mut panel[..kc * nc];
-                for (p, d) in bp.chunks_exact_mut(nc).enumerate() {
-                    for (j, x) in d.iter_mut().enumerate() {
-                        *x = (b.get(p0 + p, j0 + j) as i32 - b_zero(j0 + j)) as i16;
-                    }
-                }
-            }
-            let bp = &panel[..kc * nc];
-            let a_at = |i: usize, p: usize| a.get(i, p0 + p) as i32 - a_zero(i);
-            for i0 in (0..m).step_by(MR) {
-                let mr = MR.min(m - i0);
-                let mut rows = c_rows(c, ldc, i0, mr, j0, nc);
-                if let [c0, c1, c2, c3] = rows.as_mut_slice() {
-                    for p in 0..kc {
-                        let brow = &bp[p * nc..(p + 1) * nc];
-                        let a0 = a_at(i0, p);
-                        let a1 = a_at(i0 + 1, p);
-                        let a2 = a_at(i0 + 2, p);
-                        let a3 = a_at(i0 + 3, p);
-                        for ((((x0, x1), x2), x3), &bv) in c0
-                            .iter_mut()
-                            .zip(c1.iter_mut())
-                            .zip(c2.iter_mut())
-                            .zip(c3.iter_mut())
-                            .zip(brow)
-                        {
-                            let bv = bv as i32;
-                            *x0 += a0 * bv;
-                            *x1 += a1 * bv;
-                            *x2 += a2 * bv;
-                            *x3 += a3 * bv;
-                        }
-                    }
-                } else {
-                    for (r, crow) in rows.iter_mut().enumerate() {
-                        for p in 0..kc {
-                            let brow = &bp[p * nc..(p + 1) * nc];
-                            let av = a_at(i0 + r, p);
-                            for (x, &bv) in crow.iter_mut().zip(brow) {
-                                *x += av * bv as i32;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    let packed = PackedI8B::pack(k, n, b)?;
+    gemm_i8(m, a, a_zp, &packed, b_zp, c, ldc, Threads::Auto)?;
     Ok(())
 }
 

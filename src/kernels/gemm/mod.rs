@@ -2,6 +2,7 @@
 //! with the convolutions.
 
 pub(crate) mod core;
+pub mod fast;
 mod fc;
 mod matmul;
 #[cfg(test)]
