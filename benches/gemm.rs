@@ -71,7 +71,6 @@ fn peak(cores: usize, per_thread: fn(u64) -> f64) -> f64 {
 
 /// Peak loops (AVX-512 intrinsics are stable since Rust 1.89).
 #[cfg(target_arch = "x86_64")]
-#[allow(clippy::incompatible_msrv)]
 mod peak_x86 {
     use std::arch::x86_64::*;
     use std::hint::black_box;

@@ -23,7 +23,7 @@ unsafe fn dest<'a, T>(info: *mut c_void, size: u32, name: &str) -> Result<&'a mu
     if (size as usize) < need {
         return Err(too_small(name, size, need));
     }
-    if (info as usize) % std::mem::align_of::<T>() != 0 {
+    if !(info as usize).is_multiple_of(std::mem::align_of::<T>()) {
         return Err(ApiError::new(
             RKNN_ERR_PARAM_INVALID,
             format!("info {info:p} is not aligned for {name}"),

@@ -360,7 +360,13 @@ mod tests {
             let b: Vec<f32> = rng
                 .vec(sb.iter().product(), 0.5, 2.0)
                 .iter()
-                .map(|v| if rng.next_u64() % 2 == 0 { *v } else { -v })
+                .map(|v| {
+                    if rng.next_u64().is_multiple_of(2) {
+                        *v
+                    } else {
+                        -v
+                    }
+                })
                 .collect();
             for (bop, f) in ops() {
                 for act in [None, Some(Activation::Relu)] {

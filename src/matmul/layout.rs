@@ -145,7 +145,11 @@ pub fn get_raw(src: &[u8], elem: Elem, i: usize) -> u32 {
     match elem {
         Elem::I4 => {
             let b = src[i / 2];
-            u32::from(if i % 2 == 0 { b & 0x0f } else { b >> 4 })
+            u32::from(if i.is_multiple_of(2) {
+                b & 0x0f
+            } else {
+                b >> 4
+            })
         }
         Elem::I8 => u32::from(src[i]),
         Elem::F16 | Elem::Bf16 | Elem::I16 => {
@@ -164,7 +168,7 @@ pub fn put_raw(dst: &mut [u8], elem: Elem, i: usize, v: u32) {
         Elem::I4 => {
             let b = &mut dst[i / 2];
             let nib = (v & 0x0f) as u8;
-            *b = if i % 2 == 0 {
+            *b = if i.is_multiple_of(2) {
                 (*b & 0xf0) | nib
             } else {
                 (*b & 0x0f) | (nib << 4)

@@ -95,7 +95,7 @@ impl BQuantLayout {
     ) -> Result<BQuantLayout, MatmulError> {
         let (group, groups) = match kind.granularity {
             Granularity::PerGroup => {
-                if group_size == 0 || k % group_size != 0 {
+                if group_size == 0 || !k.is_multiple_of(group_size) {
                     return Err(MatmulError::param(format!(
                         "group_size {group_size} must be positive and divide K = {k} for per-group quantization of B"
                     )));

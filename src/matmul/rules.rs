@@ -190,13 +190,13 @@ pub fn check_shape(platform: Platform, ty: MatmulType, s: Shape) -> Result<(), M
     let l = limits(platform, ty);
     let p = platform.name();
     let t = ty.name();
-    if s.k > l.k_max || s.k % l.k_align != 0 {
+    if s.k > l.k_max || !s.k.is_multiple_of(l.k_align) {
         return Err(MatmulError::param(format!(
             "K = {} is invalid for {t} on {p}: K must be a multiple of {} and at most {}",
             s.k, l.k_align, l.k_max
         )));
     }
-    if s.n > l.n_max || s.n % l.n_align != 0 {
+    if s.n > l.n_max || !s.n.is_multiple_of(l.n_align) {
         return Err(MatmulError::param(format!(
             "N = {} is invalid for {t} on {p}: N must be a multiple of {} and at most {}",
             s.n, l.n_align, l.n_max
@@ -206,7 +206,7 @@ pub fn check_shape(platform: Platform, ty: MatmulType, s: Shape) -> Result<(), M
         s.m.checked_mul(s.k)
             .and_then(|a| s.m.checked_mul(s.n).map(|c| a.max(c)))
             .and_then(|e| e.checked_mul(4));
-    if !elems.is_some_and(|bytes| bytes <= u32::MAX as usize) {
+    if elems.is_none_or(|bytes| bytes > u32::MAX as usize) {
         return Err(MatmulError::param(format!(
             "M = {} is too large: A or C would exceed 4 GiB",
             s.m

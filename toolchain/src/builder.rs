@@ -1307,7 +1307,7 @@ fn reshape_target(input: &[usize], shape: &[i64]) -> Result<Vec<usize>, BuildErr
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer_at {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(BuildError::arg(
                 "reshape",
                 format!("cannot reshape {input:?} to {shape:?}"),

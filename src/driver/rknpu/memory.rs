@@ -339,7 +339,7 @@ pub(super) unsafe fn import_phys(
         });
     }
     let end = phys.checked_add(size as u64);
-    if end.map_or(true, |e| e > 1 << 32) {
+    if end.is_none_or(|e| e > 1 << 32) {
         return Err(DriverError::Invalid(format!(
             "physical range {phys:#x} + {size} bytes is beyond the NPU's 32-bit address space"
         )));
@@ -360,10 +360,7 @@ pub(super) fn sync(
     size: usize,
     dir: SyncDir,
 ) -> Result<(), DriverError> {
-    if offset
-        .checked_add(size)
-        .map_or(true, |end| end > buf.size())
-    {
+    if offset.checked_add(size).is_none_or(|end| end > buf.size()) {
         return Err(DriverError::Invalid(format!(
             "sync of {size} bytes at {offset} exceeds the {}-byte buffer",
             buf.size()

@@ -364,10 +364,7 @@ impl Device for RocketDevice {
         size: usize,
         dir: SyncDir,
     ) -> Result<(), DriverError> {
-        if offset
-            .checked_add(size)
-            .map_or(true, |end| end > buf.size())
-        {
+        if offset.checked_add(size).is_none_or(|end| end > buf.size()) {
             return Err(DriverError::Invalid(format!(
                 "sync of {size} bytes at {offset} exceeds the {}-byte buffer",
                 buf.size()

@@ -696,8 +696,8 @@ impl Rng {
             2 => Op::Gemm {
                 alpha: 1.0,
                 beta: 1.0,
-                trans_a: self.next() % 2 == 0,
-                trans_b: self.next() % 2 == 0,
+                trans_a: self.next().is_multiple_of(2),
+                trans_b: self.next().is_multiple_of(2),
                 activation: None,
             },
             3 => Op::MatMul,
@@ -711,11 +711,11 @@ impl Rng {
             6 => Op::PRelu,
             7 => Op::MaxPool {
                 window: self.window(),
-                ceil_mode: self.next() % 2 == 0,
+                ceil_mode: self.next().is_multiple_of(2),
             },
             8 => Op::AveragePool {
                 window: self.window(),
-                ceil_mode: self.next() % 2 == 0,
+                ceil_mode: self.next().is_multiple_of(2),
                 count_include_pad: true,
             },
             9 => Op::GlobalAveragePool,
@@ -745,7 +745,7 @@ impl Rng {
             20 => Op::Reduce {
                 op: ReduceOp::Max,
                 axes,
-                keepdims: self.next() % 2 == 0,
+                keepdims: self.next().is_multiple_of(2),
             },
             21 => Op::Gather { axis },
             22 => Op::ArgMax {
@@ -779,7 +779,7 @@ fn random_ops_never_panic() {
         let ins: Vec<TensorInfo> = (0..n_in)
             .map(|_| {
                 let mut t = typed(&rng.shape(), rng.pick(&dtypes));
-                if rng.next() % 3 == 0 {
+                if rng.next().is_multiple_of(3) {
                     t.quant = Some(Quant::per_tensor(0.5, 0));
                 }
                 t

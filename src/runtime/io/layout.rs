@@ -249,7 +249,7 @@ impl Map {
         match self.kind {
             MapKind::Nchw => true,
             MapKind::Nhwc => self.ws == self.d.w,
-            MapKind::Blocked => self.d.c % self.c2 == 0,
+            MapKind::Blocked => self.d.c.is_multiple_of(self.c2),
         }
     }
 

@@ -301,7 +301,7 @@ fn external(t: &TensorProto, base: Option<&Path>, want: usize) -> Result<Vec<u8>
         .metadata()
         .map_err(|e| format!("tensor '{name}': {}: {e}", path.display()))?
         .len();
-    if offset.checked_add(length).map_or(true, |end| end > size) {
+    if offset.checked_add(length).is_none_or(|end| end > size) {
         return Err(format!(
             "tensor '{name}': external data range {offset}+{length} lies outside {} ({size} bytes)",
             path.display()

@@ -284,7 +284,7 @@ pub fn pool(
     let len = |i: usize, a: usize| {
         let span = i + p[a] + p[a + 2] - k[a];
         let mut o = span / s[a] + 1;
-        if ceil && span % s[a] != 0 {
+        if ceil && !span.is_multiple_of(s[a]) {
             o += 1;
             if (o - 1) * s[a] >= i + p[a] {
                 o -= 1;

@@ -263,7 +263,7 @@ pub fn reshape(ctx: &mut Ctx, n: &Node<'_>) -> Result<Vec<Val>, String> {
         .try_fold(1usize, |a, &b| a.checked_mul(b))
         .ok_or("target shape overflows")?;
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {:?} to {target:?}", m.shape));
         }
         out[i] = total / known;
