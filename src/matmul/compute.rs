@@ -1,8 +1,10 @@
-//! The compute call: C = A·B on operands already in normal layout (f32 or
-//! int8 values), through the shared GEMM core (`kernels::gemm::core`),
-//! then requantization or conversion to C's element type.
+//! The compute call: C = A·B with A in normal layout and B packed once for
+//! the fast GEMM kernels (`kernels::gemm::fast`) when it was set, then
+//! requantization or conversion to C's element type.
 
-use crate::kernels::gemm::core::{igemm, sgemm, MatRef};
+use crate::kernels::gemm::fast::{
+    gemm_f32, gemm_i8, FloatA, FloatB, GemmError, MatRef, PackedB, PackedI8B, Threads,
+};
 use crate::kernels::quant;
 
 use super::quant::{BQuantLayout, OperandQuant};
@@ -18,15 +20,15 @@ pub enum AData {
     I8(Vec<i8>),
 }
 
-/// B in normal layout (K×N row-major), ready for the GEMM core.
+/// B packed for the GEMM kernels (from K×N row-major values).
 #[derive(Clone, Debug)]
 pub enum BData {
     /// fp16 B widened, or an integer B dequantized for an fp16 A.
-    F32(Vec<f32>),
+    F32(PackedB),
     /// Integer B for an integer A.
     Int {
-        /// Values (K×N).
-        values: Vec<i8>,
+        /// One packed block of rows per quantization group of K.
+        packed: Vec<PackedI8B>,
         /// Parameters, per (group, column).
         quant: OperandQuant,
         /// Their indexing.
@@ -43,8 +45,39 @@ pub enum CValues {
     I32(Vec<i32>),
 }
 
-fn gemm_err(_: crate::kernels::gemm::core::GemmShapeError) -> MatmulError {
-    MatmulError::fail("internal error: operand sizes do not match the shape")
+fn gemm_err(e: GemmError) -> MatmulError {
+    MatmulError::fail(format!("internal error: {e}"))
+}
+
+impl BData {
+    /// Packs float B values (`k`×`n` row-major).
+    pub fn pack_f32(k: usize, n: usize, values: &[f32]) -> Result<BData, MatmulError> {
+        let b = FloatB::F32(MatRef::row_major(values, n));
+        Ok(BData::F32(PackedB::pack(k, n, b).map_err(gemm_err)?))
+    }
+
+    /// Packs integer B values (`k`×`n` row-major), one block per group of
+    /// `layout.group` rows of K.
+    pub fn pack_int(
+        n: usize,
+        values: &[i8],
+        quant: OperandQuant,
+        layout: BQuantLayout,
+    ) -> Result<BData, MatmulError> {
+        let packed = (0..layout.groups)
+            .map(|g| {
+                let rows = values
+                    .get(g * layout.group * n..(g + 1) * layout.group * n)
+                    .ok_or_else(|| MatmulError::fail("internal error: B is shorter than K×N"))?;
+                PackedI8B::pack(layout.group, n, MatRef::row_major(rows, n)).map_err(gemm_err)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(BData::Int {
+            packed,
+            quant,
+            layout,
+        })
+    }
 }
 
 /// Dequantizes an integer B for an fp16 A: `(b - zp) * scale` per
@@ -92,26 +125,20 @@ pub fn compute(
 ) -> Result<CValues, MatmulError> {
     let (m, k, n) = (s.m, s.k, s.n);
     match (a, b) {
-        (AData::F32(av), BData::F32(bv)) => {
+        (AData::F32(av), BData::F32(bp)) => {
             let mut out = vec![0f32; m * n];
-            sgemm(
-                (m, n, k),
-                MatRef::row_major(av, k),
-                MatRef::row_major(bv, n),
-                &mut out,
-                n,
-            )
-            .map_err(gemm_err)?;
+            let a = FloatA::F32(MatRef::row_major(av, k));
+            gemm_f32(m, a, bp, &mut out, n, Threads::Auto).map_err(gemm_err)?;
             Ok(CValues::F32(out))
         }
         (
             AData::I8(av),
             BData::Int {
-                values,
+                packed,
                 quant: bq,
                 layout,
             },
-        ) => int_path(s, av, a_q, values, bq, layout, c_q, c),
+        ) => int_path(s, av, a_q, packed, bq, layout, c_q, c),
         _ => Err(MatmulError::fail(
             "internal error: A and B were prepared for different paths",
         )),
@@ -125,7 +152,7 @@ fn int_path(
     s: Shape,
     av: &[i8],
     a_q: &OperandQuant,
-    bv: &[i8],
+    bp: &[PackedI8B],
     bq: &OperandQuant,
     l: &BQuantLayout,
     c_q: &OperandQuant,
@@ -144,8 +171,10 @@ fn int_path(
             rs: k,
             cs: 1,
         };
-        let b_ref = MatRef::row_major(&bv[k0 * n..], n);
-        igemm((m, n, l.group), a_ref, &a_zp, b_ref, &group_zp(g), acc, n).map_err(gemm_err)
+        let b = bp
+            .get(g)
+            .ok_or_else(|| MatmulError::fail("internal error: missing packed B group"))?;
+        gemm_i8(m, a_ref, &a_zp, b, &group_zp(g), acc, n, Threads::Auto).map_err(gemm_err)
     };
     if l.groups == 1 {
         run_group(0, &mut acc)?;

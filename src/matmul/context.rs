@@ -319,46 +319,48 @@ impl MatmulContext {
             (_, e) => self.b_raw = Some(BRaw::Int(layout::decode_int(&normal, e, count))),
         }
         if op == Operand::B {
-            self.prepare_b();
+            self.prepare_b()?;
         }
         Ok(())
     }
 
-    /// Derives the GEMM-ready B from the raw B and the parameters.
-    fn prepare_b(&mut self) {
+    /// Derives the GEMM-ready (packed) B from the raw B and the parameters.
+    fn prepare_b(&mut self) -> Result<(), MatmulError> {
         let (a_elem, _, c_elem) = self.spec.ty.elems();
         let l = self.b_qlayout;
-        self.b = self.b_raw.as_ref().map(|raw| match raw {
-            BRaw::F32(v) => BData::F32(v.clone()),
-            BRaw::Int(v) if a_elem == Elem::F16 => {
-                BData::F32(compute::dequantize_b(v, &self.params.b, &l))
-            }
-            BRaw::Int(v)
+        let (k, n) = (l.group * l.groups, l.n);
+        self.b = match self.b_raw.as_ref() {
+            None => None,
+            Some(BRaw::F32(v)) => Some(BData::pack_f32(k, n, v)?),
+            Some(BRaw::Int(v)) if a_elem == Elem::F16 => Some(BData::pack_f32(
+                k,
+                n,
+                &compute::dequantize_b(v, &self.params.b, &l),
+            )?),
+            Some(BRaw::Int(v))
                 if c_elem.is_int()
                     && c_elem != Elem::I8
                     && l.granularity != Granularity::PerLayer =>
             {
                 let s_max = self.params.b_normalized_scale();
-                BData::Int {
-                    values: compute::normalize_b(v, &self.params.b, &l, s_max),
-                    quant: OperandQuant {
+                Some(BData::pack_int(
+                    n,
+                    &compute::normalize_b(v, &self.params.b, &l, s_max),
+                    OperandQuant {
                         scale: vec![s_max],
                         zp: vec![0],
                     },
-                    layout: BQuantLayout {
+                    BQuantLayout {
                         granularity: Granularity::PerLayer,
-                        group: l.group * l.groups,
+                        group: k,
                         groups: 1,
                         n: l.n,
                     },
-                }
+                )?)
             }
-            BRaw::Int(v) => BData::Int {
-                values: v.clone(),
-                quant: self.params.b.clone(),
-                layout: l,
-            },
-        });
+            Some(BRaw::Int(v)) => Some(BData::pack_int(n, v, self.params.b.clone(), l)?),
+        };
+        Ok(())
     }
 
     /// Sets the parameters of `op` (see [`super::quant`] for lengths).
@@ -374,7 +376,7 @@ impl MatmulContext {
                 };
                 self.params.b =
                     OperandQuant::from_arrays(scale, zp, self.b_qlayout.param_count(), what)?;
-                self.prepare_b();
+                self.prepare_b()?;
             }
         }
         Ok(())
