@@ -79,7 +79,7 @@ pub fn parse_header(bytes: &[u8]) -> Result<ContainerHeader, ModelError> {
         ));
     }
     let payload_len = u64_at(bytes, 16);
-    if payload_len < 8 || payload_len > MAX_PAYLOAD {
+    if !(8..=MAX_PAYLOAD).contains(&payload_len) {
         return invalid(format!(
             "container payload size {payload_len} is outside 8..={MAX_PAYLOAD}"
         ));

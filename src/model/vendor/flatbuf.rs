@@ -132,7 +132,7 @@ impl<'a> Buf<'a> {
             ));
         }
         let start = pos + 4;
-        let bytes = len.checked_mul(elem).unwrap_or(usize::MAX);
+        let bytes = len.saturating_mul(elem);
         self.slice(start, bytes, what)?;
         Ok(Vector { start, len })
     }

@@ -62,7 +62,7 @@ impl Task {
     /// Checked at read time to lie inside the buffer.
     pub fn regcmd_range(&self) -> Range<u64> {
         let len = (self.regcfg_amount as u64 + PC_TAIL_WORDS) * 8;
-        self.regcmd_addr..self.regcmd_addr + len
+        self.regcmd_addr..self.regcmd_addr.saturating_add(len)
     }
 }
 
