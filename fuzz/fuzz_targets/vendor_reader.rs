@@ -18,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
     let regcmd = &data[m.regcmd.clone()];
     let words = vendor::regcmd_words(regcmd);
     for t in &m.tasks {
-        assert!(t.regcmd_range().end <= regcmd.len() as u64, "task past regcmd");
+        assert!(
+            t.regcmd_range().end <= regcmd.len() as u64,
+            "task past regcmd"
+        );
         let _ = vendor::RegWrite::decode(words[(t.regcmd_addr / 8) as usize]);
     }
     for r in &m.relocations {
@@ -28,13 +31,21 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     for n in &m.nodes {
-        assert!(n.inputs.iter().chain(&n.outputs).all(|&i| i < m.tensors.len()));
+        assert!(n
+            .inputs
+            .iter()
+            .chain(&n.outputs)
+            .all(|&i| i < m.tensors.len()));
         assert!(n.attrs.end <= data.len());
     }
     for b in &m.buffers {
         assert!(b.end <= data.len());
     }
-    assert!(m.inputs.iter().chain(&m.outputs).all(|&i| i < m.tensors.len()));
+    assert!(m
+        .inputs
+        .iter()
+        .chain(&m.outputs)
+        .all(|&i| i < m.tensors.len()));
     let report = rknn_toolchain::cli::inspect::vendor_report(&m);
     assert!(report.contains("tasks:"));
 });
