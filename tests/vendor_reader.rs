@@ -244,6 +244,15 @@ fn every_fixture_reads_and_matches_manifest_and_onnx() {
         check_io(&m, name, int8, &m.inputs, &onnx_in, "input");
         check_io(&m, name, int8, &m.outputs, &onnx_out, "output");
 
+        for t in m.tensors.iter().filter(|t| t.qnt_type == "int8") {
+            assert!(int8, "{name}: quantized {} in an fp16 build", t.name);
+            assert!(
+                !t.scale.is_empty() && t.scale.iter().all(|&s| s.is_finite() && s > 0.0),
+                "{name}: {} scales {:?}",
+                t.name,
+                t.scale
+            );
+        }
         assert!(m.nodes.iter().any(|n| n.on_npu()), "{name}: no NPU node");
         let count = |op: &str| m.nodes.iter().filter(|n| n.op_type == op).count();
         assert_eq!(count("InputOperator"), m.inputs.len(), "{name}");
