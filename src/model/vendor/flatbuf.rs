@@ -8,16 +8,23 @@
 //! The walk is schema driven and never recursive on data, so a cyclic or
 //! self-referencing buffer cannot loop.
 
+use std::cell::Cell;
+
 use super::invalid;
 use crate::model::ModelError;
 
 /// Most elements of any vector the reader accepts.
 pub const MAX_VECTOR_LEN: usize = 1 << 24;
+/// Most values (vector elements, string bytes, tables) the reader decodes
+/// into memory from one payload. Offsets may be shared, so a small
+/// payload could otherwise decode into a huge model.
+pub const MAX_DECODED: usize = 1 << 24;
 
 /// The payload bytes with bounds-checked little-endian reads.
 #[derive(Clone, Copy)]
 pub struct Buf<'a> {
     bytes: &'a [u8],
+    decoded: &'a Cell<usize>,
 }
 
 /// A table: its position and its vtable's field offsets.
@@ -40,9 +47,22 @@ pub struct Vector {
 }
 
 impl<'a> Buf<'a> {
-    /// Wraps the payload.
-    pub fn new(bytes: &'a [u8]) -> Buf<'a> {
-        Buf { bytes }
+    /// Wraps the payload; `decoded` counts what has been decoded so far
+    /// (against [`MAX_DECODED`]).
+    pub fn new(bytes: &'a [u8], decoded: &'a Cell<usize>) -> Buf<'a> {
+        Buf { bytes, decoded }
+    }
+
+    /// Accounts for `n` values about to be decoded.
+    pub fn charge(&self, n: usize, what: &str) -> Result<(), ModelError> {
+        let total = self.decoded.get().saturating_add(n);
+        if total > MAX_DECODED {
+            return invalid(format!(
+                "{what}: the payload decodes to more than {MAX_DECODED} values (shared or looping offsets)"
+            ));
+        }
+        self.decoded.set(total);
+        Ok(())
     }
 
     /// `n` bytes at `pos`, or an error naming `what`.
@@ -204,6 +224,7 @@ impl<'a> Table<'a> {
     /// A string field (absent: empty); must be UTF-8.
     pub fn string(&self, slot: usize, what: &str) -> Result<String, ModelError> {
         let b = self.bytes(slot, what)?;
+        self.buf.charge(b.len(), what)?;
         match std::str::from_utf8(b) {
             Ok(s) => Ok(s.to_owned()),
             Err(e) => invalid(format!("{what}: string is not UTF-8 ({e})")),
@@ -213,6 +234,7 @@ impl<'a> Table<'a> {
     /// A vector of little-endian i32 (absent: empty).
     pub fn i32s(&self, slot: usize, what: &str) -> Result<Vec<i32>, ModelError> {
         let v = self.vector(slot, 4, what)?;
+        self.buf.charge(v.len, what)?;
         let b = self.buf.slice(v.start, v.len * 4, what)?;
         Ok(b.chunks_exact(4)
             .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -243,6 +265,7 @@ impl<'a> Table<'a> {
                 v.len
             ));
         }
+        self.buf.charge(v.len, what)?;
         (0..v.len)
             .map(|i| {
                 let name = format!("{what}[{i}]");
@@ -250,5 +273,83 @@ impl<'a> Table<'a> {
                 self.buf.table(p, &name)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(b: &mut Vec<u8>, at: usize, v: u32) {
+        if b.len() < at + 4 {
+            b.resize(at + 4, 0);
+        }
+        b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// Root table R whose field 0 is a vector of `n` offsets that all
+    /// point back at table T (before them).
+    fn backwards(n: usize) -> Vec<u8> {
+        let mut b = vec![0u8; 32];
+        b[4..8].copy_from_slice(b"RKNN");
+        // vtable at 8: length 6, table size 8, field 0 at offset 4.
+        b[8..14].copy_from_slice(&[6, 0, 8, 0, 4, 0]);
+        // R at 16, T at 24; both use the vtable at 8.
+        put(&mut b, 0, 16);
+        put(&mut b, 16, 8);
+        put(&mut b, 24, 16);
+        let outer = 32;
+        put(&mut b, 20, (outer - 20) as u32);
+        put(&mut b, outer, n as u32);
+        for i in 0..n {
+            let p = outer + 4 + 4 * i;
+            put(&mut b, p, (24 - p as i64) as u32);
+        }
+        b
+    }
+
+    #[test]
+    fn shared_offsets_hit_the_decode_budget() {
+        // Backwards uoffsets are not FlatBuffer offsets: refused.
+        let bytes = backwards(4);
+        let decoded = Cell::new(0);
+        let buf = Buf::new(&bytes, &decoded);
+        let root = buf.root().unwrap();
+        let e = root.tables(0, usize::MAX, "R.items").err().unwrap();
+        assert!(e.to_string().contains("R.items[0]"), "{e}");
+
+        // Forward sharing: R's vector entries all point at one table T
+        // placed after them, whose i32 vector is decoded once per entry.
+        let n = 1 << 12;
+        let mut b = vec![0u8; 16];
+        b[4..8].copy_from_slice(b"RKNN");
+        b[8..14].copy_from_slice(&[6, 0, 8, 0, 4, 0]);
+        put(&mut b, 0, 16);
+        put(&mut b, 16, 8);
+        put(&mut b, 20, 4); // R.field0 -> vector at 24
+        put(&mut b, 24, n as u32);
+        let t = 28 + 4 * n;
+        for i in 0..n {
+            let p = 28 + 4 * i;
+            put(&mut b, p, (t - p) as u32);
+        }
+        put(&mut b, t, (t - 8) as u32); // T's vtable
+        put(&mut b, t + 4, 4); // T.field0 -> vector at t + 8
+        let len = (MAX_DECODED / n) + 1;
+        put(&mut b, t + 8, len as u32);
+        b.resize(t + 12 + 4 * len, 0);
+        let decoded = Cell::new(0);
+        let buf = Buf::new(&b, &decoded);
+        let items = buf
+            .root()
+            .unwrap()
+            .tables(0, usize::MAX, "R.items")
+            .unwrap();
+        let err = items
+            .iter()
+            .map(|t| t.i32s(0, "T.values"))
+            .find_map(Result::err)
+            .expect("budget exceeded");
+        assert!(err.to_string().contains("decodes to more than"), "{err}");
     }
 }

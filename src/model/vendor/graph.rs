@@ -268,7 +268,7 @@ fn params<T>(v: Vec<T>, what: &str) -> Result<Vec<T>, ModelError> {
 /// Reads one Tensor table; `buffers` is the number of Model buffers.
 pub fn tensor(t: &Table<'_>, buffers: usize, what: &str) -> Result<VendorTensor, ModelError> {
     let f = |s: &str| format!("{what}.{s}");
-    let qm = t.bytes(6, &f("qnt_method"))?;
+    let qm = t.string(6, &f("qnt_method"))?;
     let buffer = match t.i32(18, &f("buffer"))? {
         None => None,
         Some(b) if b > 0 && (b as usize) < buffers => Some(b as usize),
@@ -298,7 +298,7 @@ pub fn tensor(t: &Table<'_>, buffers: usize, what: &str) -> Result<VendorTensor,
             &f("native_shape"),
         )?,
         shape: dims(t.i32s(4, &f("shape"))?, MAX_RANK, &f("shape"))?,
-        qnt_method: String::from_utf8_lossy(qm).into_owned(),
+        qnt_method: qm,
         qnt_type: t.string(7, &f("qnt_type"))?,
         min: params(t.f32s(8, &f("min"))?, &f("min"))?,
         max: params(t.f32s(9, &f("max"))?, &f("max"))?,

@@ -1,6 +1,8 @@
 //! Assembles a [`VendorModel`] from the container, the FlatBuffer
 //! tables and the JSON trailer, and checks the cross references.
 
+use std::cell::Cell;
+use std::collections::HashMap;
 use std::ops::Range;
 
 use super::container::{parse_header, ContainerHeader};
@@ -138,6 +140,7 @@ fn relocations(
     let mut total = 0usize;
     let pairs = |t: &Table<'_>, slot: usize, what: &str| -> Result<Vec<(u32, u32)>, ModelError> {
         let v = t.vector(slot, 8, what)?;
+        buf.charge(v.len, what)?;
         Ok(buf
             .slice(v.start, v.len * 8, what)?
             .chunks_exact(8)
@@ -149,6 +152,10 @@ fn relocations(
             })
             .collect())
     };
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    for (i, t) in tensors.iter().enumerate() {
+        by_name.entry(t.name.as_str()).or_insert(i);
+    }
     let mut out = Vec::new();
     for (i, t) in g
         .tables(7, MAX_TENSORS, "Graph.relocations")?
@@ -157,8 +164,8 @@ fn relocations(
     {
         let what = format!("Graph.relocations[{i}]");
         let name = t.string(0, &format!("{what}.name"))?;
-        let tensor = match tensors.iter().position(|x| x.name == name) {
-            Some(x) => x,
+        let tensor = match by_name.get(name.as_str()) {
+            Some(&x) => x,
             None => return invalid(format!("{what}.name: no tensor is named {name:?}")),
         };
         let entries: Vec<RelocEntry> = pairs(t, 1, &format!("{what}.entries"))?
@@ -241,7 +248,8 @@ fn check_tensors(tensors: &[VendorTensor], mem: &MemorySizes) -> Result<(), Mode
 pub fn read(bytes: &[u8]) -> Result<VendorModel, ModelError> {
     let header = parse_header(bytes)?;
     let base = header.payload.start;
-    let buf = Buf::new(&bytes[header.payload.clone()]);
+    let decoded = Cell::new(0);
+    let buf = Buf::new(&bytes[header.payload.clone()], &decoded);
     let trailer = trailer::parse(&bytes[header.json.clone()])?;
     let m = buf.root()?;
     let graphs = m.tables(2, MAX_GRAPHS, "Model.graphs")?;
