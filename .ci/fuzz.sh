@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
-targets=(rknn_reader inputs_set convert_input onnx_import)
+targets=(rknn_reader inputs_set convert_input onnx_import vendor_reader)
 export RUSTC_BOOTSTRAP=1
 
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz

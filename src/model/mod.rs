@@ -3,6 +3,7 @@
 
 mod container;
 mod validate;
+pub mod vendor;
 
 use serde::{Deserialize, Serialize};
 

@@ -7,13 +7,12 @@
 //! ([`ModelMeta::validate`]).
 
 mod header;
-mod vendor;
 
 use std::ops::Range;
 
 pub use self::header::HEADER_LEN;
 use self::header::{checksum, platform_code, platform_from_code, Entry, Header, ENTRY_LEN};
-use super::{ModelError, ModelMeta};
+use super::{vendor, ModelError, ModelMeta};
 use crate::platform::Platform;
 
 /// Magic bytes at the start of every `.rknn` file (ours and the vendor's).

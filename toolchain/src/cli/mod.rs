@@ -8,6 +8,7 @@
 //! rknn-convert -t rk3588 -i model_config.yml -o out_dir/
 //! rknn-convert infer model.rknn --input a.npy [--input b.npy] --out-dir dir/
 //! rknn-convert accuracy model.onnx --rknn model.rknn --input a.npy .. --out-dir snapshot/
+//! rknn-convert inspect model.rknn
 //! ```
 //!
 //! Every failure is one line on stderr (`rknn-convert: error: ...`) and
@@ -15,6 +16,7 @@
 
 mod commands;
 pub mod infer;
+pub mod inspect;
 pub mod pipeline;
 pub mod summary;
 pub mod yml;
@@ -61,6 +63,15 @@ pub enum Command {
     Infer(InferArgs),
     /// Compare a .rknn file with its ONNX model, tensor by tensor.
     Accuracy(AccuracyArgs),
+    /// Print what a .rknn file holds (ours or a vendor RK35xx Toolkit2 file).
+    Inspect(InspectArgs),
+}
+
+/// `rknn-convert inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The .rknn model.
+    pub model: PathBuf,
 }
 
 /// `rknn-convert build`.
@@ -150,6 +161,7 @@ pub fn run(cli: Cli) -> Result<(), BuildError> {
         Some(Command::Build(a)) => commands::build(&a),
         Some(Command::Infer(a)) => commands::infer(&a),
         Some(Command::Accuracy(a)) => commands::accuracy(&a),
+        Some(Command::Inspect(a)) => inspect::inspect(&a.model),
         None => commands::convert_yml(&cli),
     }
 }

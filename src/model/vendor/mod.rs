@@ -1,8 +1,40 @@
-//! Recognition of files made by Rockchip's toolkits, so they are refused
-//! with a message that says what they are (reference:
-//! `rknn-vendor-format.md`, "Format generations").
+//! Files made by Rockchip's toolkits.
+//!
+//! Recognition ([`recognise_magic`], [`recognise_version`]) lets our own
+//! reader refuse them with a message that says what they are (reference:
+//! `rknn-vendor-format.md`, "Format generations"). The reader ([`read`])
+//! decodes an RK35xx Toolkit2 container (versions 2..=6) into a
+//! [`VendorModel`]: IO tensors, the op graph with NPU/CPU placement,
+//! constant buffers, the `task` and `regcmd` buffers and the relocation
+//! table (`docs/vendor-format.md`). It is safe code that treats the file
+//! as hostile: every offset and length is checked, counts are limited,
+//! and errors name the field. Running such models is later work.
+
+mod container;
+mod flatbuf;
+mod graph;
+mod program;
+mod reader;
+mod trailer;
 
 use super::ModelError;
+
+pub use container::{ContainerHeader, HEADER_LEN, MAX_JSON, MAX_PAYLOAD};
+pub use flatbuf::MAX_VECTOR_LEN;
+pub use graph::{
+    dtype_name, dtype_of, TensorKind, VendorLayout, VendorNode, VendorTensor, MAX_NATIVE_RANK,
+    MAX_NODES, MAX_QUANT_PARAMS, MAX_RANK, MAX_TENSORS,
+};
+pub use program::{
+    regcmd_words, RegWrite, RelocEntry, Relocation, Task, MAX_RELOCATIONS, MAX_TASKS,
+    PC_TAIL_WORDS, TASK_RECORD_LEN,
+};
+pub use reader::{read, InputNorm, MemorySizes, VendorModel, MAX_BUFFERS, MAX_GRAPHS};
+pub use trailer::{NormDtype, NormTensor, Trailer, MAX_NORM_TENSORS};
+
+fn invalid<T>(msg: String) -> Result<T, ModelError> {
+    Err(ModelError::Invalid(msg))
+}
 
 const NOT_YET: &str = "rknnrt does not run vendor-compiled models yet; \
 convert the source model with rknn-convert instead";
