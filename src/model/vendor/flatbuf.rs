@@ -124,7 +124,7 @@ impl<'a> Buf<'a> {
         let vtable = vt as usize;
         let vlen = self.u16(vtable, what)? as usize;
         let size = self.u16(vtable + 2, what)? as usize;
-        if vlen < 4 || vlen % 2 != 0 {
+        if vlen < 4 || !vlen.is_multiple_of(2) {
             return invalid(format!(
                 "{what}: vtable at {vtable:#x} has invalid length {vlen}"
             ));

@@ -72,7 +72,7 @@ pub fn parse_tasks(bytes: &[u8], regcmd_len: usize) -> Result<Vec<Task>, ModelEr
     if bytes.is_empty() {
         return invalid("task buffer is empty".into());
     }
-    if bytes.len() % TASK_RECORD_LEN != 0 {
+    if !bytes.len().is_multiple_of(TASK_RECORD_LEN) {
         return invalid(format!(
             "task buffer: {} bytes is not a whole number of {TASK_RECORD_LEN}-byte records",
             bytes.len()
@@ -101,7 +101,7 @@ pub fn parse_tasks(bytes: &[u8], regcmd_len: usize) -> Result<Vec<Task>, ModelEr
         let end = t
             .regcmd_addr
             .checked_add((t.regcfg_amount as u64 + PC_TAIL_WORDS) * 8);
-        if end.map_or(true, |e| e > regcmd_len as u64) {
+        if end.is_none_or(|e| e > regcmd_len as u64) {
             return invalid(format!(
                 "task {i}: regcmd_addr {:#x} + (regcfg_amount {} + {PC_TAIL_WORDS} tail words) * 8 runs past the {regcmd_len}-byte regcmd buffer",
                 t.regcmd_addr, t.regcfg_amount
