@@ -111,10 +111,12 @@ fn create_destroy_cycles_leave_fds_and_mappings_unchanged() {
         let m = rknn_create_mem(ctx, attr.size);
         assert_eq!(rknn_set_io_mem(ctx, m, &mut attr), RKNN_SUCC);
         assert_eq!(rknn_run(ctx, null_mut()), RKNN_SUCC);
-        assert_eq!(rknn_destroy_mem(ctx, m), RKNN_ERR_PARAM_INVALID);
-        // Binding another memory releases `m`.
-        assert_eq!(rknn_set_io_mem(ctx, keeper, &mut attr), RKNN_SUCC);
+        // Destroyed while set: the struct goes now, the memory when the
+        // binding lets go; runs refuse it meanwhile.
         assert_eq!(rknn_destroy_mem(ctx, m), RKNN_SUCC);
+        assert_eq!(rknn_run(ctx, null_mut()), RKNN_ERR_FAIL);
+        // Binding another memory releases `m`'s memory.
+        assert_eq!(rknn_set_io_mem(ctx, keeper, &mut attr), RKNN_SUCC);
     });
     // SAFETY: the library's pointers; the context goes first, which frees
     // the memory still bound to it.
