@@ -3,7 +3,11 @@
 //! (one line on stderr, exit status 1).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+// The program runner of the root crate's tests (qemu-user on cross
+// targets), so the CLI binary runs under the same emulator as the tests.
+#[path = "../../tests/cross/mod.rs"]
+mod cross;
 
 use rknn_toolchain::calibrate::{self, CalibOptions};
 use rknn_toolchain::cli::infer;
@@ -21,7 +25,7 @@ struct Run {
 }
 
 fn cli(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_rknn-convert"))
+    let out = cross::command(env!("CARGO_BIN_EXE_rknn-convert"))
         .args(args)
         .output()
         .expect("run rknn-convert");
