@@ -13,23 +13,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Directory of the `librknnrt.so` built with this test: the test
-/// executable's directory (`target/<profile>/deps`) or its parent,
-/// whichever holds the newest library.
-fn library_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let deps = exe.parent().expect("deps directory").to_path_buf();
-    [deps.clone(), deps.join("..")]
-        .into_iter()
-        .filter_map(|d| {
-            let modified = d.join("librknnrt.so").metadata().ok()?.modified().ok()?;
-            Some((modified, d))
-        })
-        .max()
-        .map(|(_, d)| d)
-        .expect("librknnrt.so next to the test executable (cdylib build)")
-}
-
 fn temp_dir() -> PathBuf {
     let d =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("capi_flow_{}", std::process::id()));
@@ -46,7 +29,7 @@ fn c_program_runs_the_general_api_end_to_end() {
     std::fs::write(&relu, common::relu_model()).expect("write model");
     std::fs::write(&conv, common::int8_conv_model()).expect("write model");
 
-    let lib = library_dir();
+    let lib = cross::library_dir();
     let exe = dir.join("capi_flow");
     let out = Command::new(cross::cc())
         .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-O1"])

@@ -13,24 +13,9 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Directory of the newest `librknnrt.so` next to the test executable.
-fn library_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let deps = exe.parent().expect("deps directory").to_path_buf();
-    [deps.clone(), deps.join("..")]
-        .into_iter()
-        .filter_map(|d| {
-            let modified = d.join("librknnrt.so").metadata().ok()?.modified().ok()?;
-            Some((modified, d))
-        })
-        .max()
-        .map(|(_, d)| d)
-        .expect("librknnrt.so next to the test executable (cdylib build)")
-}
-
 fn build(dir: &Path) -> PathBuf {
     let exe = dir.join("rknn_matmul_api_demo");
-    let lib = library_dir();
+    let lib = cross::library_dir();
     let out = Command::new(cross::cc())
         .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-O1"])
         .arg(format!("-I{}", root().join("include").display()))
@@ -55,7 +40,7 @@ fn build(dir: &Path) -> PathBuf {
 fn run(exe: &Path, platform: &str, args: &[&str]) -> Output {
     cross::command(exe)
         .args(args)
-        .env("LD_LIBRARY_PATH", library_dir())
+        .env("LD_LIBRARY_PATH", cross::library_dir())
         .env("RKNNRT_PLATFORM", platform)
         .env("RKNNRT_DEVICE", "host")
         .env_remove("RKNN_LOG_LEVEL")

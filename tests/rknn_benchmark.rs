@@ -22,23 +22,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Directory of the `librknnrt.so` built with this test: the test
-/// executable's directory (`target/<profile>/deps`) or its parent,
-/// whichever holds the newest library.
-fn library_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let deps = exe.parent().expect("deps directory").to_path_buf();
-    [deps.clone(), deps.join("..")]
-        .into_iter()
-        .filter_map(|d| {
-            let modified = d.join("librknnrt.so").metadata().ok()?.modified().ok()?;
-            Some((modified, d))
-        })
-        .max()
-        .map(|(_, d)| d)
-        .expect("librknnrt.so next to the test executable (cdylib build)")
-}
-
 /// A fresh per-test directory under cargo's temp dir for integration
 /// tests (`target/tmp`).
 fn temp_dir(tag: &str) -> PathBuf {
@@ -56,7 +39,7 @@ fn benchmark(dir: &Path) -> PathBuf {
     if exe.exists() {
         return exe;
     }
-    let lib = library_dir();
+    let lib = cross::library_dir();
     let out = Command::new(cross::cc())
         .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-O1"])
         .arg(format!("-I{}", root().join("include").display()))
@@ -93,7 +76,7 @@ fn run_in(dir: &Path, prefix: &[&str], args: &[&str]) -> Output {
     // only `cargo build` refreshes) ahead of the rpath.
     cmd.args(args)
         .current_dir(dir)
-        .env("LD_LIBRARY_PATH", library_dir())
+        .env("LD_LIBRARY_PATH", cross::library_dir())
         .env_remove("RKNN_LOG_LEVEL")
         .output()
         .expect("start rknn_benchmark")

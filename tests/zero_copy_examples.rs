@@ -15,23 +15,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Directory of the `librknnrt.so` built with this test: the test
-/// executable's directory (`target/<profile>/deps`) or its parent,
-/// whichever holds the newest library.
-fn library_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let deps = exe.parent().expect("deps directory").to_path_buf();
-    [deps.clone(), deps.join("..")]
-        .into_iter()
-        .filter_map(|d| {
-            let modified = d.join("librknnrt.so").metadata().ok()?.modified().ok()?;
-            Some((modified, d))
-        })
-        .max()
-        .map(|(_, d)| d)
-        .expect("librknnrt.so next to the test executable (cdylib build)")
-}
-
 /// A fresh directory with the two chain models written into it.
 fn setup(tag: &str) -> (PathBuf, PathBuf, PathBuf) {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -47,7 +30,7 @@ fn setup(tag: &str) -> (PathBuf, PathBuf, PathBuf) {
 
 /// Compiles `examples/<name>.c` into `dir`.
 fn build(dir: &Path, name: &str) -> PathBuf {
-    let lib = library_dir();
+    let lib = cross::library_dir();
     let exe = dir.join(name);
     let out = Command::new(cross::cc())
         .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-O1"])
@@ -73,7 +56,7 @@ fn build(dir: &Path, name: &str) -> PathBuf {
 fn run(exe: &Path, args: &[&Path]) -> String {
     let out = cross::command(exe)
         .args(args)
-        .env("LD_LIBRARY_PATH", library_dir())
+        .env("LD_LIBRARY_PATH", cross::library_dir())
         .env_remove("RKNN_LOG_LEVEL")
         .output()
         .expect("run example");

@@ -69,3 +69,20 @@ pub fn command(program: impl AsRef<OsStr>) -> Command {
         None => Command::new(program),
     }
 }
+
+/// Directory of the `librknnrt.so` built with the running test: the test
+/// executable's directory (`target/<profile>/deps`) or its parent,
+/// whichever holds the newest library.
+pub fn library_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe.parent().expect("deps directory").to_path_buf();
+    [deps.clone(), deps.join("..")]
+        .into_iter()
+        .filter_map(|d| {
+            let modified = d.join("librknnrt.so").metadata().ok()?.modified().ok()?;
+            Some((modified, d))
+        })
+        .max()
+        .map(|(_, d)| d)
+        .expect("librknnrt.so next to the test executable (cdylib build)")
+}
