@@ -353,28 +353,11 @@ impl Context {
         Ok(())
     }
 
-    /// Selects NPU cores. On the host device the mask is validated against
-    /// the platform's cores and recorded; computation stays on the CPU.
+    /// Selects NPU cores (`runtime::cores::check_mask`). On the host
+    /// device the mask sets how many threads the kernels of this context's
+    /// runs use (`runtime::cores::threads_for_mask`).
     pub fn set_core_mask(&mut self, mask: u32) -> Result<()> {
-        if self.platform.cores() == 1 {
-            return Err(Error::new(
-                ErrorKind::Fail,
-                format!(
-                    "core mask is not supported on {} (single-core NPU)",
-                    self.platform.name()
-                ),
-            ));
-        }
-        if !self.platform.core_mask_valid(mask) {
-            return Err(Error::new(
-                ErrorKind::ParamInvalid,
-                format!(
-                    "invalid core mask {mask:#x} for {} ({} cores)",
-                    self.platform.name(),
-                    self.platform.cores()
-                ),
-            ));
-        }
+        super::cores::check_mask(self.platform, mask)?;
         self.core_mask = mask;
         Ok(())
     }
@@ -767,12 +750,15 @@ impl Context {
             weights: self.weight_bytes(),
         };
         let start = Instant::now();
-        let result = exec::run(
-            &self.model.meta.graph,
-            &self.plan,
-            &mem,
-            collect.then_some(&mut nodes),
-        );
+        let threads = super::cores::threads_for_mask(self.platform, self.core_mask);
+        let result = crate::kernels::fast_gemm::threads::with_thread_budget(threads, || {
+            exec::run(
+                &self.model.meta.graph,
+                &self.plan,
+                &mem,
+                collect.then_some(&mut nodes),
+            )
+        });
         let elapsed = start.elapsed();
         drop(guard);
         self.perf.run = elapsed;
