@@ -400,11 +400,15 @@ fn errors_return_codes_and_leave_context_usable() {
         assert_eq!(rknn_outputs_release(ctx, 1, &mut pre), RKNN_SUCC);
     }
 
-    // Features of later issues refuse instead of pretending.
+    // A non-blocking run is waited for (tests/capi_async.rs has more).
     let mut ext: rknn_run_extend = zeroed();
     ext.non_block = 1;
     // SAFETY: valid extend struct.
-    assert_eq!(unsafe { rknn_run(ctx, &mut ext) }, RKNN_ERR_FAIL);
+    unsafe {
+        assert_eq!(rknn_run(ctx, &mut ext), RKNN_SUCC);
+        assert!(ext.frame_id > 0);
+        assert_eq!(rknn_wait(ctx, &mut ext), RKNN_SUCC);
+    }
     // PERF_DETAIL without the collect flag.
     let mut d: rknn_perf_detail = zeroed();
     assert_eq!(query(ctx, RKNN_QUERY_PERF_DETAIL, &mut d), RKNN_ERR_FAIL);
