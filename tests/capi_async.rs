@@ -89,7 +89,11 @@ fn relu_output(ctx: rknn_context) -> Result<(f32, u64), i32> {
 fn non_blocking_runs_are_waited_for_by_frame_id() {
     let model = common::three_output_model();
     let ctx = init(&model, 0).expect("init");
-    assert_eq!(wait(ctx, 0), RKNN_ERR_FAIL, "no run yet: nothing to wait for");
+    assert_eq!(
+        wait(ctx, 0),
+        RKNN_ERR_FAIL,
+        "no run yet: nothing to wait for"
+    );
     assert_eq!(set_input(ctx, 1.0), RKNN_SUCC);
     let (r, f1) = run(ctx, false);
     assert_eq!((r, f1), (RKNN_SUCC, 1), "blocking runs get frame ids too");
@@ -195,7 +199,11 @@ fn refused_flag_combinations() {
     ] {
         assert_eq!(init(&model, flags).err(), Some(code), "flags {flags:#x}");
     }
-    for ok in [RKNN_FLAG_PRIOR_HIGH, RKNN_FLAG_PRIOR_MEDIUM, RKNN_FLAG_PRIOR_LOW] {
+    for ok in [
+        RKNN_FLAG_PRIOR_HIGH,
+        RKNN_FLAG_PRIOR_MEDIUM,
+        RKNN_FLAG_PRIOR_LOW,
+    ] {
         let ctx = init(&model, ok).expect("priority flags are accepted");
         assert_eq!(rknn_destroy(ctx), RKNN_SUCC);
     }

@@ -460,14 +460,20 @@ pub extern "C" fn rknn_set_core_mask(context: rknn_context, core_mask: rknn_core
     })
 }
 
-/// Sets the number of cores for multi-batch models (not supported yet).
+/// Sets how many cores (worker threads on the host device) run the
+/// batches of a multi-batch model (`rknn_batch_size` > 1): 1 ..= the
+/// platform's cores; refused on single-core platforms.
 #[no_mangle]
 pub extern "C" fn rknn_set_batch_core_num(context: rknn_context, core_num: c_int) -> c_int {
     call("rknn_set_batch_core_num", || {
-        handles::get(context)?;
-        Err(ApiError::new(
-            RKNN_ERR_FAIL,
-            format!("core_num {core_num}: not supported yet by this runtime (multi-batch models)"),
-        ))
+        handles::with(context, |h| {
+            h.ctx.set_batch_core_num(core_num).map_err(rt_err)?;
+            if h.ctx.batch_size() == 1 {
+                tracing::debug!(
+                    "rknn_set_batch_core_num: the model has rknn_batch_size 1; core_num {core_num} has no effect"
+                );
+            }
+            Ok(RKNN_SUCC)
+        })
     })
 }

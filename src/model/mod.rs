@@ -15,7 +15,9 @@ pub use container::{
     FORMAT_TAG, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_METADATA_LEN, MAX_SECTIONS, SECTION_ALIGN,
     SECTION_METADATA, SECTION_NPU_PROGRAM, SECTION_REQUIRED, SECTION_WEIGHTS,
 };
-pub use validate::{channel_count, MAX_CUSTOM_STRING_LEN, MAX_INTERNAL_SIZE, MAX_PRODUCER_LEN};
+pub use validate::{
+    channel_count, MAX_BATCH_SIZE, MAX_CUSTOM_STRING_LEN, MAX_INTERNAL_SIZE, MAX_PRODUCER_LEN,
+};
 
 /// Why a model was refused. Every variant maps to `RKNN_ERR_MODEL_INVALID`
 /// except `Io` (a file that cannot be read).
@@ -67,6 +69,19 @@ pub struct ModelMeta {
     /// Size in bytes of the internal arena as planned by the compiler.
     #[serde(default)]
     pub internal_size: u64,
+    /// `rknn_batch_size`: the graph computes one batch; the runtime's
+    /// inputs and outputs hold this many (dimension 0 multiplied), run in
+    /// parallel (`docs/multicore.md`). Omitted from the file when 1.
+    #[serde(default = "one_batch", skip_serializing_if = "is_one_batch")]
+    pub batch_size: u32,
+}
+
+fn one_batch() -> u32 {
+    1
+}
+
+fn is_one_batch(n: &u32) -> bool {
+    *n == 1
 }
 
 /// A model ready for the runtime: metadata plus the bytes it came from.

@@ -99,6 +99,10 @@ pub struct Context {
     has_run: bool,
     core_mask: u32,
     perf: Perf,
+    /// Input and output tensors as the caller sees them (batched).
+    io: Arc<super::batch::IoInfos>,
+    /// Multi-batch models: arenas of the batch workers beyond the first.
+    batch_arenas: Vec<Buffer>,
 }
 
 /// A place user memory is set on.
@@ -164,16 +168,22 @@ impl Context {
             ));
         }
         let graph = &model.meta.graph;
+        let batch = model.meta.batch_size.max(1) as usize;
+        if batch > 1 {
+            super::batch::check_plan(graph, &plan)?;
+        }
+        let io = Arc::new(super::batch::IoInfos::of(graph, batch));
         let info_only = flags & FLAG_MODEL_INFO_ONLY != 0;
         let outside = flags & FLAG_MEM_ALLOC_OUTSIDE != 0;
         let internal_outside = outside || flags & FLAG_INTERNAL_ALLOC_OUTSIDE != 0;
-        let alloc_io = |ids: &[usize]| -> Result<Vec<Option<Buffer>>> {
-            ids.iter()
-                .map(|&t| {
+        let alloc_io = |infos: &[TensorInfo]| -> Result<Vec<Option<Buffer>>> {
+            infos
+                .iter()
+                .map(|t| {
                     if info_only || outside {
                         Ok(None)
                     } else {
-                        Ok(Some(device.alloc(graph.tensors[t].bytes())?))
+                        Ok(Some(device.alloc(t.bytes())?))
                     }
                 })
                 .collect()
@@ -183,8 +193,16 @@ impl Context {
         } else {
             Some(device.alloc(plan.arena_size)?)
         };
-        let inputs = alloc_io(&graph.inputs)?;
-        let outputs = alloc_io(&graph.outputs)?;
+        let inputs = alloc_io(&io.inputs)?;
+        let outputs = alloc_io(&io.outputs)?;
+        let workers = super::batch_workers_default(platform, batch);
+        let batch_arenas = if info_only || internal_outside {
+            Vec::new()
+        } else {
+            (1..workers)
+                .map(|_| device.alloc(plan.arena_size).map_err(Error::from))
+                .collect::<Result<Vec<_>>>()?
+        };
         Ok(Context {
             inputs_set: vec![false; graph.inputs.len()],
             in_bind: vec![None; graph.inputs.len()],
@@ -205,6 +223,8 @@ impl Context {
             has_run: false,
             core_mask: 0,
             perf: Perf::default(),
+            io,
+            batch_arenas,
         })
     }
 
@@ -254,16 +274,42 @@ impl Context {
         self.model.meta.graph.outputs.len()
     }
 
-    /// Tensor of input `i`.
+    /// Tensor of input `i` (all batches of a multi-batch model).
     pub fn input_info(&self, i: usize) -> Option<&TensorInfo> {
-        let g = &self.model.meta.graph;
-        g.inputs.get(i).map(|&t| &g.tensors[t])
+        self.io.inputs.get(i)
     }
 
-    /// Tensor of output `i`.
+    /// Tensor of output `i` (all batches of a multi-batch model).
     pub fn output_info(&self, i: usize) -> Option<&TensorInfo> {
-        let g = &self.model.meta.graph;
-        g.outputs.get(i).map(|&t| &g.tensors[t])
+        self.io.outputs.get(i)
+    }
+
+    /// `rknn_batch_size` of the model (1 for single-batch models).
+    pub fn batch_size(&self) -> usize {
+        self.model.meta.batch_size.max(1) as usize
+    }
+
+    /// Batches run at the same time (1 + the extra arenas).
+    pub fn batch_workers(&self) -> usize {
+        1 + self.batch_arenas.len()
+    }
+
+    /// `rknn_set_batch_core_num`: runs the batches of a multi-batch model
+    /// on `n` workers (checked against the platform's cores; each worker
+    /// beyond the first gets its own arena). On a single-batch model the
+    /// number is checked and has no effect.
+    pub fn set_batch_core_num(&mut self, n: i32) -> Result<()> {
+        let k = super::cores::check_batch_core_num(self.platform, n)?;
+        let want = k.min(self.batch_size());
+        if self.batch_size() == 1 || self.arena.is_none() {
+            return Ok(());
+        }
+        self.batch_arenas.truncate(want - 1);
+        while self.batch_arenas.len() + 1 < want {
+            let a = self.device.alloc(self.plan.arena_size)?;
+            self.batch_arenas.push(a);
+        }
+        Ok(())
     }
 
     /// Memory totals.
@@ -271,6 +317,7 @@ impl Context {
         let own = self
             .arena
             .iter()
+            .chain(&self.batch_arenas)
             .chain(self.inputs.iter().flatten())
             .chain(self.outputs.iter().flatten());
         MemSize {
@@ -380,17 +427,15 @@ impl Context {
         fill: impl FnOnce(&TensorInfo, &mut [u8]) -> Result<()>,
     ) -> Result<()> {
         self.require_memory("setting inputs")?;
-        let g = &self.model.meta.graph;
-        let (Some(&t), Some(slot)) = (g.inputs.get(i), self.inputs.get_mut(i)) else {
+        let (Some(info), Some(slot)) = (self.io.inputs.get(i), self.inputs.get_mut(i)) else {
             return Err(Error::new(
                 ErrorKind::InputInvalid,
                 format!(
                     "input index {i} out of range (model has {} inputs)",
-                    g.inputs.len()
+                    self.io.inputs.len()
                 ),
             ));
         };
-        let info = &g.tensors[t];
         let bytes = info.bytes();
         let buf = match slot {
             Some(b) => b,
@@ -454,7 +499,7 @@ impl Context {
                 "no output yet: call rknn_run first",
             ));
         }
-        let bytes = g.tensors[t].bytes();
+        let bytes = self.io.outputs[i].bytes();
         let src: Option<&[u8]> = match self.plan.locations[t] {
             Location::Output(j) => self.output_buffer(j).map(|b| b.as_slice()),
             Location::Input(j) => self.input_buffer(j).map(|b| b.as_slice()),
@@ -565,7 +610,7 @@ impl Context {
             .outputs
             .get(j)
             .ok_or_else(|| Error::new(ErrorKind::OutputInvalid, format!("{what} out of range")))?;
-        let info = g.tensors[t].clone();
+        let info = self.io.outputs[j].clone();
         let direct = self.plan.locations[t] == Location::Output(j);
         if self.overlaps_binding(&*mem, Slot::Output(j)) {
             return Err(Error::new(
@@ -752,12 +797,27 @@ impl Context {
         let start = Instant::now();
         let threads = super::cores::threads_for_mask(self.platform, self.core_mask);
         let result = crate::kernels::fast_gemm::threads::with_thread_budget(threads, || {
-            exec::run(
-                &self.model.meta.graph,
-                &self.plan,
-                &mem,
-                collect.then_some(&mut nodes),
-            )
+            if self.batch_size() == 1 {
+                return exec::run(
+                    &self.model.meta.graph,
+                    &self.plan,
+                    &mem,
+                    collect.then_some(&mut nodes),
+                );
+            }
+            let arenas: Vec<Region> = std::iter::once(arena)
+                .chain(self.batch_arenas.iter().map(bindings::region))
+                .collect();
+            super::batch::BatchRun {
+                graph: &self.model.meta.graph,
+                plan: &self.plan,
+                arenas: &arenas,
+                inputs: &inputs,
+                outputs: &outputs,
+                weights: mem.weights,
+                batch: self.batch_size(),
+            }
+            .run(collect.then_some(&mut nodes))
         });
         let elapsed = start.elapsed();
         drop(guard);

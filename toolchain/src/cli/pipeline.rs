@@ -56,6 +56,9 @@ pub struct Plan {
     pub precision: Precision,
     /// `RKNN_QUERY_CUSTOM_STRING`.
     pub custom_string: String,
+    /// `rknn_batch_size`: batches per run (inputs and outputs with batch
+    /// dimension 1 become this many times larger).
+    pub batch_size: u32,
     /// Show progress bars.
     pub progress: bool,
 }
@@ -175,7 +178,7 @@ pub fn convert(plan: &Plan) -> Result<Outcome, BuildError> {
         )));
     }
     model.custom_string = plan.custom_string.clone();
-    let bytes = model.write()?;
+    let bytes = model.write_batched(plan.batch_size)?;
     Ok(Outcome {
         model,
         bytes,
