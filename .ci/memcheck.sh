@@ -7,6 +7,8 @@
 #   tests/c/abi_layout.c       the C ABI layout checks
 #   examples/zero_copy_*.c     the zero-copy examples on the f32 and int8
 #                              conv chain models
+#   examples/multi_context_threads.c  rknn_dup_context from 4 pthreads on
+#                              the int8 conv chain model
 # The models are written by `cargo run --example write_test_models`.
 # Exit status: 0 clean, non-zero on a build failure or any valgrind error.
 set -euo pipefail
@@ -33,6 +35,7 @@ cc tests/c/capi_flow.c capi_flow
 for zc in runtime_mem from_fd alloc_outside internal_reuse; do
     cc "examples/zero_copy_$zc.c" "zero_copy_$zc"
 done
+cc examples/multi_context_threads.c multi_context_threads -pthread
 gcc -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude tests/c/abi_layout.c -o "$out/abi_layout"
 
 failed=0
@@ -59,6 +62,7 @@ for model in conv_chain_f32 conv_chain_int8; do
     check "zc_from_fd_$model" "$out/zero_copy_from_fd" "$out/$model.rknn"
     check "zc_alloc_outside_$model" "$out/zero_copy_alloc_outside" "$out/$model.rknn"
 done
+check multi_context_threads "$out/multi_context_threads" "$out/conv_chain_int8.rknn" 10
 check zc_internal_reuse "$out/zero_copy_internal_reuse" "$out/conv_chain_f32.rknn" \
     "$out/conv_chain_int8.rknn" 2
 exit "$failed"
