@@ -172,29 +172,3 @@ fn eight_threads_agree_with_one_and_leak_nothing() {
     // buffer (128 bytes) per run would be 2 MB.
     assert!(grown <= 64, "resident memory grew by {grown} pages");
 }
-
-#[test]
-fn duplicates_share_the_model_and_own_their_memory() {
-    use rknnrt::driver::host::HostDevice;
-    use rknnrt::runtime::Context;
-    let bytes = common::conv_chain_model(4, 4, 2, false);
-    let model = Arc::new(rknnrt::model::Model::load(Box::new(bytes)).expect("model"));
-    let device: Arc<dyn rknnrt::driver::Device> = Arc::new(HostDevice::new());
-    let a = Context::new(model, device, 0).expect("context");
-    let b = a.duplicate().expect("duplicate");
-    assert!(
-        Arc::ptr_eq(&a.shared_model(), &b.shared_model()),
-        "one model"
-    );
-    assert_eq!(
-        a.model().weights().as_ptr(),
-        b.model().weights().as_ptr(),
-        "one copy of the weights"
-    );
-    let (ma, mb) = (a.mem_size(), b.mem_size());
-    assert_eq!(ma, mb, "same plan, same sizes");
-    assert!(
-        ma.internal > 0 && ma.dma_allocated >= ma.internal,
-        "own arena and IO buffers"
-    );
-}

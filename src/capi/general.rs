@@ -121,18 +121,16 @@ pub unsafe extern "C" fn rknn_init(
         let device: Arc<dyn crate::driver::Device> =
             Arc::from(crate::driver::open_default().map_err(|e| rt_err(e.into()))?);
         let priority = super::init_flags::check(flag, &*device)?;
-        let (model, model_mem) = if flag & RKNN_FLAG_SHARE_WEIGHT_MEM != 0 {
-            if extend.is_null() {
-                return Err(param(
-                    "RKNN_FLAG_SHARE_WEIGHT_MEM needs rknn_init_extend.ctx (extend is NULL)",
-                ));
-            }
-            // SAFETY: non-NULL and, per the contract, a valid struct.
-            let owner = unsafe { (*extend).ctx };
-            handles::with(owner, |h| {
-                Ok((h.ctx.shared_model(), h.ctx.model_memory().cloned()))
-            })?
-        } else if flag & RKNN_FLAG_MODEL_BUFFER_ZERO_COPY != 0 {
+        let share_with = if flag & RKNN_FLAG_SHARE_WEIGHT_MEM != 0 {
+            // SAFETY: NULL or a valid struct, per the contract.
+            let ext = unsafe { extend.as_ref() }.ok_or_else(|| {
+                param("RKNN_FLAG_SHARE_WEIGHT_MEM needs rknn_init_extend.ctx (extend is NULL)")
+            })?;
+            Some(ext.ctx)
+        } else {
+            None
+        };
+        let (model, model_mem) = if flag & RKNN_FLAG_MODEL_BUFFER_ZERO_COPY != 0 {
             let (m, mem) = model_in_place(model, size, extend)?;
             (Arc::new(m), Some(mem))
         } else if size == 0 {
@@ -147,6 +145,16 @@ pub unsafe extern "C" fn rknn_init(
             let bytes = unsafe { std::slice::from_raw_parts(model.cast::<u8>(), size as usize) };
             let (m, mem) = bindings::load_into_device(&*device, bytes).map_err(rt_err)?;
             (Arc::new(m), Some(mem))
+        };
+        let (model, model_mem) = match share_with {
+            Some(owner) => {
+                let (theirs, mem) = handles::with(owner, |h| {
+                    Ok((h.ctx.shared_model(), h.ctx.model_memory().cloned()))
+                })?;
+                let shared = loader::share_weights(&model, theirs).map_err(rt_err)?;
+                (Arc::new(shared), mem)
+            }
+            None => (model, model_mem),
         };
         let mut ctx = Context::new(model, device, flag).map_err(rt_err)?;
         ctx.set_model_memory(model_mem);

@@ -117,4 +117,26 @@ impl Model {
     pub fn weights(&self) -> &[u8] {
         &(*self.backing).as_ref()[self.weights.clone()]
     }
+
+    /// A model with `meta` whose weights are those of `owner`, used in
+    /// place (`RKNN_FLAG_SHARE_WEIGHT_MEM`). `meta` must have been
+    /// validated against weights equal to `owner`'s
+    /// (`runtime::loader::share_weights` checks that).
+    pub fn with_weights_of(meta: ModelMeta, owner: std::sync::Arc<Model>) -> Model {
+        let weights = owner.weights.clone();
+        Model {
+            meta,
+            backing: Box::new(OwnerBytes(owner)),
+            weights,
+        }
+    }
+}
+
+/// The bytes of another model, kept alive by sharing it.
+struct OwnerBytes(std::sync::Arc<Model>);
+
+impl AsRef<[u8]> for OwnerBytes {
+    fn as_ref(&self) -> &[u8] {
+        (*self.0.backing).as_ref()
+    }
 }

@@ -29,7 +29,9 @@ use rknnrt::capi::general::*;
 use rknnrt::platform::Platform;
 
 fn model_bytes(name: &str) -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/models").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/models")
+        .join(name);
     let plan = Plan {
         model: dir.join("model.onnx"),
         platform: Platform::Rk3588,
@@ -112,7 +114,10 @@ fn infer(ctx: rknn_context, x: &mut [u8]) -> Duration {
         let t = Instant::now();
         check(rknn_run(ctx, null_mut()), "run");
         let run = t.elapsed();
-        check(rknn_outputs_get(ctx, 1, &mut out, null_mut()), "outputs_get");
+        check(
+            rknn_outputs_get(ctx, 1, &mut out, null_mut()),
+            "outputs_get",
+        );
         check(rknn_outputs_release(ctx, 1, &mut out), "outputs_release");
         run
     }
@@ -176,7 +181,10 @@ fn main() {
         if threads == 1 {
             single = m;
         }
-        println!("   {threads} thread(s): {m:8.1} runs/s  ({:.2}x one thread)", m / single);
+        println!(
+            "   {threads} thread(s): {m:8.1} runs/s  ({:.2}x one thread)",
+            m / single
+        );
         for c in ctxs {
             check(rknn_destroy(c), "destroy");
         }
@@ -185,7 +193,10 @@ fn main() {
     println!("\n2. one context, core mask AUTO vs ALL (median rknn_run time)");
     let mut times = [Vec::new(), Vec::new()];
     for _ in 0..rounds {
-        for (k, mask) in [RKNN_NPU_CORE_AUTO, RKNN_NPU_CORE_ALL].into_iter().enumerate() {
+        for (k, mask) in [RKNN_NPU_CORE_AUTO, RKNN_NPU_CORE_ALL]
+            .into_iter()
+            .enumerate()
+        {
             check(rknn_set_core_mask(base, mask), "set_core_mask");
             let run: Duration = (0..per_thread).map(|_| infer(base, &mut x)).sum();
             times[k].push(run.as_secs_f64() * 1e6 / per_thread as f64);
@@ -193,10 +204,18 @@ fn main() {
     }
     let auto = median(times[0].clone());
     let all = median(times[1].clone());
-    println!("   AUTO (1 thread): {auto:9.1} us   ALL: {all:9.1} us   AUTO/ALL {:.2}x", auto / all);
-    check(rknn_set_core_mask(base, RKNN_NPU_CORE_AUTO), "set_core_mask");
+    println!(
+        "   AUTO (1 thread): {auto:9.1} us   ALL: {all:9.1} us   AUTO/ALL {:.2}x",
+        auto / all
+    );
+    check(
+        rknn_set_core_mask(base, RKNN_NPU_CORE_AUTO),
+        "set_core_mask",
+    );
 
-    println!("\n3. RKNN_FLAG_COLLECT_PERF_MASK on rknn_run (median rknn_run time, runs alternating)");
+    println!(
+        "\n3. RKNN_FLAG_COLLECT_PERF_MASK on rknn_run (median rknn_run time, runs alternating)"
+    );
     let perf = init(&bytes, RKNN_FLAG_COLLECT_PERF_MASK);
     let mut plain_t = Vec::new();
     let mut perf_t = Vec::new();
@@ -205,7 +224,10 @@ fn main() {
         perf_t.push(infer(perf, &mut x).as_secs_f64() * 1e6);
     }
     let (p0, p1) = (median(plain_t), median(perf_t));
-    println!("   without: {p0:9.1} us   with: {p1:9.1} us   ratio {:.3}", p1 / p0);
+    println!(
+        "   without: {p0:9.1} us   with: {p1:9.1} us   ratio {:.3}",
+        p1 / p0
+    );
     check(rknn_destroy(perf), "destroy");
     check(rknn_destroy(base), "destroy");
 }
