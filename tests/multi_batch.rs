@@ -69,7 +69,6 @@ fn run_general(ctx: rknn_context, x: &mut [f32], out_len: usize) -> Vec<f32> {
         is_prealloc: 1,
         buf: y.as_mut_ptr().cast(),
         size: (out_len * 4) as u32,
-        ..Default::default()
     };
     // SAFETY: valid structs whose buffers outlive the calls.
     unsafe {

@@ -75,7 +75,6 @@ fn infer(ctx: rknn_context, x: &mut [u8]) -> [f32; OUT] {
         is_prealloc: 1,
         buf: y.as_mut_ptr().cast(),
         size: (OUT * 4) as u32,
-        ..Default::default()
     };
     // SAFETY: valid structs whose buffers outlive the calls.
     unsafe {

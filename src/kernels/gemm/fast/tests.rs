@@ -342,7 +342,7 @@ fn thread_budget_caps_auto_and_is_restored() {
         assert_eq!(threads::thread_budget(), 1, "inner budget restored");
     });
     assert_eq!(Threads::Auto.count(big, 1000), all);
-    let other = std::thread::spawn(|| threads::thread_budget());
+    let other = std::thread::spawn(threads::thread_budget);
     threads::with_thread_budget(1, || {
         assert_eq!(other.join().ok(), Some(all), "budgets are per thread");
     });
