@@ -102,7 +102,7 @@ impl ModelMeta {
 
     /// A multi-batch model: `batch_size` in 1 ..= [`MAX_BATCH_SIZE`]; when
     /// above 1 every input and output has batch dimension 1 (the graph
-    /// computes one batch) and stays within 2³² bytes when multiplied.
+    /// computes one batch) and stays below 2³² bytes when multiplied.
     fn check_batch(&self) -> Result<(), ModelError> {
         let n = self.batch_size;
         if !(1..=MAX_BATCH_SIZE).contains(&n) {
@@ -122,7 +122,7 @@ impl ModelMeta {
                     info.name, info.shape
                 ));
             }
-            if (info.bytes() as u64) * u64::from(n) > 1 << 32 {
+            if (info.bytes() as u64) * u64::from(n) > u64::from(u32::MAX) {
                 return invalid(format!(
                     "batch size {n}: tensor '{}' would exceed 4 GiB",
                     info.name
