@@ -105,6 +105,9 @@ fn run_plan(plan: &Plan, output: &Path, quiet: bool) -> Result<(), BuildError> {
         for change in &out.passes.changes {
             println!("pass: {change}");
         }
+        if !plan.dynamic_input.is_empty() {
+            println!("{}", super::dynamic::note(&plan.dynamic_input));
+        }
         print!(
             "{}",
             summary::summary(&out.model, out.bytes.len(), out.seconds)?
@@ -145,6 +148,10 @@ pub fn build(a: &BuildArgs) -> Result<(), BuildError> {
         precision,
         custom_string: a.custom_string.clone().unwrap_or_default(),
         progress: !a.no_progress,
+        dynamic_input: match &a.dynamic_input {
+            Some(text) => crate::dynamic::parse(text)?,
+            None => Vec::new(),
+        },
     };
     run_plan(&plan, &a.output, a.quiet)
 }
