@@ -372,3 +372,70 @@ fn yml_dynamic_input_builds_the_same_sets() {
     assert_eq!(from_yml.meta.graph, from_flag.meta.graph);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn infer_runs_the_set_its_inputs_have() {
+    let dir = tmp("infer");
+    let model = dir.join("m.rknn");
+    build(
+        &model,
+        &[
+            "--fp16",
+            "--mean",
+            "0,0,0",
+            "--std",
+            "255,255,255",
+            "--dynamic-input",
+            SETS,
+        ],
+    );
+    // Set 2's image as a uint8 NHWC array.
+    let x = dir.join("x.npy");
+    rknn_toolchain::npy::NpyArray {
+        shape: vec![1, 17, 21, 3],
+        dtype: rknnrt::graph::DType::U8,
+        bytes: std::fs::read(data().join("input_2.bin")).unwrap(),
+    }
+    .write(&x)
+    .unwrap();
+    let out = dir.join("out");
+    let r = cli(&["infer", s(&model), "--input", s(&x), "--out-dir", s(&out)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("shape set 2: [[1, 3, 17, 21]]"),
+        "{}",
+        r.stdout
+    );
+    let feat = rknn_toolchain::npy::NpyArray::read(&out.join("feat.npy")).unwrap();
+    assert_eq!(feat.shape, vec![1, 8, 99]);
+    let cos = cosine(&feat.to_f32(), &read_f32(&data().join("ref_2_0.bin")));
+    assert!(cos >= 0.9999, "cosine {cos}");
+
+    let wrong = dir.join("wrong.npy");
+    rknn_toolchain::npy::NpyArray::from_f32(&[1, 3, 5, 5], &[0.0; 75])
+        .write(&wrong)
+        .unwrap();
+    let r = cli(&[
+        "infer",
+        s(&model),
+        "--input",
+        s(&wrong),
+        "--out-dir",
+        s(&out),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("fit none of the model's shape sets"),
+        "{}",
+        r.stderr
+    );
+
+    let r = cli(&["inspect", s(&model)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("shape set 2: inputs [[1, 3, 17, 21]], 2 given output shape(s), 2 op(s) resolved for the set"),
+        "{}",
+        r.stdout
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

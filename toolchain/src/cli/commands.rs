@@ -199,10 +199,14 @@ fn load_inputs(
 /// `rknn-convert infer`.
 pub fn infer(a: &InferArgs) -> Result<(), BuildError> {
     let model = infer::load(&a.model)?;
-    let g = &model.meta.graph;
+    let set = infer::shape_set_for(&model, &a.inputs)?;
+    let g = set.as_ref().map_or(&model.meta.graph, |(_, g)| g);
     let infos: Vec<_> = g.inputs.iter().map(|&t| &g.tensors[t]).collect();
     let raw = load_inputs(&a.inputs, &infos)?;
-    let outputs = infer::run(model, &raw)?;
+    if let Some((s, _)) = &set {
+        println!("shape set {s}: {:?}", model.meta.shape_sets[*s].inputs);
+    }
+    let outputs = infer::run_at(model, set.map(|(s, _)| s), &raw)?;
     std::fs::create_dir_all(&a.out_dir).map_err(|e| BuildError::Io {
         path: a.out_dir.display().to_string(),
         reason: e.to_string(),
