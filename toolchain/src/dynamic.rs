@@ -215,12 +215,17 @@ pub fn same_structure(base: &BuiltModel, at: &BuiltModel) -> Result<(), String> 
         }
         if a.is_weight() {
             let bytes = |m: &BuiltModel| m.const_data(id).map(|d| d.to_le_bytes());
-            if a.shape != b.shape || bytes(base) != bytes(at) {
-                return Err(format!(
-                    "constant '{}' depends on the input shape ({:?} here, {:?} at the largest set); the model must not compute constants from its input shapes",
-                    a.name, b.shape, a.shape
-                ));
-            }
+            let what = if a.shape != b.shape {
+                format!("has shape {:?} here, {:?} at the largest set", b.shape, a.shape)
+            } else if bytes(base) != bytes(at) {
+                "has other values here than at the largest set".to_string()
+            } else {
+                continue;
+            };
+            return Err(format!(
+                "constant '{}' {what}: it depends on the input shape, and the model must not compute constants from its input shapes",
+                a.name
+            ));
         }
     }
     for (a, b) in g.nodes.iter().zip(&h.nodes) {
