@@ -49,15 +49,6 @@ pub struct ShapeSet {
 }
 
 impl ShapeSet {
-    /// Number of input elements of the set (the vendor's measure of the
-    /// largest set: the sum over inputs of their element counts).
-    pub fn input_elems(&self) -> u128 {
-        self.inputs
-            .iter()
-            .map(|s| s.iter().map(|&d| d as u128).product::<u128>())
-            .sum()
-    }
-
     /// What distinguishes `graph` at the shapes of `at` from `graph`
     /// itself: the inputs' shapes, the given output shapes that differ and
     /// the ops that differ. `at` must be `graph` at another set: the same
@@ -276,7 +267,6 @@ mod tests {
         );
         assert!(set.ops.is_empty());
         assert_eq!(big.at_shape_set(&set, 144).unwrap(), small);
-        assert_eq!(set.input_elems(), 40);
     }
 
     #[test]
