@@ -216,7 +216,10 @@ pub fn same_structure(base: &BuiltModel, at: &BuiltModel) -> Result<(), String> 
         if a.is_weight() {
             let bytes = |m: &BuiltModel| m.const_data(id).map(|d| d.to_le_bytes());
             let what = if a.shape != b.shape {
-                format!("has shape {:?} here, {:?} at the largest set", b.shape, a.shape)
+                format!(
+                    "has shape {:?} here, {:?} at the largest set",
+                    b.shape, a.shape
+                )
             } else if bytes(base) != bytes(at) {
                 "has other values here than at the largest set".to_string()
             } else {
