@@ -7,7 +7,11 @@
 #   tests/c/abi_layout.c       the C ABI layout checks
 #   examples/zero_copy_*.c     the zero-copy examples on the f32 and int8
 #                              conv chain models
-# The models are written by `cargo run --example write_test_models`.
+#   examples/rknn_dynshape_demo.c  dynamic shapes: three shape sets, general
+#                              and zero-copy flows (docs/dynamic_shapes.md)
+# The models are written by `cargo run --example write_test_models`; the
+# dynamic-shape model is converted from toolchain/tests/models/dynamic/ by
+# rknn-convert.
 # Exit status: 0 clean, non-zero on a build failure or any valgrind error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +24,10 @@ rm -rf "$out"
 mkdir -p "$out"
 cargo build -q --lib
 cargo run -q --example write_test_models -- "$out" >/dev/null
+dyn_data=toolchain/tests/models/dynamic
+cargo run -q -p rknn-toolchain --bin rknn-convert -- build "$dyn_data/model.onnx" -t rk3588 \
+    --fp16 --mean 0,0,0 --std 255,255,255 --dynamic-input "1,3,24,40;1,3,32,32;1,3,17,21" \
+    --no-progress --quiet -o "$out/dynamic_fp16.rknn" >/dev/null
 lib="$PWD/target/debug"
 
 cc() { # cc <source> <exe> [extra flags...]
@@ -33,6 +41,7 @@ cc tests/c/capi_flow.c capi_flow
 for zc in runtime_mem from_fd alloc_outside internal_reuse; do
     cc "examples/zero_copy_$zc.c" "zero_copy_$zc"
 done
+cc examples/rknn_dynshape_demo.c rknn_dynshape_demo
 gcc -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude tests/c/abi_layout.c -o "$out/abi_layout"
 
 failed=0
@@ -61,4 +70,5 @@ for model in conv_chain_f32 conv_chain_int8; do
 done
 check zc_internal_reuse "$out/zero_copy_internal_reuse" "$out/conv_chain_f32.rknn" \
     "$out/conv_chain_int8.rknn" 2
+check dynshape_demo "$out/rknn_dynshape_demo" "$out/dynamic_fp16.rknn" "$dyn_data" 0.9999 1
 exit "$failed"

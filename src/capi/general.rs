@@ -94,11 +94,16 @@ fn log_banner(ctx: &Context) {
         ctx.device().name()
     );
     tracing::info!(
-        "RKNN Model Information, version: {}, toolkit version: {}, target: {}, target platform: {}, framework name: ONNX, framework layout: NCHW, model inference type: static_shape",
+        "RKNN Model Information, version: {}, toolkit version: {}, target: {}, target platform: {}, framework name: ONNX, framework layout: NCHW, model inference type: {}",
         crate::model::FORMAT_VERSION,
         meta.producer,
         meta.platform.npu_name(),
-        meta.platform.name()
+        meta.platform.name(),
+        if meta.is_dynamic() {
+            "dynamic_shape"
+        } else {
+            "static_shape"
+        }
     );
 }
 
@@ -347,8 +352,7 @@ pub unsafe extern "C" fn rknn_run(context: rknn_context, extend: *mut rknn_run_e
             h.ctx.run().map_err(rt_err)?;
             h.perf_detail = None;
             if crate::log::rknn_level() >= 4 {
-                let table =
-                    runtime::perf::detail(&h.ctx.model().meta.graph, &h.ctx.perf().nodes, "CPU");
+                let table = runtime::perf::detail(h.ctx.graph(), &h.ctx.perf().nodes, "CPU");
                 for line in table.lines() {
                     tracing::debug!("{line}");
                 }

@@ -2,12 +2,13 @@
 //! vendor's. The reader treats every file as hostile (DESIGN.md rule 4).
 
 mod container;
+mod shape_sets;
 mod validate;
 pub mod vendor;
 
 use serde::{Deserialize, Serialize};
 
-use crate::graph::Graph;
+use crate::graph::{Graph, ShapeSet};
 use crate::platform::Platform;
 
 pub use container::{
@@ -15,6 +16,7 @@ pub use container::{
     FORMAT_TAG, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_METADATA_LEN, MAX_SECTIONS, SECTION_ALIGN,
     SECTION_METADATA, SECTION_NPU_PROGRAM, SECTION_REQUIRED, SECTION_WEIGHTS,
 };
+pub use shape_sets::MAX_SHAPE_SETS;
 pub use validate::{channel_count, MAX_CUSTOM_STRING_LEN, MAX_INTERNAL_SIZE, MAX_PRODUCER_LEN};
 
 /// Why a model was refused. Every variant maps to `RKNN_ERR_MODEL_INVALID`
@@ -64,9 +66,15 @@ pub struct ModelMeta {
     pub custom_string: String,
     /// Name and version of the producing tool.
     pub producer: String,
-    /// Size in bytes of the internal arena as planned by the compiler.
+    /// Size in bytes of the internal arena as planned by the compiler
+    /// (for a dynamic-shape model: the largest over its shape sets).
     #[serde(default)]
     pub internal_size: u64,
+    /// Input shape sets of a dynamic-shape model, in the order given at
+    /// conversion; empty for a static model. The graph's tensors carry
+    /// the shapes of one of them (`docs/dynamic_shapes.md`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shape_sets: Vec<ShapeSet>,
 }
 
 /// A model ready for the runtime: metadata plus the bytes it came from.

@@ -1,5 +1,7 @@
 //! A context: one loaded model with its memory, ready to run.
 
+mod shapes;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -99,6 +101,8 @@ pub struct Context {
     has_run: bool,
     core_mask: u32,
     perf: Perf,
+    /// Shape sets of a dynamic-shape model (`shapes`).
+    shapes: Option<shapes::DynamicState>,
 }
 
 /// A place user memory is set on.
@@ -167,13 +171,15 @@ impl Context {
         let info_only = flags & FLAG_MODEL_INFO_ONLY != 0;
         let outside = flags & FLAG_MEM_ALLOC_OUTSIDE != 0;
         let internal_outside = outside || flags & FLAG_INTERNAL_ALLOC_OUTSIDE != 0;
-        let alloc_io = |ids: &[usize]| -> Result<Vec<Option<Buffer>>> {
-            ids.iter()
-                .map(|&t| {
+        let dynamic = shapes::DynamicState::for_model(&model)?;
+        let alloc_io = |n: usize, input: bool| -> Result<Vec<Option<Buffer>>> {
+            (0..n)
+                .map(|i| {
                     if info_only || outside {
                         Ok(None)
                     } else {
-                        Ok(Some(device.alloc(graph.tensors[t].bytes())?))
+                        let bytes = shapes::io_capacity(dynamic.as_ref(), &model, input, i);
+                        Ok(Some(device.alloc(bytes)?))
                     }
                 })
                 .collect()
@@ -181,10 +187,13 @@ impl Context {
         let arena = if info_only || internal_outside {
             None
         } else {
-            Some(device.alloc(plan.arena_size)?)
+            let size = dynamic
+                .as_ref()
+                .map_or(plan.arena_size, shapes::DynamicState::arena_size);
+            Some(device.alloc(size)?)
         };
-        let inputs = alloc_io(&graph.inputs)?;
-        let outputs = alloc_io(&graph.outputs)?;
+        let inputs = alloc_io(graph.inputs.len(), true)?;
+        let outputs = alloc_io(graph.outputs.len(), false)?;
         Ok(Context {
             inputs_set: vec![false; graph.inputs.len()],
             in_bind: vec![None; graph.inputs.len()],
@@ -205,6 +214,7 @@ impl Context {
             has_run: false,
             core_mask: 0,
             perf: Perf::default(),
+            shapes: dynamic,
         })
     }
 
@@ -254,15 +264,15 @@ impl Context {
         self.model.meta.graph.outputs.len()
     }
 
-    /// Tensor of input `i`.
+    /// Tensor of input `i` (at the current shape set).
     pub fn input_info(&self, i: usize) -> Option<&TensorInfo> {
-        let g = &self.model.meta.graph;
+        let g = self.graph();
         g.inputs.get(i).map(|&t| &g.tensors[t])
     }
 
-    /// Tensor of output `i`.
+    /// Tensor of output `i` (at the current shape set).
     pub fn output_info(&self, i: usize) -> Option<&TensorInfo> {
-        let g = &self.model.meta.graph;
+        let g = self.graph();
         g.outputs.get(i).map(|&t| &g.tensors[t])
     }
 
@@ -275,7 +285,7 @@ impl Context {
             .chain(self.outputs.iter().flatten());
         MemSize {
             weight: self.model.weights().len() as u64,
-            internal: self.plan.arena_size as u64,
+            internal: self.arena_capacity() as u64,
             dma_allocated: own.map(|b| b.size() as u64).sum(),
         }
     }
@@ -397,7 +407,9 @@ impl Context {
         fill: impl FnOnce(&TensorInfo, &mut [u8]) -> Result<()>,
     ) -> Result<()> {
         self.require_memory("setting inputs")?;
-        let g = &self.model.meta.graph;
+        self.require_shape_set("setting inputs")?;
+        let capacity = self.io_capacity(true, i);
+        let g = shapes::current_graph(self.shapes.as_ref(), &self.model);
         let (Some(&t), Some(slot)) = (g.inputs.get(i), self.inputs.get_mut(i)) else {
             return Err(Error::new(
                 ErrorKind::InputInvalid,
@@ -411,7 +423,7 @@ impl Context {
         let bytes = info.bytes();
         let buf = match slot {
             Some(b) => b,
-            None => slot.insert(self.device.alloc(bytes)?),
+            None => slot.insert(self.device.alloc(capacity)?),
         };
         let dst = buf
             .as_mut_slice()
@@ -455,7 +467,7 @@ impl Context {
 
     /// The bytes of output `i` after a run.
     pub fn output_bytes(&self, i: usize) -> Result<&[u8]> {
-        let g = &self.model.meta.graph;
+        let g = self.graph();
         let Some(&t) = g.outputs.get(i) else {
             return Err(Error::new(
                 ErrorKind::OutputInvalid,
@@ -529,6 +541,7 @@ impl Context {
     ) -> Result<()> {
         self.require_memory("rknn_set_io_mem")?;
         self.check_path(IoPath::ZeroCopy, "rknn_set_io_mem")?;
+        self.require_shape_set("rknn_set_io_mem")?;
         let what = format!("input {i}");
         let info = self
             .input_info(i)
@@ -548,12 +561,13 @@ impl Context {
             .cloned()
             .unwrap_or_default();
         let b = bindings::bind_input(mem, format, &info, &pre, &what, native_size)?;
+        let capacity = self.io_capacity(true, i);
         if b.in_place {
             self.inputs[i] = None;
         } else {
             let buf = match &mut self.inputs[i] {
                 Some(buf) => buf,
-                slot => slot.insert(self.device.alloc(info.bytes())?),
+                slot => slot.insert(self.device.alloc(capacity)?),
             };
             // Validate the conversion once now: an unsupported type or
             // layout pair fails here, not in every run.
@@ -561,6 +575,7 @@ impl Context {
         }
         self.path = IoPath::ZeroCopy;
         self.in_bind[i] = Some(b);
+        self.note_bound(true, i);
         Ok(())
     }
 
@@ -576,8 +591,9 @@ impl Context {
     ) -> Result<()> {
         self.require_memory("rknn_set_io_mem")?;
         self.check_path(IoPath::ZeroCopy, "rknn_set_io_mem")?;
+        self.require_shape_set("rknn_set_io_mem")?;
         let what = format!("output {j}");
-        let g = &self.model.meta.graph;
+        let g = self.graph();
         let t = *g
             .outputs
             .get(j)
@@ -594,10 +610,11 @@ impl Context {
         if b.in_place {
             self.outputs[j] = None;
         } else if self.outputs[j].is_none() {
-            self.outputs[j] = Some(self.device.alloc(info.bytes())?);
+            self.outputs[j] = Some(self.device.alloc(self.io_capacity(false, j))?);
         }
         self.path = IoPath::ZeroCopy;
         self.out_bind[j] = Some(b);
+        self.note_bound(false, j);
         Ok(())
     }
 
@@ -638,7 +655,7 @@ impl Context {
         self.require_memory("rknn_set_internal_mem")?;
         bindings::check_size(
             &*mem,
-            self.plan.arena_size,
+            self.arena_capacity(),
             "internal memory (total_internal_size of RKNN_QUERY_MEM_SIZE)",
             ErrorKind::ParamInvalid,
         )?;
@@ -671,7 +688,7 @@ impl Context {
                 } else {
                     "RKNN_FLAG_INTERNAL_ALLOC_OUTSIDE"
                 },
-                self.plan.arena_size
+                self.arena_capacity()
             ));
         }
         let gone = |m: &Option<IoBinding>| m.as_ref().is_some_and(|b| b.mem.destroyed());
@@ -711,6 +728,7 @@ impl Context {
     /// written in place) and synced.
     pub fn run(&mut self) -> Result<()> {
         self.require_memory("rknn_run")?;
+        self.check_shape_state()?;
         self.check_ready()?;
         let mut stats = RunStats::default();
         let flush_in = self.flags & FLAG_DISABLE_FLUSH_INPUT == 0;
@@ -768,7 +786,7 @@ impl Context {
         };
         let start = Instant::now();
         let result = exec::run(
-            &self.model.meta.graph,
+            self.graph(),
             &self.plan,
             &mem,
             collect.then_some(&mut nodes),

@@ -17,6 +17,7 @@ fn meta(graph: Graph, custom: &str) -> ModelMeta {
         custom_string: custom.to_string(),
         producer: "rknnrt-tests".to_string(),
         internal_size: 0,
+        shape_sets: Vec::new(),
     }
 }
 

@@ -54,6 +54,7 @@ fn convert_model() -> Result<Vec<u8>, rknn_toolchain::BuildError> {
         },
         custom_string: "rknnrt quickstart".into(),
         progress: false,
+        dynamic_input: Vec::new(),
     };
     let outcome = convert(&plan)?;
     println!(

@@ -107,6 +107,7 @@ impl BuiltModel {
             custom_string: self.custom_string.clone(),
             producer: PRODUCER.to_string(),
             internal_size,
+            shape_sets: Vec::new(),
         };
         Ok((meta, weights))
     }
