@@ -9,7 +9,11 @@
 #                              conv chain models
 #   examples/multi_context_threads.c  rknn_dup_context from 4 pthreads on
 #                              the int8 conv chain model
-# The models are written by `cargo run --example write_test_models`.
+#   examples/rknn_dynshape_demo.c  dynamic shapes: three shape sets, general
+#                              and zero-copy flows (docs/dynamic_shapes.md)
+# The models are written by `cargo run --example write_test_models`; the
+# dynamic-shape model is converted from toolchain/tests/models/dynamic/ by
+# rknn-convert.
 # Exit status: 0 clean, non-zero on a build failure or any valgrind error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +26,10 @@ rm -rf "$out"
 mkdir -p "$out"
 cargo build -q --lib
 cargo run -q --example write_test_models -- "$out" >/dev/null
+dyn_data=toolchain/tests/models/dynamic
+cargo run -q -p rknn-toolchain --bin rknn-convert -- build "$dyn_data/model.onnx" -t rk3588 \
+    --fp16 --mean 0,0,0 --std 255,255,255 --dynamic-input "1,3,24,40;1,3,32,32;1,3,17,21" \
+    --no-progress --quiet -o "$out/dynamic_fp16.rknn" >/dev/null
 lib="$PWD/target/debug"
 
 cc() { # cc <source> <exe> [extra flags...]
@@ -36,6 +44,7 @@ for zc in runtime_mem from_fd alloc_outside internal_reuse; do
     cc "examples/zero_copy_$zc.c" "zero_copy_$zc"
 done
 cc examples/multi_context_threads.c multi_context_threads -pthread
+cc examples/rknn_dynshape_demo.c rknn_dynshape_demo
 gcc -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude tests/c/abi_layout.c -o "$out/abi_layout"
 
 failed=0
@@ -65,4 +74,5 @@ done
 check multi_context_threads "$out/multi_context_threads" "$out/conv_chain_int8.rknn" 10
 check zc_internal_reuse "$out/zero_copy_internal_reuse" "$out/conv_chain_f32.rknn" \
     "$out/conv_chain_int8.rknn" 2
+check dynshape_demo "$out/rknn_dynshape_demo" "$out/dynamic_fp16.rknn" "$dyn_data" 0.9999 1
 exit "$failed"

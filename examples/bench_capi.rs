@@ -30,6 +30,7 @@ fn meta(graph: Graph) -> ModelMeta {
         producer: "bench_capi".into(),
         internal_size: 0,
         batch_size: 1,
+        shape_sets: Vec::new(),
     }
 }
 

@@ -84,6 +84,7 @@ impl Builder {
             producer: "rknnrt tests".into(),
             internal_size: 4096,
             batch_size: 1,
+            shape_sets: Vec::new(),
         };
         (meta, self.weights)
     }

@@ -229,8 +229,7 @@ fn run_once(h: &mut Handle) -> Result<(), ApiError> {
     h.ctx.run().map_err(rt_err)?;
     h.perf_detail = None;
     if crate::log::rknn_level() >= 4 {
-        let table =
-            crate::runtime::perf::detail(&h.ctx.model().meta.graph, &h.ctx.perf().nodes, "CPU");
+        let table = crate::runtime::perf::detail(h.ctx.graph(), &h.ctx.perf().nodes, "CPU");
         for line in table.lines() {
             tracing::debug!("{line}");
         }

@@ -88,11 +88,16 @@ fn log_banner(ctx: &Context) {
         ctx.device().name()
     );
     tracing::info!(
-        "RKNN Model Information, version: {}, toolkit version: {}, target: {}, target platform: {}, framework name: ONNX, framework layout: NCHW, model inference type: static_shape",
+        "RKNN Model Information, version: {}, toolkit version: {}, target: {}, target platform: {}, framework name: ONNX, framework layout: NCHW, model inference type: {}",
         crate::model::FORMAT_VERSION,
         meta.producer,
         meta.platform.npu_name(),
-        meta.platform.name()
+        meta.platform.name(),
+        if meta.is_dynamic() {
+            "dynamic_shape"
+        } else {
+            "static_shape"
+        }
     );
 }
 

@@ -18,7 +18,11 @@ fn too_small(name: &str, size: u32, need: usize) -> ApiError {
 ///
 /// # Safety
 /// `info` must point to `size` writable bytes.
-unsafe fn dest<'a, T>(info: *mut c_void, size: u32, name: &str) -> Result<&'a mut T, ApiError> {
+pub(super) unsafe fn dest<'a, T>(
+    info: *mut c_void,
+    size: u32,
+    name: &str,
+) -> Result<&'a mut T, ApiError> {
     let need = std::mem::size_of::<T>();
     if (size as usize) < need {
         return Err(too_small(name, size, need));
@@ -78,23 +82,41 @@ pub(crate) fn fill_attr(dst: &mut rknn_tensor_attr, a: &TensorAttr) {
     dst.h_stride = 0;
 }
 
-fn io_attr(h: &Handle, index: u32, input: bool, kind: AttrKind) -> Result<TensorAttr, ApiError> {
+/// The attribute of input or output `index` in the model's own shapes, or
+/// (`current`) in the shapes of the current shape set.
+fn io_attr(
+    h: &Handle,
+    index: u32,
+    input: bool,
+    kind: AttrKind,
+    current: bool,
+) -> Result<TensorAttr, ApiError> {
     let i = index as usize;
-    let (info, n) = if input {
-        (h.ctx.input_info(i), h.ctx.n_inputs())
+    let g = if current {
+        super::dynamic::current_graph(h)?
     } else {
-        (h.ctx.output_info(i), h.ctx.n_outputs())
+        &h.ctx.model().meta.graph
     };
-    let info = info.ok_or_else(|| {
-        ApiError::new(
-            RKNN_ERR_PARAM_INVALID,
-            format!(
-                "{} index({index}) >= model {} num({n})",
-                if input { "input" } else { "output" },
-                if input { "input" } else { "output" }
-            ),
-        )
-    })?;
+    let ids = if input { &g.inputs } else { &g.outputs };
+    let n = ids.len();
+    // A multi-batch model (static) shows every batch.
+    let batched = match (h.ctx.batch_size() > 1, input) {
+        (false, _) => None,
+        (true, true) => h.ctx.input_info(i),
+        (true, false) => h.ctx.output_info(i),
+    };
+    let info = batched
+        .or_else(|| ids.get(i).map(|&t| &g.tensors[t]))
+        .ok_or_else(|| {
+            ApiError::new(
+                RKNN_ERR_PARAM_INVALID,
+                format!(
+                    "{} index({index}) >= model {} num({n})",
+                    if input { "input" } else { "output" },
+                    if input { "input" } else { "output" }
+                ),
+            )
+        })?;
     attrs::attr(i, info, kind, h.ctx.platform())
         .map_err(|e| ApiError::new(RKNN_ERR_FAIL, format!("tensor '{}': {e}", info.name)))
 }
@@ -141,9 +163,16 @@ pub unsafe fn answer(
                 RKNN_QUERY_NATIVE_NHWC_INPUT_ATTR => (true, AttrKind::NativeNhwcInput),
                 _ => (false, AttrKind::NativeNhwcOutput),
             };
+            let current = matches!(
+                cmd,
+                RKNN_QUERY_CURRENT_INPUT_ATTR
+                    | RKNN_QUERY_CURRENT_OUTPUT_ATTR
+                    | RKNN_QUERY_CURRENT_NATIVE_INPUT_ATTR
+                    | RKNN_QUERY_CURRENT_NATIVE_OUTPUT_ATTR
+            );
             // SAFETY: forwarded contract.
             let d: &mut rknn_tensor_attr = unsafe { dest(info, size, "rknn_tensor_attr") }?;
-            let a = io_attr(h, d.index, input, kind)?;
+            let a = io_attr(h, d.index, input, kind, current)?;
             fill_attr(d, &a);
         }
         RKNN_QUERY_SDK_VERSION => {
@@ -195,18 +224,14 @@ pub unsafe fn answer(
                     "RKNN_QUERY_PERF_DETAIL: no run yet",
                 ));
             }
-            let text =
-                crate::runtime::perf::detail(&h.ctx.model().meta.graph, &h.ctx.perf().nodes, "CPU");
+            let text = crate::runtime::perf::detail(h.ctx.graph(), &h.ctx.perf().nodes, "CPU");
             let c = h.set_perf_detail(text);
             d.perf_data = c.as_ptr().cast_mut();
             d.data_len = c.as_bytes().len() as u64;
         }
         RKNN_QUERY_INPUT_DYNAMIC_RANGE => {
-            tracing::warn!("rknn_query: RKNN_QUERY_INPUT_DYNAMIC_RANGE on a static-shape model");
-            return Err(ApiError::new(
-                RKNN_ERR_MODEL_INVALID,
-                "the model has static input shapes (no dynamic range)",
-            ));
+            // SAFETY: forwarded contract.
+            unsafe { super::dynamic::fill_range(h, info, size) }?;
         }
         RKNN_QUERY_DEVICE_MEM_INFO => {
             // SAFETY: forwarded contract.

@@ -1,5 +1,4 @@
-//! The vendor functions this runtime does not implement yet: dynamic
-//! shapes and custom ops.
+//! The vendor functions this runtime does not implement yet: custom ops.
 //!
 //! Each one is exported with its exact vendor signature, so that programs
 //! written against the vendor headers link and run; a call logs
@@ -13,7 +12,6 @@ use core::ptr;
 use crate::abi::*;
 use crate::capi::guard::{call, ApiError};
 
-const DYNAMIC_SHAPE: &str = "dynamic shapes";
 const CUSTOM_OP: &str = "custom ops";
 
 fn not_supported(what: &str) -> ApiError {
@@ -26,38 +24,6 @@ fn not_supported(what: &str) -> ApiError {
 /// Logs that `func` is not supported and returns `RKNN_ERR_FAIL`.
 fn fail(func: &'static str, what: &str) -> c_int {
     call(func, || Err(not_supported(what)))
-}
-
-// ---------------------------------------------------------------------------
-// rknn_api.h: dynamic shapes
-// ---------------------------------------------------------------------------
-
-/// Sets the shape of one input (deprecated by the vendor; not supported
-/// yet: `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_set_input_shape(
-    ctx: rknn_context,
-    attr: *mut rknn_tensor_attr,
-) -> c_int {
-    let _ = (ctx, attr);
-    fail("rknn_set_input_shape", DYNAMIC_SHAPE)
-}
-
-/// Sets the shapes of all inputs (not supported yet: `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_set_input_shapes(
-    ctx: rknn_context,
-    n_inputs: u32,
-    attr: *mut rknn_tensor_attr,
-) -> c_int {
-    let _ = (ctx, n_inputs, attr);
-    fail("rknn_set_input_shapes", DYNAMIC_SHAPE)
 }
 
 // ---------------------------------------------------------------------------
@@ -106,18 +72,10 @@ mod tests {
 
     #[test]
     fn int_functions_fail_with_rknn_err_fail() {
-        let mut attr = rknn_tensor_attr::default();
         let mut op = rknn_custom_op::default();
-        let a = &mut attr as *mut rknn_tensor_attr;
-        // SAFETY: the functions never dereference their arguments.
-        let codes = unsafe {
-            [
-                rknn_set_input_shape(1, a),
-                rknn_set_input_shapes(1, 1, a),
-                rknn_register_custom_ops(1, &mut op, 1),
-            ]
-        };
-        assert!(codes.iter().all(|&c| c == RKNN_ERR_FAIL), "{codes:?}");
+        // SAFETY: the function never dereferences its arguments.
+        let code = unsafe { rknn_register_custom_ops(1, &mut op, 1) };
+        assert_eq!(code, RKNN_ERR_FAIL);
     }
 
     #[test]
@@ -159,16 +117,16 @@ mod tests {
             .with_ansi(false)
             .finish();
         tracing::subscriber::with_default(subscriber, || {
-            // SAFETY: the functions never dereference their arguments.
+            // SAFETY: the function never dereferences its arguments.
             unsafe {
-                rknn_set_input_shape(1, ptr::null_mut());
+                rknn_register_custom_ops(1, ptr::null_mut(), 1);
             }
         });
         let text = String::from_utf8(capture.0.lock().expect("capture lock").clone())
             .expect("log is UTF-8");
         assert!(
             text.contains(
-                "rknn_set_input_shape, not supported yet by this runtime (dynamic shapes)"
+                "rknn_register_custom_ops, not supported yet by this runtime (custom ops)"
             ),
             "{text}"
         );

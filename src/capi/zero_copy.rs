@@ -356,7 +356,8 @@ pub unsafe extern "C" fn rknn_set_io_mem(
     })
 }
 
-fn attr_name(attr: &rknn_tensor_attr) -> String {
+/// The name in `attr` (up to its NUL).
+pub(super) fn attr_name(attr: &rknn_tensor_attr) -> String {
     let bytes: Vec<u8> = attr
         .name
         .iter()

@@ -3,6 +3,7 @@
 
 mod op;
 pub mod shape;
+mod shape_set;
 mod tensor;
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,7 @@ pub use op::{
     erf, Activation, BinaryOp, CoordMode, NearestMode, Op, PadMode, ReduceOp, ResizeMode, Window,
 };
 pub use shape::GraphError;
+pub use shape_set::{SetOp, SetShape, ShapeSet};
 pub use tensor::{DType, Layout, Quant, Storage, TensorInfo};
 
 /// Index of a tensor in [`Graph::tensors`].

@@ -2,12 +2,13 @@
 //! vendor's. The reader treats every file as hostile (DESIGN.md rule 4).
 
 mod container;
+mod shape_sets;
 mod validate;
 pub mod vendor;
 
 use serde::{Deserialize, Serialize};
 
-use crate::graph::Graph;
+use crate::graph::{Graph, ShapeSet};
 use crate::platform::Platform;
 
 pub use container::{
@@ -15,6 +16,7 @@ pub use container::{
     FORMAT_TAG, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_METADATA_LEN, MAX_SECTIONS, SECTION_ALIGN,
     SECTION_METADATA, SECTION_NPU_PROGRAM, SECTION_REQUIRED, SECTION_WEIGHTS,
 };
+pub use shape_sets::MAX_SHAPE_SETS;
 pub use validate::{
     channel_count, MAX_BATCH_SIZE, MAX_CUSTOM_STRING_LEN, MAX_INTERNAL_SIZE, MAX_PRODUCER_LEN,
 };
@@ -66,7 +68,8 @@ pub struct ModelMeta {
     pub custom_string: String,
     /// Name and version of the producing tool.
     pub producer: String,
-    /// Size in bytes of the internal arena as planned by the compiler.
+    /// Size in bytes of the internal arena as planned by the compiler
+    /// (for a dynamic-shape model: the largest over its shape sets).
     #[serde(default)]
     pub internal_size: u64,
     /// `rknn_batch_size`: the graph computes one batch; the runtime's
@@ -74,6 +77,11 @@ pub struct ModelMeta {
     /// parallel (`docs/multicore.md`). Omitted from the file when 1.
     #[serde(default = "one_batch", skip_serializing_if = "is_one_batch")]
     pub batch_size: u32,
+    /// Input shape sets of a dynamic-shape model, in the order given at
+    /// conversion; empty for a static model. The graph's tensors carry
+    /// the shapes of one of them (`docs/dynamic_shapes.md`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shape_sets: Vec<ShapeSet>,
 }
 
 fn one_batch() -> u32 {

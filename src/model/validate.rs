@@ -45,7 +45,11 @@ fn check_string(s: &str, what: &str, max: usize) -> Result<(), ModelError> {
     Ok(())
 }
 
-fn check_preprocess(i: usize, p: &InputPreprocess, t: &TensorInfo) -> Result<(), ModelError> {
+pub(super) fn check_preprocess(
+    i: usize,
+    p: &InputPreprocess,
+    t: &TensorInfo,
+) -> Result<(), ModelError> {
     let c = channel_count(t);
     for (values, what) in [(&p.mean, "mean"), (&p.std, "std")] {
         if !values.is_empty() && values.len() != c {
@@ -73,7 +77,8 @@ impl ModelMeta {
     /// bytes: the graph ([`crate::graph::Graph::validate`]), one
     /// pre-processing entry per input with 0 or channel-count mean/std
     /// values (finite, std non-zero), the custom and producer strings, and
-    /// the internal size.
+    /// the internal size, and the shape sets of a dynamic-shape model
+    /// ([`ModelMeta::shape_set_graphs`]).
     pub fn validate(&self, weights_len: u64) -> Result<(), ModelError> {
         self.graph
             .validate(weights_len)
@@ -97,7 +102,9 @@ impl ModelMeta {
                 self.internal_size
             ));
         }
-        self.check_batch()
+        self.check_batch()?;
+        self.shape_set_graphs(weights_len)?;
+        Ok(())
     }
 
     /// A multi-batch model: `batch_size` in 1 ..= [`MAX_BATCH_SIZE`]; when
@@ -128,6 +135,12 @@ impl ModelMeta {
                     info.name
                 ));
             }
+        }
+        if !self.shape_sets.is_empty() {
+            return invalid(format!(
+                "batch size {n} with {} dynamic shape sets: a model is either multi-batch or dynamic-shape",
+                self.shape_sets.len()
+            ));
         }
         Ok(())
     }

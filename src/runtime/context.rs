@@ -1,5 +1,7 @@
 //! A context: one loaded model with its memory, ready to run.
 
+mod shapes;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -99,10 +101,12 @@ pub struct Context {
     has_run: bool,
     core_mask: u32,
     perf: Perf,
-    /// Input and output tensors as the caller sees them (batched).
-    io: Arc<super::batch::IoInfos>,
+    /// Multi-batch models: input and output tensors with all batches.
+    io: Option<Arc<super::batch::IoInfos>>,
     /// Multi-batch models: arenas of the batch workers beyond the first.
     batch_arenas: Vec<Buffer>,
+    /// Shape sets of a dynamic-shape model (`shapes`).
+    shapes: Option<shapes::DynamicState>,
 }
 
 /// A place user memory is set on.
@@ -172,18 +176,19 @@ impl Context {
         if batch > 1 {
             super::batch::check_plan(graph, &plan)?;
         }
-        let io = Arc::new(super::batch::IoInfos::of(graph, batch));
+        let io = (batch > 1).then(|| Arc::new(super::batch::IoInfos::of(graph, batch)));
         let info_only = flags & FLAG_MODEL_INFO_ONLY != 0;
         let outside = flags & FLAG_MEM_ALLOC_OUTSIDE != 0;
         let internal_outside = outside || flags & FLAG_INTERNAL_ALLOC_OUTSIDE != 0;
-        let alloc_io = |infos: &[TensorInfo]| -> Result<Vec<Option<Buffer>>> {
-            infos
-                .iter()
-                .map(|t| {
+        let dynamic = shapes::DynamicState::for_model(&model)?;
+        let alloc_io = |n: usize, input: bool| -> Result<Vec<Option<Buffer>>> {
+            (0..n)
+                .map(|i| {
                     if info_only || outside {
                         Ok(None)
                     } else {
-                        Ok(Some(device.alloc(t.bytes())?))
+                        let bytes = shapes::io_capacity(dynamic.as_ref(), &model, input, i);
+                        Ok(Some(device.alloc(bytes)?))
                     }
                 })
                 .collect()
@@ -191,10 +196,13 @@ impl Context {
         let arena = if info_only || internal_outside {
             None
         } else {
-            Some(device.alloc(plan.arena_size)?)
+            let size = dynamic
+                .as_ref()
+                .map_or(plan.arena_size, shapes::DynamicState::arena_size);
+            Some(device.alloc(size)?)
         };
-        let inputs = alloc_io(&io.inputs)?;
-        let outputs = alloc_io(&io.outputs)?;
+        let inputs = alloc_io(graph.inputs.len(), true)?;
+        let outputs = alloc_io(graph.outputs.len(), false)?;
         let workers = super::batch_workers_default(platform, batch);
         let batch_arenas = if info_only || internal_outside {
             Vec::new()
@@ -225,6 +233,7 @@ impl Context {
             perf: Perf::default(),
             io,
             batch_arenas,
+            shapes: dynamic,
         })
     }
 
@@ -274,14 +283,24 @@ impl Context {
         self.model.meta.graph.outputs.len()
     }
 
-    /// Tensor of input `i` (all batches of a multi-batch model).
+    /// Tensor of input `i` (at the current shape set; all batches of
+    /// a multi-batch model).
     pub fn input_info(&self, i: usize) -> Option<&TensorInfo> {
-        self.io.inputs.get(i)
+        if let Some(io) = &self.io {
+            return io.inputs.get(i);
+        }
+        let g = self.graph();
+        g.inputs.get(i).map(|&t| &g.tensors[t])
     }
 
-    /// Tensor of output `i` (all batches of a multi-batch model).
+    /// Tensor of output `i` (at the current shape set; all batches of
+    /// a multi-batch model).
     pub fn output_info(&self, i: usize) -> Option<&TensorInfo> {
-        self.io.outputs.get(i)
+        if let Some(io) = &self.io {
+            return io.outputs.get(i);
+        }
+        let g = self.graph();
+        g.outputs.get(i).map(|&t| &g.tensors[t])
     }
 
     /// `rknn_batch_size` of the model (1 for single-batch models).
@@ -322,7 +341,7 @@ impl Context {
             .chain(self.outputs.iter().flatten());
         MemSize {
             weight: self.model.weights().len() as u64,
-            internal: self.plan.arena_size as u64,
+            internal: self.arena_capacity() as u64,
             dma_allocated: own.map(|b| b.size() as u64).sum(),
         }
     }
@@ -427,19 +446,26 @@ impl Context {
         fill: impl FnOnce(&TensorInfo, &mut [u8]) -> Result<()>,
     ) -> Result<()> {
         self.require_memory("setting inputs")?;
-        let (Some(info), Some(slot)) = (self.io.inputs.get(i), self.inputs.get_mut(i)) else {
+        self.require_shape_set("setting inputs")?;
+        let capacity = self.io_capacity(true, i);
+        let g = shapes::current_graph(self.shapes.as_ref(), &self.model);
+        let (Some(&t), Some(slot)) = (g.inputs.get(i), self.inputs.get_mut(i)) else {
             return Err(Error::new(
                 ErrorKind::InputInvalid,
                 format!(
                     "input index {i} out of range (model has {} inputs)",
-                    self.io.inputs.len()
+                    g.inputs.len()
                 ),
             ));
+        };
+        let info = match &self.io {
+            Some(io) => &io.inputs[i],
+            None => &g.tensors[t],
         };
         let bytes = info.bytes();
         let buf = match slot {
             Some(b) => b,
-            None => slot.insert(self.device.alloc(bytes)?),
+            None => slot.insert(self.device.alloc(capacity)?),
         };
         let dst = buf
             .as_mut_slice()
@@ -483,7 +509,7 @@ impl Context {
 
     /// The bytes of output `i` after a run.
     pub fn output_bytes(&self, i: usize) -> Result<&[u8]> {
-        let g = &self.model.meta.graph;
+        let g = self.graph();
         let Some(&t) = g.outputs.get(i) else {
             return Err(Error::new(
                 ErrorKind::OutputInvalid,
@@ -499,7 +525,10 @@ impl Context {
                 "no output yet: call rknn_run first",
             ));
         }
-        let bytes = self.io.outputs[i].bytes();
+        let bytes = match &self.io {
+            Some(io) => io.outputs[i].bytes(),
+            None => g.tensors[t].bytes(),
+        };
         let src: Option<&[u8]> = match self.plan.locations[t] {
             Location::Output(j) => self.output_buffer(j).map(|b| b.as_slice()),
             Location::Input(j) => self.input_buffer(j).map(|b| b.as_slice()),
@@ -557,6 +586,7 @@ impl Context {
     ) -> Result<()> {
         self.require_memory("rknn_set_io_mem")?;
         self.check_path(IoPath::ZeroCopy, "rknn_set_io_mem")?;
+        self.require_shape_set("rknn_set_io_mem")?;
         let what = format!("input {i}");
         let info = self
             .input_info(i)
@@ -576,12 +606,13 @@ impl Context {
             .cloned()
             .unwrap_or_default();
         let b = bindings::bind_input(mem, format, &info, &pre, &what, native_size)?;
+        let capacity = self.io_capacity(true, i);
         if b.in_place {
             self.inputs[i] = None;
         } else {
             let buf = match &mut self.inputs[i] {
                 Some(buf) => buf,
-                slot => slot.insert(self.device.alloc(info.bytes())?),
+                slot => slot.insert(self.device.alloc(capacity)?),
             };
             // Validate the conversion once now: an unsupported type or
             // layout pair fails here, not in every run.
@@ -589,6 +620,7 @@ impl Context {
         }
         self.path = IoPath::ZeroCopy;
         self.in_bind[i] = Some(b);
+        self.note_bound(true, i);
         Ok(())
     }
 
@@ -604,13 +636,17 @@ impl Context {
     ) -> Result<()> {
         self.require_memory("rknn_set_io_mem")?;
         self.check_path(IoPath::ZeroCopy, "rknn_set_io_mem")?;
+        self.require_shape_set("rknn_set_io_mem")?;
         let what = format!("output {j}");
-        let g = &self.model.meta.graph;
+        let g = self.graph();
         let t = *g
             .outputs
             .get(j)
             .ok_or_else(|| Error::new(ErrorKind::OutputInvalid, format!("{what} out of range")))?;
-        let info = self.io.outputs[j].clone();
+        let info = match &self.io {
+            Some(io) => io.outputs[j].clone(),
+            None => g.tensors[t].clone(),
+        };
         let direct = self.plan.locations[t] == Location::Output(j);
         if self.overlaps_binding(&*mem, Slot::Output(j)) {
             return Err(Error::new(
@@ -622,10 +658,11 @@ impl Context {
         if b.in_place {
             self.outputs[j] = None;
         } else if self.outputs[j].is_none() {
-            self.outputs[j] = Some(self.device.alloc(info.bytes())?);
+            self.outputs[j] = Some(self.device.alloc(self.io_capacity(false, j))?);
         }
         self.path = IoPath::ZeroCopy;
         self.out_bind[j] = Some(b);
+        self.note_bound(false, j);
         Ok(())
     }
 
@@ -666,7 +703,7 @@ impl Context {
         self.require_memory("rknn_set_internal_mem")?;
         bindings::check_size(
             &*mem,
-            self.plan.arena_size,
+            self.arena_capacity(),
             "internal memory (total_internal_size of RKNN_QUERY_MEM_SIZE)",
             ErrorKind::ParamInvalid,
         )?;
@@ -699,7 +736,7 @@ impl Context {
                 } else {
                     "RKNN_FLAG_INTERNAL_ALLOC_OUTSIDE"
                 },
-                self.plan.arena_size
+                self.arena_capacity()
             ));
         }
         let gone = |m: &Option<IoBinding>| m.as_ref().is_some_and(|b| b.mem.destroyed());
@@ -739,6 +776,7 @@ impl Context {
     /// written in place) and synced.
     pub fn run(&mut self) -> Result<()> {
         self.require_memory("rknn_run")?;
+        self.check_shape_state()?;
         self.check_ready()?;
         let mut stats = RunStats::default();
         let flush_in = self.flags & FLAG_DISABLE_FLUSH_INPUT == 0;
@@ -799,7 +837,7 @@ impl Context {
         let result = crate::kernels::fast_gemm::threads::with_thread_budget(threads, || {
             if self.batch_size() == 1 {
                 return exec::run(
-                    &self.model.meta.graph,
+                    self.graph(),
                     &self.plan,
                     &mem,
                     collect.then_some(&mut nodes),
@@ -809,7 +847,7 @@ impl Context {
                 .chain(self.batch_arenas.iter().map(bindings::region))
                 .collect();
             super::batch::BatchRun {
-                graph: &self.model.meta.graph,
+                graph: self.graph(),
                 plan: &self.plan,
                 arenas: &arenas,
                 inputs: &inputs,

@@ -6,6 +6,7 @@ pub mod batch;
 pub mod bindings;
 pub mod context;
 pub mod cores;
+pub mod dynamic;
 pub mod error;
 pub mod exec;
 pub mod io;

@@ -18,6 +18,7 @@ fn meta(graph: Graph, custom: &str) -> ModelMeta {
         producer: "rknnrt-tests".to_string(),
         internal_size: 0,
         batch_size: 1,
+        shape_sets: Vec::new(),
     }
 }
 

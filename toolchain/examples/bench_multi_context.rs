@@ -49,6 +49,7 @@ fn model_bytes(name: &str) -> Vec<u8> {
         custom_string: String::new(),
         batch_size: 1,
         progress: false,
+        dynamic_input: Vec::new(),
     };
     convert(&plan).expect("conversion").bytes
 }

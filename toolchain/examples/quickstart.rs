@@ -55,6 +55,7 @@ fn convert_model() -> Result<Vec<u8>, rknn_toolchain::BuildError> {
         custom_string: "rknnrt quickstart".into(),
         batch_size: 1,
         progress: false,
+        dynamic_input: Vec::new(),
     };
     let outcome = convert(&plan)?;
     println!(

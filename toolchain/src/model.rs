@@ -108,6 +108,7 @@ impl BuiltModel {
             producer: PRODUCER.to_string(),
             internal_size,
             batch_size: 1,
+            shape_sets: Vec::new(),
         };
         Ok((meta, weights))
     }

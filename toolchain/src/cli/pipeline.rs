@@ -11,6 +11,7 @@ use rknnrt::platform::Platform;
 
 use crate::calibrate::{self, Algorithm, CalibOptions};
 use crate::dataset::{Dataset, ImageOptions};
+use crate::dynamic::DynamicInput;
 use crate::error::BuildError;
 use crate::model::BuiltModel;
 use crate::onnx::{self, ImportOptions};
@@ -61,6 +62,9 @@ pub struct Plan {
     pub batch_size: u32,
     /// Show progress bars.
     pub progress: bool,
+    /// Input shape sets of a dynamic-shape model (vendor `dynamic_input`);
+    /// empty for a static model.
+    pub dynamic_input: DynamicInput,
 }
 
 /// The result of a conversion.
@@ -149,8 +153,29 @@ pub fn float_model(plan: &Plan) -> Result<(BuiltModel, PassReport), BuildError> 
     passes::optimize(model)
 }
 
-/// Runs the conversion.
+/// Fails unless `plan`'s custom string fits `RKNN_QUERY_CUSTOM_STRING`.
+pub fn check_custom_string(plan: &Plan) -> Result<(), BuildError> {
+    if plan.custom_string.len() > 1023 || plan.custom_string.contains('\0') {
+        return Err(BuildError::Config(format!(
+            "custom string of {} bytes (at most 1023, no NUL)",
+            plan.custom_string.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Runs the conversion (of every shape set when `plan.dynamic_input` has
+/// sets, `super::dynamic`).
 pub fn convert(plan: &Plan) -> Result<Outcome, BuildError> {
+    if !plan.dynamic_input.is_empty() {
+        if plan.batch_size > 1 {
+            return Err(BuildError::Config(format!(
+                "rknn_batch_size {} with dynamic_input: a model is either multi-batch or dynamic-shape",
+                plan.batch_size
+            )));
+        }
+        return super::dynamic::convert(plan);
+    }
     let start = Instant::now();
     let (float, report) = float_model(plan)?;
     let mut model = match &plan.precision {
@@ -171,12 +196,7 @@ pub fn convert(plan: &Plan) -> Result<Outcome, BuildError> {
             calibrate::quantize(&float, &samples, &opts)?
         }
     };
-    if plan.custom_string.len() > 1023 || plan.custom_string.contains('\0') {
-        return Err(BuildError::Config(format!(
-            "custom string of {} bytes (at most 1023, no NUL)",
-            plan.custom_string.len()
-        )));
-    }
+    check_custom_string(plan)?;
     model.custom_string = plan.custom_string.clone();
     let bytes = model.write_batched(plan.batch_size)?;
     Ok(Outcome {

@@ -14,6 +14,7 @@ use serde_yaml::{Mapping, Value};
 
 use crate::calibrate::{parse_method, Algorithm};
 use crate::cli::pipeline::{Plan, Precision};
+use crate::dynamic::DynamicInput;
 use crate::error::BuildError;
 use crate::quantize::WeightGranularity;
 
@@ -33,7 +34,6 @@ const UNSUPPORTED_CONFIGS: &[&str] = &[
     "single_core_mode",
     "model_pruning",
     "op_target",
-    "dynamic_input",
     "quantize_weight",
     "remove_weight",
     "compress_weight",
@@ -155,6 +155,23 @@ fn dims(v: Vec<Vec<f64>>, at: &str) -> Result<Vec<Vec<usize>>, BuildError> {
         .collect()
 }
 
+/// `dynamic_input`: the vendor's nested list of shape sets, or the text
+/// form of `--dynamic-input`; null or empty for none.
+fn shape_sets(v: &Value, at: &str) -> Result<DynamicInput, BuildError> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::String(s) => crate::dynamic::parse(s),
+        _ => {
+            let nested: Vec<Vec<Vec<i64>>> = serde_yaml::from_value(v.clone()).map_err(|_| {
+                err(format!(
+                    "'{at}' must be a list of shape sets, each a list of input shapes ([[[1,3,224,224]], [[1,3,160,160]]])"
+                ))
+            })?;
+            crate::dynamic::from_nested(nested, at)
+        }
+    }
+}
+
 /// Parses the yml text of `path`; `target` is the `-t` option.
 pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config, BuildError> {
     let root: Value = serde_yaml::from_str(text).map_err(|e| {
@@ -250,6 +267,7 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
     let mut algorithm = Algorithm::Normal;
     let mut method = WeightGranularity::PerChannel;
     let mut custom_string = String::new();
+    let mut dynamic_input = Vec::new();
     let mut platform = target;
     if let Some(c) = configs.filter(|v| !v.is_null()) {
         for (k, v) in mapping(c, "models.configs")? {
@@ -294,6 +312,7 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
                     }
                 }
                 "custom_string" => custom_string = string(v, &at)?,
+                "dynamic_input" => dynamic_input = shape_sets(v, &at)?,
                 "target_platform" => {
                     let p = string(v, &at)?;
                     let p = Platform::from_name(&p.to_ascii_lowercase())
@@ -350,6 +369,11 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
         Precision::Fp16
     };
     let mut input_shapes = BTreeMap::new();
+    if !input_sizes.is_empty() && !dynamic_input.is_empty() {
+        return Err(err(
+            "subgraphs.input_size_list and configs.dynamic_input both give input shapes: use one",
+        ));
+    }
     if !input_sizes.is_empty() {
         if inputs.is_empty() {
             return Err(err(
@@ -381,6 +405,7 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
             custom_string,
             batch_size,
             progress: true,
+            dynamic_input,
         },
         warnings,
     })
@@ -452,7 +477,10 @@ models:
         let e = parse(p, &dynamic, Some(Platform::Rk3588))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("configs.dynamic_input"), "{e}");
+        assert!(
+            e.contains("input_size_list and configs.dynamic_input"),
+            "{e}"
+        );
         let off = format!("{VENDOR}      single_core_mode: false\n");
         let c = parse(p, &off, Some(Platform::Rk3588)).unwrap();
         assert!(c.warnings.iter().any(|w| w.contains("single_core_mode")));

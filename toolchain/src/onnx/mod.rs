@@ -50,7 +50,7 @@ impl ImportOptions {
     }
 }
 
-pub use graph::OPSETS;
+pub use graph::{DimDecl, InputDecl, OPSETS};
 pub use ops::{FOLDED, SUPPORTED};
 pub use tensor::Tensor;
 
@@ -77,6 +77,20 @@ pub fn import(path: &Path, opts: &ImportOptions) -> Result<BuiltModel, BuildErro
         }
     });
     import_from(&bytes, base, opts)
+}
+
+/// The graph inputs of the ONNX model at `path` (the cut points of
+/// `opts`, or every declared non-initializer input) with the shapes the
+/// model declares for them.
+pub fn input_decls(path: &Path, opts: &ImportOptions) -> Result<Vec<InputDecl>, BuildError> {
+    let bytes = std::fs::read(path).map_err(|e| BuildError::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let model = proto::ModelProto::decode(&bytes[..]).map_err(|e| {
+        BuildError::Onnx(format!("malformed ONNX protobuf: {e}").replace('\n', " "))
+    })?;
+    graph::input_decls(&model, opts)
 }
 
 /// Imports an ONNX model held in memory. Tensors with external data are
