@@ -7,6 +7,8 @@
 #   tests/c/abi_layout.c       the C ABI layout checks
 #   examples/zero_copy_*.c     the zero-copy examples on the f32 and int8
 #                              conv chain models
+#   examples/multi_context_threads.c  rknn_dup_context from 4 pthreads on
+#                              the int8 conv chain model
 #   examples/rknn_dynshape_demo.c  dynamic shapes: three shape sets, general
 #                              and zero-copy flows (docs/dynamic_shapes.md)
 # The models are written by `cargo run --example write_test_models`; the
@@ -41,6 +43,7 @@ cc tests/c/capi_flow.c capi_flow
 for zc in runtime_mem from_fd alloc_outside internal_reuse; do
     cc "examples/zero_copy_$zc.c" "zero_copy_$zc"
 done
+cc examples/multi_context_threads.c multi_context_threads -pthread
 cc examples/rknn_dynshape_demo.c rknn_dynshape_demo
 gcc -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude tests/c/abi_layout.c -o "$out/abi_layout"
 
@@ -68,6 +71,7 @@ for model in conv_chain_f32 conv_chain_int8; do
     check "zc_from_fd_$model" "$out/zero_copy_from_fd" "$out/$model.rknn"
     check "zc_alloc_outside_$model" "$out/zero_copy_alloc_outside" "$out/$model.rknn"
 done
+check multi_context_threads "$out/multi_context_threads" "$out/conv_chain_int8.rknn" 10
 check zc_internal_reuse "$out/zero_copy_internal_reuse" "$out/conv_chain_f32.rknn" \
     "$out/conv_chain_int8.rknn" 2
 check dynshape_demo "$out/rknn_dynshape_demo" "$out/dynamic_fp16.rknn" "$dyn_data" 0.9999 1

@@ -93,6 +93,7 @@ fn meta(graph: Graph, sets: Vec<ShapeSet>) -> ModelMeta {
         custom_string: String::new(),
         producer: "rknnrt-tests".to_string(),
         internal_size: 0,
+        batch_size: 1,
         shape_sets: sets,
     }
 }

@@ -83,6 +83,7 @@ impl Builder {
             custom_string: "built by tests/model_container.rs".into(),
             producer: "rknnrt tests".into(),
             internal_size: 4096,
+            batch_size: 1,
             shape_sets: Vec::new(),
         };
         (meta, self.weights)

@@ -99,16 +99,24 @@ fn io_attr(
     };
     let ids = if input { &g.inputs } else { &g.outputs };
     let n = ids.len();
-    let info = ids.get(i).map(|&t| &g.tensors[t]).ok_or_else(|| {
-        ApiError::new(
-            RKNN_ERR_PARAM_INVALID,
-            format!(
-                "{} index({index}) >= model {} num({n})",
-                if input { "input" } else { "output" },
-                if input { "input" } else { "output" }
-            ),
-        )
-    })?;
+    // A multi-batch model (static) shows every batch.
+    let batched = match (h.ctx.batch_size() > 1, input) {
+        (false, _) => None,
+        (true, true) => h.ctx.input_info(i),
+        (true, false) => h.ctx.output_info(i),
+    };
+    let info = batched
+        .or_else(|| ids.get(i).map(|&t| &g.tensors[t]))
+        .ok_or_else(|| {
+            ApiError::new(
+                RKNN_ERR_PARAM_INVALID,
+                format!(
+                    "{} index({index}) >= model {} num({n})",
+                    if input { "input" } else { "output" },
+                    if input { "input" } else { "output" }
+                ),
+            )
+        })?;
     attrs::attr(i, info, kind, h.ctx.platform())
         .map_err(|e| ApiError::new(RKNN_ERR_FAIL, format!("tensor '{}': {e}", info.name)))
 }

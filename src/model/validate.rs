@@ -11,6 +11,8 @@ pub const MAX_CUSTOM_STRING_LEN: usize = 1023;
 pub const MAX_PRODUCER_LEN: usize = 1023;
 /// Largest internal arena a model may ask for (1 TiB).
 pub const MAX_INTERNAL_SIZE: u64 = 1 << 40;
+/// Largest `rknn_batch_size`.
+pub const MAX_BATCH_SIZE: u32 = 256;
 
 fn invalid<T>(msg: String) -> Result<T, ModelError> {
     Err(ModelError::Invalid(msg))
@@ -100,7 +102,46 @@ impl ModelMeta {
                 self.internal_size
             ));
         }
+        self.check_batch()?;
         self.shape_set_graphs(weights_len)?;
+        Ok(())
+    }
+
+    /// A multi-batch model: `batch_size` in 1 ..= [`MAX_BATCH_SIZE`]; when
+    /// above 1 every input and output has batch dimension 1 (the graph
+    /// computes one batch) and stays below 2³² bytes when multiplied.
+    fn check_batch(&self) -> Result<(), ModelError> {
+        let n = self.batch_size;
+        if !(1..=MAX_BATCH_SIZE).contains(&n) {
+            return invalid(format!(
+                "batch size {n} out of range (1 ..= {MAX_BATCH_SIZE})"
+            ));
+        }
+        if n == 1 {
+            return Ok(());
+        }
+        let g = &self.graph;
+        for &t in g.inputs.iter().chain(&g.outputs) {
+            let info = &g.tensors[t];
+            if info.shape.first() != Some(&1) {
+                return invalid(format!(
+                    "batch size {n}: tensor '{}' of shape {:?} does not have batch dimension 1",
+                    info.name, info.shape
+                ));
+            }
+            if (info.bytes() as u64) * u64::from(n) > u64::from(u32::MAX) {
+                return invalid(format!(
+                    "batch size {n}: tensor '{}' would exceed 4 GiB",
+                    info.name
+                ));
+            }
+        }
+        if !self.shape_sets.is_empty() {
+            return invalid(format!(
+                "batch size {n} with {} dynamic shape sets: a model is either multi-batch or dynamic-shape",
+                self.shape_sets.len()
+            ));
+        }
         Ok(())
     }
 }

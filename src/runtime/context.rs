@@ -101,6 +101,10 @@ pub struct Context {
     has_run: bool,
     core_mask: u32,
     perf: Perf,
+    /// Multi-batch models: input and output tensors with all batches.
+    io: Option<Arc<super::batch::IoInfos>>,
+    /// Multi-batch models: arenas of the batch workers beyond the first.
+    batch_arenas: Vec<Buffer>,
     /// Shape sets of a dynamic-shape model (`shapes`).
     shapes: Option<shapes::DynamicState>,
 }
@@ -168,6 +172,11 @@ impl Context {
             ));
         }
         let graph = &model.meta.graph;
+        let batch = model.meta.batch_size.max(1) as usize;
+        if batch > 1 {
+            super::batch::check_plan(graph, &plan)?;
+        }
+        let io = (batch > 1).then(|| Arc::new(super::batch::IoInfos::of(graph, batch)));
         let info_only = flags & FLAG_MODEL_INFO_ONLY != 0;
         let outside = flags & FLAG_MEM_ALLOC_OUTSIDE != 0;
         let internal_outside = outside || flags & FLAG_INTERNAL_ALLOC_OUTSIDE != 0;
@@ -194,6 +203,14 @@ impl Context {
         };
         let inputs = alloc_io(graph.inputs.len(), true)?;
         let outputs = alloc_io(graph.outputs.len(), false)?;
+        let workers = super::batch_workers_default(platform, batch);
+        let batch_arenas = if info_only || internal_outside {
+            Vec::new()
+        } else {
+            (1..workers)
+                .map(|_| device.alloc(plan.arena_size).map_err(Error::from))
+                .collect::<Result<Vec<_>>>()?
+        };
         Ok(Context {
             inputs_set: vec![false; graph.inputs.len()],
             in_bind: vec![None; graph.inputs.len()],
@@ -214,6 +231,8 @@ impl Context {
             has_run: false,
             core_mask: 0,
             perf: Perf::default(),
+            io,
+            batch_arenas,
             shapes: dynamic,
         })
     }
@@ -264,16 +283,52 @@ impl Context {
         self.model.meta.graph.outputs.len()
     }
 
-    /// Tensor of input `i` (at the current shape set).
+    /// Tensor of input `i` (at the current shape set; all batches of
+    /// a multi-batch model).
     pub fn input_info(&self, i: usize) -> Option<&TensorInfo> {
+        if let Some(io) = &self.io {
+            return io.inputs.get(i);
+        }
         let g = self.graph();
         g.inputs.get(i).map(|&t| &g.tensors[t])
     }
 
-    /// Tensor of output `i` (at the current shape set).
+    /// Tensor of output `i` (at the current shape set; all batches of
+    /// a multi-batch model).
     pub fn output_info(&self, i: usize) -> Option<&TensorInfo> {
+        if let Some(io) = &self.io {
+            return io.outputs.get(i);
+        }
         let g = self.graph();
         g.outputs.get(i).map(|&t| &g.tensors[t])
+    }
+
+    /// `rknn_batch_size` of the model (1 for single-batch models).
+    pub fn batch_size(&self) -> usize {
+        self.model.meta.batch_size.max(1) as usize
+    }
+
+    /// Batches run at the same time (1 + the extra arenas).
+    pub fn batch_workers(&self) -> usize {
+        1 + self.batch_arenas.len()
+    }
+
+    /// `rknn_set_batch_core_num`: runs the batches of a multi-batch model
+    /// on `n` workers (checked against the platform's cores; each worker
+    /// beyond the first gets its own arena). On a single-batch model the
+    /// number is checked and has no effect.
+    pub fn set_batch_core_num(&mut self, n: i32) -> Result<()> {
+        let k = super::cores::check_batch_core_num(self.platform, n)?;
+        let want = k.min(self.batch_size());
+        if self.batch_size() == 1 || self.arena.is_none() {
+            return Ok(());
+        }
+        self.batch_arenas.truncate(want - 1);
+        while self.batch_arenas.len() + 1 < want {
+            let a = self.device.alloc(self.plan.arena_size)?;
+            self.batch_arenas.push(a);
+        }
+        Ok(())
     }
 
     /// Memory totals.
@@ -281,6 +336,7 @@ impl Context {
         let own = self
             .arena
             .iter()
+            .chain(&self.batch_arenas)
             .chain(self.inputs.iter().flatten())
             .chain(self.outputs.iter().flatten());
         MemSize {
@@ -363,28 +419,11 @@ impl Context {
         Ok(())
     }
 
-    /// Selects NPU cores. On the host device the mask is validated against
-    /// the platform's cores and recorded; computation stays on the CPU.
+    /// Selects NPU cores (`runtime::cores::check_mask`). On the host
+    /// device the mask sets how many threads the kernels of this context's
+    /// runs use (`runtime::cores::threads_for_mask`).
     pub fn set_core_mask(&mut self, mask: u32) -> Result<()> {
-        if self.platform.cores() == 1 {
-            return Err(Error::new(
-                ErrorKind::Fail,
-                format!(
-                    "core mask is not supported on {} (single-core NPU)",
-                    self.platform.name()
-                ),
-            ));
-        }
-        if !self.platform.core_mask_valid(mask) {
-            return Err(Error::new(
-                ErrorKind::ParamInvalid,
-                format!(
-                    "invalid core mask {mask:#x} for {} ({} cores)",
-                    self.platform.name(),
-                    self.platform.cores()
-                ),
-            ));
-        }
+        super::cores::check_mask(self.platform, mask)?;
         self.core_mask = mask;
         Ok(())
     }
@@ -419,7 +458,10 @@ impl Context {
                 ),
             ));
         };
-        let info = &g.tensors[t];
+        let info = match &self.io {
+            Some(io) => &io.inputs[i],
+            None => &g.tensors[t],
+        };
         let bytes = info.bytes();
         let buf = match slot {
             Some(b) => b,
@@ -483,7 +525,10 @@ impl Context {
                 "no output yet: call rknn_run first",
             ));
         }
-        let bytes = g.tensors[t].bytes();
+        let bytes = match &self.io {
+            Some(io) => io.outputs[i].bytes(),
+            None => g.tensors[t].bytes(),
+        };
         let src: Option<&[u8]> = match self.plan.locations[t] {
             Location::Output(j) => self.output_buffer(j).map(|b| b.as_slice()),
             Location::Input(j) => self.input_buffer(j).map(|b| b.as_slice()),
@@ -598,7 +643,10 @@ impl Context {
             .outputs
             .get(j)
             .ok_or_else(|| Error::new(ErrorKind::OutputInvalid, format!("{what} out of range")))?;
-        let info = g.tensors[t].clone();
+        let info = match &self.io {
+            Some(io) => io.outputs[j].clone(),
+            None => g.tensors[t].clone(),
+        };
         let direct = self.plan.locations[t] == Location::Output(j);
         if self.overlaps_binding(&*mem, Slot::Output(j)) {
             return Err(Error::new(
@@ -785,12 +833,30 @@ impl Context {
             weights: self.weight_bytes(),
         };
         let start = Instant::now();
-        let result = exec::run(
-            self.graph(),
-            &self.plan,
-            &mem,
-            collect.then_some(&mut nodes),
-        );
+        let threads = super::cores::threads_for_mask(self.platform, self.core_mask);
+        let result = crate::kernels::fast_gemm::threads::with_thread_budget(threads, || {
+            if self.batch_size() == 1 {
+                return exec::run(
+                    self.graph(),
+                    &self.plan,
+                    &mem,
+                    collect.then_some(&mut nodes),
+                );
+            }
+            let arenas: Vec<Region> = std::iter::once(arena)
+                .chain(self.batch_arenas.iter().map(bindings::region))
+                .collect();
+            super::batch::BatchRun {
+                graph: self.graph(),
+                plan: &self.plan,
+                arenas: &arenas,
+                inputs: &inputs,
+                outputs: &outputs,
+                weights: mem.weights,
+                batch: self.batch_size(),
+            }
+            .run(collect.then_some(&mut nodes))
+        });
         let elapsed = start.elapsed();
         drop(guard);
         self.perf.run = elapsed;

@@ -2,8 +2,10 @@
 //! and the kernels and devices.
 
 pub mod attrs;
+pub mod batch;
 pub mod bindings;
 pub mod context;
+pub mod cores;
 pub mod dynamic;
 pub mod error;
 pub mod exec;
@@ -14,3 +16,10 @@ pub mod plan;
 
 pub use context::Context;
 pub use error::{Error, ErrorKind, Result};
+
+/// Batch workers a multi-batch model gets by default: one per NPU core of
+/// the platform, at most one per batch (the vendor makes two internal
+/// copies of the context for three cores, `docs/multicore.md`).
+pub fn batch_workers_default(platform: crate::platform::Platform, batch: usize) -> usize {
+    (platform.cores() as usize).min(batch).max(1)
+}

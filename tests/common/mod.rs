@@ -17,6 +17,7 @@ fn meta(graph: Graph, custom: &str) -> ModelMeta {
         custom_string: custom.to_string(),
         producer: "rknnrt-tests".to_string(),
         internal_size: 0,
+        batch_size: 1,
         shape_sets: Vec::new(),
     }
 }
@@ -222,4 +223,11 @@ pub fn conv_chain_model(h: usize, w: usize, seed: u32, int8: bool) -> Vec<u8> {
         std: vec![64.0, 32.0, 16.0],
     };
     rknnrt::model::write(&m, &weights)
+}
+
+/// `model` (bytes of a model file) with `rknn_batch_size` `n`.
+pub fn with_batch(model: &[u8], n: u32) -> Vec<u8> {
+    let (mut meta, weights) = rknnrt::model::parse(model).expect("valid model");
+    meta.batch_size = n;
+    rknnrt::model::write(&meta, &model[weights])
 }

@@ -167,6 +167,7 @@ fn plan(precision: Precision) -> Plan {
         std: vec![vec![255.0; 3]],
         precision,
         custom_string: String::new(),
+        batch_size: 1,
         progress: false,
         dynamic_input: rknn_toolchain::dynamic::parse(SETS).unwrap(),
     }

@@ -207,6 +207,8 @@ pub(super) fn io_capacity(
 ) -> usize {
     let g = &model.meta.graph;
     let ids = if input { &g.inputs } else { &g.outputs };
-    let own = ids.get(i).map_or(0, |&t| g.tensors[t].bytes());
+    // All batches of a multi-batch model (which has no shape sets).
+    let batches = model.meta.batch_size.max(1) as usize;
+    let own = ids.get(i).map_or(0, |&t| g.tensors[t].bytes() * batches);
     shapes.map_or(own, |d| d.io_bytes(input, i).max(own))
 }

@@ -147,6 +147,7 @@ pub fn build(a: &BuildArgs) -> Result<(), BuildError> {
         std: float_lists(&a.std, "std")?,
         precision,
         custom_string: a.custom_string.clone().unwrap_or_default(),
+        batch_size: a.batch_size,
         progress: !a.no_progress,
         dynamic_input: match &a.dynamic_input {
             Some(text) => crate::dynamic::parse(text)?,

@@ -108,6 +108,10 @@ pub struct BuildArgs {
     /// String returned by RKNN_QUERY_CUSTOM_STRING.
     #[arg(long)]
     pub custom_string: Option<String>,
+    /// rknn_batch_size: batches per run (the model's batch dimension must
+    /// be 1; inputs and outputs become this many times larger).
+    #[arg(long, default_value_t = 1)]
+    pub batch_size: u32,
     /// Fix an input's shape: name=1,3,224,224 (repeatable).
     #[arg(long)]
     pub input_shape: Vec<String>,

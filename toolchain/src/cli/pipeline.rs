@@ -57,6 +57,9 @@ pub struct Plan {
     pub precision: Precision,
     /// `RKNN_QUERY_CUSTOM_STRING`.
     pub custom_string: String,
+    /// `rknn_batch_size`: batches per run (inputs and outputs with batch
+    /// dimension 1 become this many times larger).
+    pub batch_size: u32,
     /// Show progress bars.
     pub progress: bool,
     /// Input shape sets of a dynamic-shape model (vendor `dynamic_input`);
@@ -165,6 +168,12 @@ pub fn check_custom_string(plan: &Plan) -> Result<(), BuildError> {
 /// sets, `super::dynamic`).
 pub fn convert(plan: &Plan) -> Result<Outcome, BuildError> {
     if !plan.dynamic_input.is_empty() {
+        if plan.batch_size > 1 {
+            return Err(BuildError::Config(format!(
+                "rknn_batch_size {} with dynamic_input: a model is either multi-batch or dynamic-shape",
+                plan.batch_size
+            )));
+        }
         return super::dynamic::convert(plan);
     }
     let start = Instant::now();
@@ -189,7 +198,7 @@ pub fn convert(plan: &Plan) -> Result<Outcome, BuildError> {
     };
     check_custom_string(plan)?;
     model.custom_string = plan.custom_string.clone();
-    let bytes = model.write()?;
+    let bytes = model.write_batched(plan.batch_size)?;
     Ok(Outcome {
         model,
         bytes,

@@ -203,6 +203,7 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
     let mut dataset: Option<PathBuf> = None;
     let mut subgraphs = None;
     let mut configs = None;
+    let mut batch_size = 1u32;
     for (k, v) in models {
         let key = key_str(k, "models")?;
         match key.as_str() {
@@ -224,6 +225,17 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
             }
             "subgraphs" => subgraphs = Some(v),
             "configs" => configs = Some(v),
+            "rknn_batch_size" => {
+                let n = number(v, "models.rknn_batch_size")?;
+                batch_size = u32::try_from(n as u64)
+                    .ok()
+                    .filter(|&b| b >= 1 && b as f64 == n)
+                    .ok_or_else(|| {
+                        err(format!(
+                            "models.rknn_batch_size {n} is not a positive integer"
+                        ))
+                    })?;
+            }
             "prototxt_file_path" | "caffemodel_file_path" => {
                 return Err(err(format!(
                 "models.{key}: caffe models are not supported (rknn-convert converts onnx models)"
@@ -391,6 +403,7 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
             std,
             precision,
             custom_string,
+            batch_size,
             progress: true,
             dynamic_input,
         },
@@ -485,6 +498,33 @@ models:
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown top-level key 'extra'"), "{e}");
+    }
+
+    #[test]
+    fn rknn_batch_size_key() {
+        let p = Path::new("c.yml");
+        let with = |v: &str| {
+            VENDOR.replacen(
+                "models:\n",
+                &format!("models:\n    rknn_batch_size: {v}\n"),
+                1,
+            )
+        };
+        let c = parse(p, &with("3"), Some(Platform::Rk3588)).unwrap();
+        assert_eq!(c.plan.batch_size, 3);
+        assert_eq!(
+            parse(p, VENDOR, Some(Platform::Rk3588))
+                .unwrap()
+                .plan
+                .batch_size,
+            1
+        );
+        for bad in ["0", "-2", "1.5", "x"] {
+            assert!(
+                parse(p, &with(bad), Some(Platform::Rk3588)).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
