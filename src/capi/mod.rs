@@ -2,6 +2,7 @@
 //! body under a panic barrier ([`guard`]) and reports failures as
 //! `RKNN_ERR_*` codes with an `E RKNN:` log line (DESIGN.md rule 3).
 
+pub mod custom_op;
 pub mod general;
 pub mod guard;
 pub mod handles;

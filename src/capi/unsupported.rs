@@ -1,20 +1,17 @@
 //! The vendor functions this runtime does not implement yet: dynamic
-//! shapes and custom ops.
+//! shapes.
 //!
 //! Each one is exported with its exact vendor signature, so that programs
 //! written against the vendor headers link and run; a call logs
 //! `E RKNN: <function>, not supported yet by this runtime (...)` and fails
-//! with `RKNN_ERR_FAIL`. The arguments are not touched, except that
-//! `rknn_custom_op_get_op_attr` marks its result empty.
+//! with `RKNN_ERR_FAIL`. The arguments are not touched.
 
-use core::ffi::{c_char, c_int};
-use core::ptr;
+use core::ffi::c_int;
 
 use crate::abi::*;
 use crate::capi::guard::{call, ApiError};
 
 const DYNAMIC_SHAPE: &str = "dynamic shapes";
-const CUSTOM_OP: &str = "custom ops";
 
 fn not_supported(what: &str) -> ApiError {
     ApiError::new(
@@ -60,46 +57,6 @@ pub unsafe extern "C" fn rknn_set_input_shapes(
     fail("rknn_set_input_shapes", DYNAMIC_SHAPE)
 }
 
-// ---------------------------------------------------------------------------
-// rknn_custom_op.h
-// ---------------------------------------------------------------------------
-
-/// Registers custom ops (not supported yet: `RKNN_ERR_FAIL`).
-///
-/// # Safety
-/// Never dereferences its arguments.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_register_custom_ops(
-    ctx: rknn_context,
-    op: *mut rknn_custom_op,
-    custom_op_num: u32,
-) -> c_int {
-    let _ = (ctx, op, custom_op_num);
-    fail("rknn_register_custom_ops", CUSTOM_OP)
-}
-
-/// Reads an attribute of a custom op (not supported yet): logs the error
-/// and marks `op_attr` empty (`n_elems` 0, `data` NULL).
-///
-/// # Safety
-/// `op_attr` must be NULL or point to a writable `rknn_custom_op_attr`.
-#[no_mangle]
-pub unsafe extern "C" fn rknn_custom_op_get_op_attr(
-    op_ctx: *mut rknn_custom_op_context,
-    attr_name: *const c_char,
-    op_attr: *mut rknn_custom_op_attr,
-) {
-    let _ = (op_ctx, attr_name);
-    call("rknn_custom_op_get_op_attr", || {
-        // SAFETY: NULL or a writable `rknn_custom_op_attr`, per the contract.
-        if let Some(attr) = unsafe { op_attr.as_mut() } {
-            attr.n_elems = 0;
-            attr.data = ptr::null_mut();
-        }
-        Err(not_supported(CUSTOM_OP))
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,33 +64,10 @@ mod tests {
     #[test]
     fn int_functions_fail_with_rknn_err_fail() {
         let mut attr = rknn_tensor_attr::default();
-        let mut op = rknn_custom_op::default();
         let a = &mut attr as *mut rknn_tensor_attr;
         // SAFETY: the functions never dereference their arguments.
-        let codes = unsafe {
-            [
-                rknn_set_input_shape(1, a),
-                rknn_set_input_shapes(1, 1, a),
-                rknn_register_custom_ops(1, &mut op, 1),
-            ]
-        };
+        let codes = unsafe { [rknn_set_input_shape(1, a), rknn_set_input_shapes(1, 1, a)] };
         assert!(codes.iter().all(|&c| c == RKNN_ERR_FAIL), "{codes:?}");
-    }
-
-    #[test]
-    fn get_op_attr_marks_the_attribute_empty() {
-        let mut attr = rknn_custom_op_attr {
-            n_elems: 3,
-            data: ptr::NonNull::<i64>::dangling().as_ptr().cast(),
-            ..Default::default()
-        };
-        // SAFETY: `attr` is a valid, writable struct; NULL is allowed.
-        unsafe {
-            rknn_custom_op_get_op_attr(ptr::null_mut(), c"axis".as_ptr(), &mut attr);
-            rknn_custom_op_get_op_attr(ptr::null_mut(), ptr::null(), ptr::null_mut());
-        }
-        assert_eq!(attr.n_elems, 0);
-        assert!(attr.data.is_null());
     }
 
     /// Collects what the fmt subscriber writes.
@@ -161,7 +95,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             // SAFETY: the functions never dereference their arguments.
             unsafe {
-                rknn_set_input_shape(1, ptr::null_mut());
+                rknn_set_input_shape(1, core::ptr::null_mut());
             }
         });
         let text = String::from_utf8(capture.0.lock().expect("capture lock").clone())

@@ -53,6 +53,7 @@ fn convert_model() -> Result<Vec<u8>, rknn_toolchain::BuildError> {
             rgb2bgr: false,
         },
         custom_string: "rknnrt quickstart".into(),
+        custom_ops: Default::default(),
         progress: false,
     };
     let outcome = convert(&plan)?;

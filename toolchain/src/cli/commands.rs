@@ -144,6 +144,11 @@ pub fn build(a: &BuildArgs) -> Result<(), BuildError> {
         std: float_lists(&a.std, "std")?,
         precision,
         custom_string: a.custom_string.clone().unwrap_or_default(),
+        custom_ops: a
+            .custom_op
+            .iter()
+            .map(|s| crate::onnx::custom::parse_assignment(s).map_err(cfg))
+            .collect::<Result<_, _>>()?,
         progress: !a.no_progress,
     };
     run_plan(&plan, &a.output, a.quiet)

@@ -13,7 +13,7 @@ use crate::calibrate::{self, Algorithm, CalibOptions};
 use crate::dataset::{Dataset, ImageOptions};
 use crate::error::BuildError;
 use crate::model::BuiltModel;
-use crate::onnx::{self, ImportOptions};
+use crate::onnx::{self, CustomRule, ImportOptions};
 use crate::passes::{self, PassReport};
 use crate::quantize::{self, WeightGranularity};
 
@@ -56,6 +56,8 @@ pub struct Plan {
     pub precision: Precision,
     /// `RKNN_QUERY_CUSTOM_STRING`.
     pub custom_string: String,
+    /// Output rules of custom ops, by op type (`docs/custom_ops.md`).
+    pub custom_ops: BTreeMap<String, CustomRule>,
     /// Show progress bars.
     pub progress: bool,
 }
@@ -140,6 +142,7 @@ pub fn float_model(plan: &Plan) -> Result<(BuiltModel, PassReport), BuildError> 
         input_shapes: plan.input_shapes.clone(),
         inputs: plan.inputs.clone(),
         outputs: plan.outputs.clone(),
+        custom_ops: plan.custom_ops.clone(),
     };
     let mut model = import(&plan.model, &opts)?;
     apply_mean_std(&mut model, &plan.mean, &plan.std)?;

@@ -15,6 +15,7 @@ use serde_yaml::{Mapping, Value};
 use crate::calibrate::{parse_method, Algorithm};
 use crate::cli::pipeline::{Plan, Precision};
 use crate::error::BuildError;
+use crate::onnx::CustomRule;
 use crate::quantize::WeightGranularity;
 
 /// A parsed config: the plan, the output model name and the warnings.
@@ -155,6 +156,49 @@ fn dims(v: Vec<Vec<f64>>, at: &str) -> Result<Vec<Vec<usize>>, BuildError> {
         .collect()
 }
 
+/// A `custom_ops` rule: a string (`same-as-input`, `builtin`, or
+/// `--custom-op` shapes) or `{outputs: [{shape: [..], dtype: ..}, ..]}`.
+fn custom_rule(v: &Value, at: &str) -> Result<CustomRule, BuildError> {
+    if let Value::String(s) = v {
+        return s.parse().map_err(|e: String| err(format!("{at}: {e}")));
+    }
+    let mut outputs = None;
+    for (k, v) in mapping(v, at)? {
+        match key_str(k, at)?.as_str() {
+            "outputs" => outputs = Some(v),
+            other => {
+                return Err(err(format!(
+                    "unknown key '{at}.{other}' (expected 'outputs')"
+                )))
+            }
+        }
+    }
+    let list = outputs
+        .and_then(Value::as_sequence)
+        .ok_or_else(|| err(format!("{at}: give a rule string or 'outputs:' as a list")))?;
+    let mut rule = Vec::with_capacity(list.len());
+    for (i, o) in list.iter().enumerate() {
+        let at = format!("{at}.outputs[{i}]");
+        let (mut shape, mut ty) = (None, "float32".to_string());
+        for (k, v) in mapping(o, &at)? {
+            match key_str(k, &at)?.as_str() {
+                "shape" => shape = Some(dims(vec![numbers(v, &at)?], &at)?.remove(0)),
+                "dtype" => ty = string(v, &at)?,
+                other => return Err(err(format!("unknown key '{at}.{other}' (shape, dtype)"))),
+            }
+        }
+        let shape = shape.ok_or_else(|| err(format!("{at}: 'shape' is missing")))?;
+        let dims_text: Vec<String> = shape.iter().map(usize::to_string).collect();
+        let one: CustomRule = format!("{}:{ty}", dims_text.join("x"))
+            .parse()
+            .map_err(|e: String| err(format!("{at}: {e}")))?;
+        if let CustomRule::Outputs(mut o) = one {
+            rule.append(&mut o);
+        }
+    }
+    Ok(CustomRule::Outputs(rule))
+}
+
 /// Parses the yml text of `path`; `target` is the `-t` option.
 pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config, BuildError> {
     let root: Value = serde_yaml::from_str(text).map_err(|e| {
@@ -186,6 +230,7 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
     let mut dataset: Option<PathBuf> = None;
     let mut subgraphs = None;
     let mut configs = None;
+    let mut custom_ops = BTreeMap::new();
     for (k, v) in models {
         let key = key_str(k, "models")?;
         match key.as_str() {
@@ -207,6 +252,14 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
             }
             "subgraphs" => subgraphs = Some(v),
             "configs" => configs = Some(v),
+            "custom_ops" if !v.is_null() => {
+                for (t, r) in mapping(v, "models.custom_ops")? {
+                    let ty = key_str(t, "models.custom_ops")?;
+                    let rule = custom_rule(r, &format!("models.custom_ops.{ty}"))?;
+                    custom_ops.insert(ty, rule);
+                }
+            }
+            "custom_ops" => {}
             "prototxt_file_path" | "caffemodel_file_path" => {
                 return Err(err(format!(
                 "models.{key}: caffe models are not supported (rknn-convert converts onnx models)"
@@ -367,6 +420,7 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
             std,
             precision,
             custom_string,
+            custom_ops,
             progress: true,
         },
         warnings,
