@@ -61,6 +61,11 @@ impl FromStr for CustomRule {
         let outputs = s
             .split(',')
             .map(|o| {
+                if o.trim().is_empty() {
+                    return Err(format!(
+                        "'{s}' has an empty output (outputs are separated by ',')"
+                    ));
+                }
                 let (dims, ty) = match o.trim().split_once(':') {
                     Some((d, t)) => (d, dtype(t.trim())?),
                     None => (o.trim(), DType::F32),
@@ -99,10 +104,15 @@ pub fn parse_assignment(s: &str) -> Result<(String, CustomRule), String> {
     Ok((ty.to_string(), rule))
 }
 
-/// The error for a custom op without a rule.
-pub fn missing_rule(op_type: &str) -> String {
+/// The error for a custom op of `domain` without a rule.
+pub fn missing_rule(op_type: &str, domain: &str) -> String {
+    let what = if matches!(domain, "" | "ai.onnx") {
+        "not a standard ONNX op".to_string()
+    } else {
+        format!("domain '{domain}'")
+    };
     format!(
-        "'{op_type}' is a custom op (not a standard ONNX op); give its output shapes: --custom-op {op_type}=same-as-input (or explicit shapes, e.g. {op_type}=1x1000:float32), or a custom_ops entry in the yml config"
+        "'{op_type}' is a custom op ({what}); give its output shapes: --custom-op {op_type}=same-as-input (or explicit shapes, e.g. {op_type}=1x1000:float32), or a custom_ops entry in the yml config"
     )
 }
 
@@ -221,7 +231,9 @@ pub fn convert(
     rules: &BTreeMap<String, CustomRule>,
 ) -> Result<(), String> {
     let op_type = node.op_type();
-    let rule = rules.get(op_type).ok_or_else(|| missing_rule(op_type))?;
+    let rule = rules
+        .get(op_type)
+        .ok_or_else(|| missing_rule(op_type, node.domain()))?;
     let mut ids = Vec::with_capacity(node.input.len());
     for (k, name) in node.input.iter().enumerate() {
         if name.is_empty() {
