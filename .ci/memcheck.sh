@@ -7,7 +7,13 @@
 #   tests/c/abi_layout.c       the C ABI layout checks
 #   examples/zero_copy_*.c     the zero-copy examples on the f32 and int8
 #                              conv chain models
-# The models are written by `cargo run --example write_test_models`.
+#   examples/custom_op_cpu.c   custom ops registered from C (and skipped for
+#                              the built-in ArgMax), and cstSoftmax from the
+#                              plugin examples/custom_op_plugin.c
+#   tests/c/custom_op_errors.c the custom-op error paths
+# The models are written by `cargo run --example write_test_models`; the
+# custom-op models are converted from toolchain/tests/custom_ops/*.onnx by
+# rknn-convert.
 # Exit status: 0 clean, non-zero on a build failure or any valgrind error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +25,13 @@ out=target/memcheck
 rm -rf "$out"
 mkdir -p "$out"
 cargo build -q --lib
+cargo build -q -p rknn-toolchain --bin rknn-convert
 cargo run -q --example write_test_models -- "$out" >/dev/null
+cop=toolchain/tests/custom_ops
+target/debug/rknn-convert build "$cop/softmax_argmax.onnx" -t rk3588 --quiet --no-progress \
+    --custom-op cstSoftmax=same-as-input --custom-op ArgMax=builtin -o "$out/softmax_argmax.rknn"
+target/debug/rknn-convert build "$cop/dual_residual.onnx" -t rk3588 --quiet --no-progress \
+    --custom-op cstDualResidual=same-as-input -o "$out/dual_residual.rknn"
 lib="$PWD/target/debug"
 
 cc() { # cc <source> <exe> [extra flags...]
@@ -34,6 +46,10 @@ for zc in runtime_mem from_fd alloc_outside internal_reuse; do
     cc "examples/zero_copy_$zc.c" "zero_copy_$zc"
 done
 gcc -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude tests/c/abi_layout.c -o "$out/abi_layout"
+cc examples/custom_op_cpu.c custom_op_cpu
+cc tests/c/custom_op_errors.c custom_op_errors
+mkdir -p "$out/plugins" "$out/no_plugins"
+cc examples/custom_op_plugin.c plugins/librkcst_softmax.so -shared -fPIC
 
 failed=0
 check() { # check <name> <command...>
@@ -61,4 +77,14 @@ for model in conv_chain_f32 conv_chain_int8; do
 done
 check zc_internal_reuse "$out/zero_copy_internal_reuse" "$out/conv_chain_f32.rknn" \
     "$out/conv_chain_int8.rknn" 2
+for mode in app skip; do
+    check "custom_op_$mode" "$out/custom_op_cpu" "$out/softmax_argmax.rknn" \
+        "$cop/softmax_argmax_input.bin" "$out" "$mode"
+done
+check custom_op_dual "$out/custom_op_cpu" "$out/dual_residual.rknn" \
+    "$cop/dual_residual_input0.bin#$cop/dual_residual_input1.bin" "$out"
+RKNNRT_OP_PLUGIN_DIR="$out/plugins" check custom_op_plugin "$out/custom_op_cpu" \
+    "$out/softmax_argmax.rknn" "$cop/softmax_argmax_input.bin" "$out" plugin
+RKNNRT_OP_PLUGIN_DIR="$out/no_plugins" RKNNRT_OPENCL_LIB=/nonexistent/libOpenCL.so \
+    check custom_op_errors "$out/custom_op_errors" "$out/softmax_argmax.rknn"
 exit "$failed"
