@@ -63,7 +63,7 @@ pub struct OpDef {
 
 /// The text of a fixed `char[256]` field: NUL-terminated UTF-8.
 fn fixed_str(a: &[c_char; RKNN_MAX_NAME_LEN], what: &str) -> Result<String, String> {
-    let bytes: Vec<u8> = a.iter().map(|&c| c as u8).collect();
+    let bytes: &[u8] = bytemuck::cast_slice(&a[..]);
     let n = bytes.iter().position(|&b| b == 0).ok_or_else(|| {
         format!("{what} is not NUL-terminated within its {RKNN_MAX_NAME_LEN} bytes")
     })?;

@@ -42,11 +42,6 @@ fn custom_nodes(graph: &Graph) -> impl Iterator<Item = (usize, &Node, &CustomOp)
 }
 
 impl CustomOps {
-    /// Whether an op of type `op_type` is registered.
-    pub fn is_registered(&self, op_type: &str) -> bool {
-        self.defs.contains_key(op_type)
-    }
-
     /// The OpenCL kernel of a GPU op (opening the GPU on first use).
     fn build_kernel(&mut self, def: &OpDef) -> Result<Option<Arc<Kernel>>> {
         let Some(p) = &def.gpu else { return Ok(None) };
