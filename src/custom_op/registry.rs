@@ -172,10 +172,15 @@ impl CustomOps {
                 format!("'{t}' (node '{node}')")
             })
             .collect();
+        let (what, verb) = if names.len() == 1 {
+            ("custom op", "is")
+        } else {
+            ("custom ops", "are")
+        };
         Err(Error::new(
             ErrorKind::Fail,
             format!(
-                "the model uses custom op {} not registered: call rknn_register_custom_ops before rknn_run, or install a {}<name>.so plugin in {} (directory from {} or the default)",
+                "the model uses {what} {}, which {verb} not registered: call rknn_register_custom_ops before rknn_run, or install a {}<name>.so plugin in {} (directory from {} or the default)",
                 names.join(", "),
                 plugin::PREFIX,
                 plugin::plugin_dir().display(),

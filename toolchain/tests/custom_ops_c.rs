@@ -353,7 +353,7 @@ fn error_paths_fail_cleanly() {
         "OpenCL is not available",
         "op type 'cstSoftmax' is given twice (op[0] and op[1])",
         "op type 'cstSoftmax' is already registered (by the application)",
-        "the model uses custom op 'ArgMax' (node 'argmax') not registered",
+        "the model uses custom op 'ArgMax' (node 'argmax'), which is not registered",
         "rknn_run, custom op 'cstSoftmax' (node 'softmax', registered by the application): compute returned -7",
         "prepare returned -2",
         "init returned -3",
