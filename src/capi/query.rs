@@ -1,6 +1,6 @@
 //! `rknn_query`: fills the caller's struct for each query command.
 
-use std::ffi::{c_char, c_void};
+use std::ffi::c_void;
 
 use super::guard::ApiError;
 use super::handles::Handle;
@@ -39,48 +39,7 @@ pub(super) unsafe fn dest<'a, T>(
     Ok(unsafe { &mut *info.cast::<T>() })
 }
 
-/// Copies `s` into a fixed C char array, truncating and NUL-terminating.
-pub(crate) fn copy_str(dst: &mut [c_char], s: &str) {
-    let n = s.len().min(dst.len().saturating_sub(1));
-    for (d, b) in dst.iter_mut().zip(s.as_bytes()[..n].iter()) {
-        *d = *b as c_char;
-    }
-    for d in dst.iter_mut().skip(n) {
-        *d = 0;
-    }
-}
-
-/// Writes a runtime attribute into the C struct.
-pub(crate) fn fill_attr(dst: &mut rknn_tensor_attr, a: &TensorAttr) {
-    dst.index = a.index;
-    dst.n_dims = a.dims.len().min(RKNN_MAX_DIMS) as u32;
-    dst.dims = [0; RKNN_MAX_DIMS];
-    for (d, s) in dst.dims.iter_mut().zip(&a.dims) {
-        *d = *s;
-    }
-    copy_str(&mut dst.name, &a.name);
-    dst.n_elems = a.n_elems;
-    dst.size = a.size;
-    dst.fmt = a.fmt as u32;
-    dst.r#type = a.dtype.to_rknn();
-    match a.quant {
-        Some((zp, scale)) => {
-            dst.qnt_type = RKNN_TENSOR_QNT_AFFINE_ASYMMETRIC;
-            dst.zp = zp;
-            dst.scale = scale;
-        }
-        None => {
-            dst.qnt_type = RKNN_TENSOR_QNT_NONE;
-            dst.zp = 0;
-            dst.scale = 1.0;
-        }
-    }
-    dst.fl = 0;
-    dst.w_stride = a.w_stride;
-    dst.size_with_stride = a.size_with_stride;
-    dst.pass_through = a.pass_through as u8;
-    dst.h_stride = 0;
-}
+pub(crate) use crate::runtime::attrs::{copy_str, fill_attr};
 
 /// The attribute of input or output `index` in the model's own shapes, or
 /// (`current`) in the shapes of the current shape set.

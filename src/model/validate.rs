@@ -2,7 +2,7 @@
 //! strings and sizes (docs/format.md, section 5).
 
 use super::{InputPreprocess, ModelError, ModelMeta};
-use crate::graph::{Layout, TensorInfo};
+use crate::graph::{Layout, Op, TensorInfo};
 
 /// Longest custom string in bytes (the vendor `rknn_custom_string` buffer
 /// is 1024 bytes including the NUL).
@@ -135,6 +135,13 @@ impl ModelMeta {
                     info.name
                 ));
             }
+        }
+        if let Some(node) = g.nodes.iter().find(|n| matches!(n.op, Op::Custom(_))) {
+            return invalid(format!(
+                "batch size {n} with custom op '{}' (node '{}'): custom ops run in single-batch models only",
+                node.op.type_name(),
+                node.name
+            ));
         }
         if !self.shape_sets.is_empty() {
             return invalid(format!(

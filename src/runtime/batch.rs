@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::error::{Error, ErrorKind, Result};
 use super::exec::{self, Memory, Region};
 use super::plan::{Location, Plan};
+use crate::custom_op::CustomOps;
 use crate::graph::{Graph, TensorInfo};
 use crate::kernels::fast_gemm::threads::with_thread_budget;
 
@@ -81,14 +82,20 @@ unsafe impl Send for Shared {}
 // SAFETY: as above; shared references only copy the pointer.
 unsafe impl Sync for Shared {}
 
-/// The `b`-th of `n` equal slices of `r` (empty if `r` is too small).
+/// The `b`-th of `n` equal slices of `r` (empty if `r` is too small);
+/// a slice does not start its buffer, so it shows no fd.
 fn slice(r: Region, b: usize, n: usize, per: usize) -> Region {
     match per.checked_mul(n) {
         Some(total) if total <= r.len => Region {
             ptr: r.ptr.wrapping_add(b * per),
             len: per,
+            fd: -1,
         },
-        _ => Region { ptr: r.ptr, len: 0 },
+        _ => Region {
+            ptr: r.ptr,
+            len: 0,
+            fd: -1,
+        },
     }
 }
 
@@ -140,7 +147,7 @@ impl BatchRun<'_> {
                     outputs: &outs,
                     weights,
                 };
-                exec::run(g, plan, &mem, timings.take())
+                exec::run(g, plan, &mem, &mut CustomOps::default(), timings.take())
                     .map_err(|e| Error::new(e.kind, format!("batch {b}: {}", e.message)))?;
             }
             Ok(())

@@ -10,6 +10,7 @@ use super::error::{Error, ErrorKind, Result};
 use super::exec::{self, Memory, Region};
 use super::io;
 use super::plan::{self, Location, Plan};
+use crate::custom_op::{CustomOps, OpDef};
 use crate::driver::{Buffer, Device, SyncDir};
 use crate::graph::TensorInfo;
 use crate::model::Model;
@@ -107,6 +108,9 @@ pub struct Context {
     batch_arenas: Vec<Buffer>,
     /// Shape sets of a dynamic-shape model (`shapes`).
     shapes: Option<shapes::DynamicState>,
+    /// Registered custom ops and their nodes (`destroy` callbacks run
+    /// when the context is dropped).
+    custom: CustomOps,
 }
 
 /// A place user memory is set on.
@@ -122,6 +126,7 @@ fn empty_region() -> Region {
     Region {
         ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(),
         len: 0,
+        fd: -1,
     }
 }
 
@@ -234,6 +239,7 @@ impl Context {
             io,
             batch_arenas,
             shapes: dynamic,
+            custom: CustomOps::default(),
         })
     }
 
@@ -718,6 +724,39 @@ impl Context {
         Ok(())
     }
 
+    /// The executor's regions: arena, inputs and outputs (empty where the
+    /// memory is not there).
+    fn regions(&self) -> (Region, Vec<Region>, Vec<Region>) {
+        let region_of = |b: Option<&Buffer>| b.map_or_else(empty_region, bindings::region);
+        let arena = region_of(self.arena_buffer());
+        let inputs = (0..self.n_inputs())
+            .map(|i| region_of(self.input_buffer(i)))
+            .collect();
+        let outputs = (0..self.n_outputs())
+            .map(|j| region_of(self.output_buffer(j)))
+            .collect();
+        (arena, inputs, outputs)
+    }
+
+    /// Registers custom ops (`rknn_register_custom_ops`): every type once
+    /// per context; each node of a registered type is initialised now
+    /// with its tensors' current memory.
+    pub fn register_custom_ops(&mut self, defs: Vec<OpDef>) -> Result<()> {
+        let mut custom = std::mem::take(&mut self.custom);
+        let (arena, inputs, outputs) = self.regions();
+        let mem = Memory {
+            arena,
+            inputs: &inputs,
+            outputs: &outputs,
+            weights: self.weight_bytes(),
+        };
+        let graph = self.graph();
+        let locate = |t| exec::tensor_mem(graph, &self.plan, &mem, t);
+        let result = custom.register(defs, graph, &locate);
+        self.custom = custom;
+        result
+    }
+
     /// Whether every memory a run needs is there; the error says what is
     /// missing.
     fn check_ready(&self) -> Result<()> {
@@ -812,34 +851,32 @@ impl Context {
                 stats.bytes_copied += convert_bound_input(&b, &pre, &info, buf)? as u64;
             }
         }
-        let region_of = |b: Option<&Buffer>| b.map_or_else(empty_region, bindings::region);
-        let arena = region_of(self.arena_buffer());
-        let inputs: Vec<Region> = (0..self.n_inputs())
-            .map(|i| region_of(self.input_buffer(i)))
-            .collect();
-        let outputs: Vec<Region> = (0..self.n_outputs())
-            .map(|j| region_of(self.output_buffer(j)))
-            .collect();
+        let (arena, inputs, outputs) = self.regions();
         let lock = self.internal.as_ref().map(|m| m.lock.clone());
         let guard = lock
             .as_ref()
             .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()));
         let collect = self.collects_perf();
         let mut nodes = std::mem::take(&mut self.perf.nodes);
+        let mut custom = std::mem::take(&mut self.custom);
         let mem = Memory {
             arena,
             inputs: &inputs,
             outputs: &outputs,
             weights: self.weight_bytes(),
         };
+        let graph = self.graph();
+        let locate = |t| exec::tensor_mem(graph, &self.plan, &mem, t);
         let start = Instant::now();
         let threads = super::cores::threads_for_mask(self.platform, self.core_mask);
         let result = crate::kernels::fast_gemm::threads::with_thread_budget(threads, || {
+            custom.prepare_run(graph, &locate)?;
             if self.batch_size() == 1 {
                 return exec::run(
-                    self.graph(),
+                    graph,
                     &self.plan,
                     &mem,
+                    &mut custom,
                     collect.then_some(&mut nodes),
                 );
             }
@@ -847,7 +884,7 @@ impl Context {
                 .chain(self.batch_arenas.iter().map(bindings::region))
                 .collect();
             super::batch::BatchRun {
-                graph: self.graph(),
+                graph,
                 plan: &self.plan,
                 arenas: &arenas,
                 inputs: &inputs,
@@ -858,6 +895,7 @@ impl Context {
             .run(collect.then_some(&mut nodes))
         });
         let elapsed = start.elapsed();
+        self.custom = custom;
         drop(guard);
         self.perf.run = elapsed;
         self.perf.nodes = nodes;

@@ -1,13 +1,15 @@
 //! The per-layer profile text of `RKNN_QUERY_PERF_DETAIL`, in the vendor's
 //! table layout (`reference/conventions.md` §7) so tools that parse it keep
 //! working. On the host device every op runs on the CPU: cycles are 0 and
-//! MAC usage is `\`, as the vendor prints for CPU ops.
+//! MAC usage is `\`, as the vendor prints for CPU ops. Custom ops always
+//! show their own type (`cstSoftmax`) and the `CPU` target: their
+//! callbacks run on the calling thread.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::graph::{DType, Graph, Storage};
+use crate::graph::{DType, Graph, Op, Storage};
 
 fn dtype_word(d: DType) -> &'static str {
     match d {
@@ -116,7 +118,11 @@ pub fn detail(graph: &Graph, times: &[Duration], target: &'static str) -> String
             dtype: first_act
                 .map(|&t| dtype_word(graph.tensors[t].dtype))
                 .unwrap_or("FLOAT32"),
-            target,
+            target: if matches!(node.op, Op::Custom(_)) {
+                "CPU"
+            } else {
+                target
+            },
             inputs: node
                 .inputs
                 .iter()
@@ -183,16 +189,19 @@ pub fn detail(graph: &Graph, times: &[Duration], target: &'static str) -> String
         ],
     );
 
-    // Ranking by op type.
-    let mut by_type: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    // Ranking by op type: calls, CPU time, NPU time.
+    let mut by_type: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
     for r in &rows {
         let e = by_type.entry(r.op.as_str()).or_default();
         e.0 += 1;
-        e.1 += r.time_us;
+        if r.target == "CPU" {
+            e.1 += r.time_us;
+        } else {
+            e.2 += r.time_us;
+        }
     }
-    let mut ranked: Vec<(&str, (u64, u64))> = by_type.into_iter().collect();
-    ranked.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.0.cmp(b.0)));
-    let on_cpu = target == "CPU";
+    let mut ranked: Vec<(&str, (u64, u64, u64))> = by_type.into_iter().collect();
+    ranked.sort_by(|a, b| (b.1 .1 + b.1 .2).cmp(&(a.1 .1 + a.1 .2)).then(a.0.cmp(b.0)));
     let ratio = |t: u64| {
         if total_time == 0 {
             0.0
@@ -202,8 +211,8 @@ pub fn detail(graph: &Graph, times: &[Duration], target: &'static str) -> String
     };
     let rank_cells: Vec<Vec<String>> = ranked
         .iter()
-        .map(|(op, (calls, t))| {
-            let (cpu, npu) = if on_cpu { (*t, 0) } else { (0, *t) };
+        .map(|(op, (calls, cpu, npu))| {
+            let t = cpu + npu;
             vec![
                 op.to_string(),
                 calls.to_string(),
@@ -211,15 +220,12 @@ pub fn detail(graph: &Graph, times: &[Duration], target: &'static str) -> String
                 "0".to_string(),
                 npu.to_string(),
                 t.to_string(),
-                format!("{:.2}%", ratio(*t)),
+                format!("{:.2}%", ratio(t)),
             ]
         })
         .collect();
-    let (cpu_total, npu_total) = if on_cpu {
-        (total_time, 0)
-    } else {
-        (0, total_time)
-    };
+    let cpu_total: u64 = ranked.iter().map(|(_, (_, c, _))| c).sum();
+    let npu_total = total_time - cpu_total;
     let mut sum_row = vec![
         "Total".to_string(),
         String::new(),

@@ -48,6 +48,7 @@ fn model_bytes(name: &str) -> Vec<u8> {
         },
         custom_string: String::new(),
         batch_size: 1,
+        custom_ops: Default::default(),
         progress: false,
         dynamic_input: Vec::new(),
     };

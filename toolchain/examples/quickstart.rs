@@ -54,6 +54,7 @@ fn convert_model() -> Result<Vec<u8>, rknn_toolchain::BuildError> {
         },
         custom_string: "rknnrt quickstart".into(),
         batch_size: 1,
+        custom_ops: Default::default(),
         progress: false,
         dynamic_input: Vec::new(),
     };

@@ -168,6 +168,7 @@ fn plan(precision: Precision) -> Plan {
         precision,
         custom_string: String::new(),
         batch_size: 1,
+        custom_ops: Default::default(),
         progress: false,
         dynamic_input: rknn_toolchain::dynamic::parse(SETS).unwrap(),
     }

@@ -148,6 +148,11 @@ pub fn build(a: &BuildArgs) -> Result<(), BuildError> {
         precision,
         custom_string: a.custom_string.clone().unwrap_or_default(),
         batch_size: a.batch_size,
+        custom_ops: a
+            .custom_op
+            .iter()
+            .map(|s| crate::onnx::custom::parse_assignment(s).map_err(cfg))
+            .collect::<Result<_, _>>()?,
         progress: !a.no_progress,
         dynamic_input: match &a.dynamic_input {
             Some(text) => crate::dynamic::parse(text)?,

@@ -27,6 +27,7 @@ pub fn convert(plan: &Plan) -> Result<Outcome, BuildError> {
         input_shapes: BTreeMap::new(),
         inputs: plan.inputs.clone(),
         outputs: plan.outputs.clone(),
+        custom_ops: plan.custom_ops.clone(),
     };
     let decls = onnx::input_decls(&plan.model, &opts)
         .map_err(|e| BuildError::Data(format!("{}: {e}", plan.model.display())))?;

@@ -5,7 +5,8 @@
 //! rknn-convert build model.onnx -t rk3588 [--dataset d.txt | --fp16] [--mean ..] [--std ..]
 //!              [--algorithm normal|kl_divergence|mmse] [--method layer|channel]
 //!              [--custom-string ..] [--input-shape name=1,3,224,224]
-//!              [--dynamic-input "1,3,224,224;1,3,160,160"] -o model.rknn
+//!              [--dynamic-input "1,3,224,224;1,3,160,160"]
+//!              [--custom-op TYPE=same-as-input|builtin|1x10:float32] -o model.rknn
 //! rknn-convert -t rk3588 -i model_config.yml -o out_dir/
 //! rknn-convert infer model.rknn --input a.npy [--input b.npy] --out-dir dir/
 //! rknn-convert accuracy model.onnx --rknn model.rknn --input a.npy .. --out-dir snapshot/
@@ -120,6 +121,10 @@ pub struct BuildArgs {
     /// list ("[[[1,3,224,224]],[[1,3,160,160]]]").
     #[arg(long, conflicts_with = "input_shape")]
     pub dynamic_input: Option<String>,
+    /// Output rule of a custom op type: TYPE=same-as-input, TYPE=builtin
+    /// or TYPE=1x10:float32,1x10:int64 (repeatable; docs/custom_ops.md).
+    #[arg(long)]
+    pub custom_op: Vec<String>,
     /// Output .rknn file.
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,

@@ -14,7 +14,7 @@ use crate::dataset::{Dataset, ImageOptions};
 use crate::dynamic::DynamicInput;
 use crate::error::BuildError;
 use crate::model::BuiltModel;
-use crate::onnx::{self, ImportOptions};
+use crate::onnx::{self, CustomRule, ImportOptions};
 use crate::passes::{self, PassReport};
 use crate::quantize::{self, WeightGranularity};
 
@@ -60,6 +60,8 @@ pub struct Plan {
     /// `rknn_batch_size`: batches per run (inputs and outputs with batch
     /// dimension 1 become this many times larger).
     pub batch_size: u32,
+    /// Output rules of custom ops, by op type (`docs/custom_ops.md`).
+    pub custom_ops: BTreeMap<String, CustomRule>,
     /// Show progress bars.
     pub progress: bool,
     /// Input shape sets of a dynamic-shape model (vendor `dynamic_input`);
@@ -147,6 +149,7 @@ pub fn float_model(plan: &Plan) -> Result<(BuiltModel, PassReport), BuildError> 
         input_shapes: plan.input_shapes.clone(),
         inputs: plan.inputs.clone(),
         outputs: plan.outputs.clone(),
+        custom_ops: plan.custom_ops.clone(),
     };
     let mut model = import(&plan.model, &opts)?;
     apply_mean_std(&mut model, &plan.mean, &plan.std)?;

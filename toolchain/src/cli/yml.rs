@@ -16,6 +16,7 @@ use crate::calibrate::{parse_method, Algorithm};
 use crate::cli::pipeline::{Plan, Precision};
 use crate::dynamic::DynamicInput;
 use crate::error::BuildError;
+use crate::onnx::CustomRule;
 use crate::quantize::WeightGranularity;
 
 /// A parsed config: the plan, the output model name and the warnings.
@@ -172,6 +173,49 @@ fn shape_sets(v: &Value, at: &str) -> Result<DynamicInput, BuildError> {
     }
 }
 
+/// A `custom_ops` rule: a string (`same-as-input`, `builtin`, or
+/// `--custom-op` shapes) or `{outputs: [{shape: [..], dtype: ..}, ..]}`.
+fn custom_rule(v: &Value, at: &str) -> Result<CustomRule, BuildError> {
+    if let Value::String(s) = v {
+        return s.parse().map_err(|e: String| err(format!("{at}: {e}")));
+    }
+    let mut outputs = None;
+    for (k, v) in mapping(v, at)? {
+        match key_str(k, at)?.as_str() {
+            "outputs" => outputs = Some(v),
+            other => {
+                return Err(err(format!(
+                    "unknown key '{at}.{other}' (expected 'outputs')"
+                )))
+            }
+        }
+    }
+    let list = outputs
+        .and_then(Value::as_sequence)
+        .ok_or_else(|| err(format!("{at}: give a rule string or 'outputs:' as a list")))?;
+    let mut rule = Vec::with_capacity(list.len());
+    for (i, o) in list.iter().enumerate() {
+        let at = format!("{at}.outputs[{i}]");
+        let (mut shape, mut ty) = (None, "float32".to_string());
+        for (k, v) in mapping(o, &at)? {
+            match key_str(k, &at)?.as_str() {
+                "shape" => shape = Some(dims(vec![numbers(v, &at)?], &at)?.remove(0)),
+                "dtype" => ty = string(v, &at)?,
+                other => return Err(err(format!("unknown key '{at}.{other}' (shape, dtype)"))),
+            }
+        }
+        let shape = shape.ok_or_else(|| err(format!("{at}: 'shape' is missing")))?;
+        let dims_text: Vec<String> = shape.iter().map(usize::to_string).collect();
+        let one: CustomRule = format!("{}:{ty}", dims_text.join("x"))
+            .parse()
+            .map_err(|e: String| err(format!("{at}: {e}")))?;
+        if let CustomRule::Outputs(mut o) = one {
+            rule.append(&mut o);
+        }
+    }
+    Ok(CustomRule::Outputs(rule))
+}
+
 /// Parses the yml text of `path`; `target` is the `-t` option.
 pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config, BuildError> {
     let root: Value = serde_yaml::from_str(text).map_err(|e| {
@@ -204,6 +248,7 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
     let mut subgraphs = None;
     let mut configs = None;
     let mut batch_size = 1u32;
+    let mut custom_ops = BTreeMap::new();
     for (k, v) in models {
         let key = key_str(k, "models")?;
         match key.as_str() {
@@ -236,6 +281,14 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
                         ))
                     })?;
             }
+            "custom_ops" if !v.is_null() => {
+                for (t, r) in mapping(v, "models.custom_ops")? {
+                    let ty = key_str(t, "models.custom_ops")?;
+                    let rule = custom_rule(r, &format!("models.custom_ops.{ty}"))?;
+                    custom_ops.insert(ty, rule);
+                }
+            }
+            "custom_ops" => {}
             "prototxt_file_path" | "caffemodel_file_path" => {
                 return Err(err(format!(
                 "models.{key}: caffe models are not supported (rknn-convert converts onnx models)"
@@ -404,6 +457,7 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
             precision,
             custom_string,
             batch_size,
+            custom_ops,
             progress: true,
             dynamic_input,
         },

@@ -13,6 +13,7 @@ use super::ops::{self, Node};
 use super::proto::{type_proto, GraphProto, ModelProto, NodeProto, ValueInfoProto};
 use super::tensor::{decode, dtype_of};
 use super::ImportOptions;
+use super::{custom, standard};
 use crate::builder::ModelBuilder;
 use crate::error::BuildError;
 use crate::model::BuiltModel;
@@ -98,7 +99,7 @@ pub fn import_model(
     let needed = needed_nodes(g, &input_names, &output_names)?;
     for (i, node) in g.node.iter().enumerate() {
         if needed[i] {
-            convert_node(&mut ctx, node, i, opset)?;
+            convert_node(&mut ctx, node, i, opset, opts)?;
         }
     }
     finish(ctx, &input_names, &output_names)
@@ -279,12 +280,21 @@ fn needed_nodes(
     Ok(needed)
 }
 
+/// Whether `node` is a custom op: a type outside the standard ONNX set, a
+/// node of another domain, or a type the options give a rule for.
+fn is_custom(node: &NodeProto, opts: &ImportOptions) -> bool {
+    !matches!(node.domain(), "" | "ai.onnx")
+        || !standard::is_standard(node.op_type())
+        || opts.custom_ops.contains_key(node.op_type())
+}
+
 /// Converts one node and records its outputs.
 fn convert_node(
     ctx: &mut Ctx,
     node: &NodeProto,
     index: usize,
     opset: i64,
+    opts: &ImportOptions,
 ) -> Result<(), BuildError> {
     let op_type = node.op_type();
     ctx.node = if node.name().is_empty() {
@@ -293,14 +303,8 @@ fn convert_node(
         node.name().to_string()
     };
     let fail = |ctx: &Ctx, msg: String| ctx.fail(op_type, opset, msg);
-    if !matches!(node.domain(), "" | "ai.onnx") {
-        return Err(fail(
-            ctx,
-            format!(
-                "domain '{}' is not supported (custom ops are refused)",
-                node.domain()
-            ),
-        ));
+    if is_custom(node, opts) {
+        return custom::convert(ctx, node, opset, &opts.custom_ops).map_err(|e| fail(ctx, e));
     }
     let attrs = Attrs::new(&node.attribute).map_err(|e| fail(ctx, e))?;
     let mut inputs = Vec::with_capacity(node.input.len());
