@@ -10,6 +10,7 @@ pub mod io;
 pub mod loader;
 pub mod perf;
 pub mod plan;
+pub mod vendor;
 
 pub use context::Context;
 pub use error::{Error, ErrorKind, Result};
