@@ -16,6 +16,7 @@ pub mod kernels;
 pub mod log;
 pub mod matmul;
 pub mod model;
+pub mod npy;
 pub mod platform;
 pub mod runtime;
 

@@ -301,14 +301,14 @@ pub unsafe extern "C" fn rknn_inputs_set(
                     io::LayoutSpec::of(src_layout)
                 };
                 h.ctx
-                    .set_input(index, |info, dst| {
+                    .set_input(index, |info, layout, dst| {
                         let source = io::InputBuf {
                             data: src,
                             dtype: src_type,
                             layout: src_spec,
                             pass_through: inp.pass_through != 0,
                         };
-                        io::convert_input(&source, &pre, info, io::LayoutSpec::NCHW, dst)
+                        io::convert_input(&source, &pre, info, layout, dst)
                             .map(drop)
                             .map_err(|e| {
                                 runtime::Error::new(ErrorKind::InputInvalid, format!("{what}: {e}"))
@@ -347,8 +347,7 @@ pub unsafe extern "C" fn rknn_run(context: rknn_context, extend: *mut rknn_run_e
             h.ctx.run().map_err(rt_err)?;
             h.perf_detail = None;
             if crate::log::rknn_level() >= 4 {
-                let table =
-                    runtime::perf::detail(&h.ctx.model().meta.graph, &h.ctx.perf().nodes, "CPU");
+                let table = h.ctx.perf_detail();
                 for line in table.lines() {
                     tracing::debug!("{line}");
                 }
@@ -450,6 +449,19 @@ fn fill_outputs(
         let want_float = out.want_float != 0;
         let need = io::output_size(&info, want_float)
             .map_err(|e| ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output[{i}]: {e}")))?;
+        let (view, layout) = h
+            .ctx
+            .output_tensor(i)
+            .map(|(v, l)| (v.clone(), l))
+            .ok_or_else(|| {
+                ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output[{i}] has no storage"))
+            })?;
+        let ty = if want_float { DType::F32 } else { view.dtype };
+        let convert = |src: &[u8], dst: &mut [u8]| {
+            io::convert_output_from(src, layout, &view, ty, io::LayoutSpec::UNDEFINED, dst)
+                .map(drop)
+                .map_err(|e| ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output[{i}]: {e}")))
+        };
         let src = h.ctx.output_bytes(i).map_err(rt_err)?;
         if out.is_prealloc != 0 {
             if out.buf.is_null() || (out.size as usize) < need {
@@ -463,12 +475,10 @@ fn fill_outputs(
             }
             // SAFETY: the caller guarantees `size` writable bytes at `buf`.
             let dst = unsafe { std::slice::from_raw_parts_mut(out.buf.cast::<u8>(), need) };
-            io::convert_output(src, &info, want_float, dst)
-                .map_err(|e| ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output[{i}]: {e}")))?;
+            convert(src, dst)?;
         } else {
             let mut buf = vec![0u8; need].into_boxed_slice();
-            io::convert_output(src, &info, want_float, &mut buf)
-                .map_err(|e| ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output[{i}]: {e}")))?;
+            convert(src, &mut buf)?;
             let addr = buf.as_mut_ptr() as usize;
             out.buf = buf.as_mut_ptr().cast();
             out.size = u32::try_from(need).map_err(|_| {

@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void};
 use super::guard::ApiError;
 use super::handles::Handle;
 use crate::abi::*;
-use crate::runtime::attrs::{self, AttrKind, TensorAttr};
+use crate::runtime::attrs::{AttrKind, TensorAttr};
 
 fn too_small(name: &str, size: u32, need: usize) -> ApiError {
     ApiError::new(
@@ -79,24 +79,9 @@ pub(crate) fn fill_attr(dst: &mut rknn_tensor_attr, a: &TensorAttr) {
 }
 
 fn io_attr(h: &Handle, index: u32, input: bool, kind: AttrKind) -> Result<TensorAttr, ApiError> {
-    let i = index as usize;
-    let (info, n) = if input {
-        (h.ctx.input_info(i), h.ctx.n_inputs())
-    } else {
-        (h.ctx.output_info(i), h.ctx.n_outputs())
-    };
-    let info = info.ok_or_else(|| {
-        ApiError::new(
-            RKNN_ERR_PARAM_INVALID,
-            format!(
-                "{} index({index}) >= model {} num({n})",
-                if input { "input" } else { "output" },
-                if input { "input" } else { "output" }
-            ),
-        )
-    })?;
-    attrs::attr(i, info, kind, h.ctx.platform())
-        .map_err(|e| ApiError::new(RKNN_ERR_FAIL, format!("tensor '{}': {e}", info.name)))
+    h.ctx
+        .attr(input, index as usize, kind)
+        .map_err(crate::capi::general::rt_err)
 }
 
 /// Answers `cmd` into `info`.
@@ -195,8 +180,7 @@ pub unsafe fn answer(
                     "RKNN_QUERY_PERF_DETAIL: no run yet",
                 ));
             }
-            let text =
-                crate::runtime::perf::detail(&h.ctx.model().meta.graph, &h.ctx.perf().nodes, "CPU");
+            let text = h.ctx.perf_detail();
             let c = h.set_perf_detail(text);
             d.perf_data = c.as_ptr().cast_mut();
             d.data_len = c.as_bytes().len() as u64;

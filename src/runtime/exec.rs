@@ -68,12 +68,24 @@ pub fn run(
     graph: &Graph,
     plan: &Plan,
     mem: &Memory<'_>,
+    timings: Option<&mut Vec<Duration>>,
+) -> Result<()> {
+    run_observed(graph, plan, mem, timings, &mut |_, _| {})
+}
+
+/// [`run`], calling `after` with each node's index and outputs once the
+/// node has run (the layer dumps; outside the timed span).
+pub fn run_observed(
+    graph: &Graph,
+    plan: &Plan,
+    mem: &Memory<'_>,
     mut timings: Option<&mut Vec<Duration>>,
+    after: &mut dyn FnMut(usize, &[Out<'_>]),
 ) -> Result<()> {
     if let Some(t) = timings.as_deref_mut() {
         t.clear();
     }
-    for node in &graph.nodes {
+    for (index, node) in graph.nodes.iter().enumerate() {
         let start = Instant::now();
         let mut spans: Vec<(usize, usize)> = Vec::with_capacity(node.outputs.len());
         let mut inputs = Vec::with_capacity(node.inputs.len());
@@ -124,6 +136,7 @@ pub fn run(
         if let Some(t) = timings.as_deref_mut() {
             t.push(start.elapsed());
         }
+        after(index, &outputs);
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 pub mod attrs;
 pub mod bindings;
 pub mod context;
+pub mod dump;
 pub mod error;
 pub mod exec;
 pub mod io;

@@ -28,7 +28,7 @@ mod data;
 pub mod dataset;
 mod error;
 mod model;
-pub mod npy;
+pub use rknnrt::npy;
 pub mod onnx;
 pub mod passes;
 pub mod placement;

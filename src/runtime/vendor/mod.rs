@@ -10,12 +10,16 @@
 //! executed by the CPU kernels between them. `docs/vendor-compat.md`
 //! describes the behaviour.
 
+pub mod engine;
 pub mod layers;
 pub mod storage;
 
-use crate::graph::TensorId;
-use crate::model::vendor::TensorKind;
+use std::time::Duration;
+
+use crate::graph::{Graph, Storage, Target, TensorId};
 use crate::model::{Model, ModelError};
+use crate::npu::program::{Region, VendorProgram};
+use crate::runtime::perf;
 use crate::runtime::plan::{Location, Plan};
 
 pub use layers::{CpuStep, Layer, Step};
@@ -33,6 +37,8 @@ pub struct VendorPlan {
     pub steps: Vec<Step>,
     /// Where each tensor lives.
     pub plan: Plan,
+    /// The validated NPU program.
+    pub program: VendorProgram,
 }
 
 impl VendorPlan {
@@ -53,16 +59,22 @@ impl VendorPlan {
                     .transpose()
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let internal = usize::try_from(vm.memory.internal).map_err(|_| {
-            ModelError::Invalid(format!(
-                "Model.memory_sizes: internal memory of {} bytes does not fit this machine's address space",
-                vm.memory.internal
-            ))
-        })?;
+        let program = VendorProgram::new(vm, model.bytes())?;
+        let fits = |v: u64, what: &str| {
+            usize::try_from(v).map_err(|_| {
+                ModelError::Invalid(format!(
+                    "{what} of {v} bytes does not fit this machine's address space"
+                ))
+            })
+        };
+        let internal = fits(program.layout.internal_size, "internal memory")?;
         let mut locations = vec![Location::Unused; vm.tensors.len()];
-        for (t, v) in vm.tensors.iter().enumerate() {
-            if v.kind == TensorKind::Activation {
-                locations[t] = Location::Arena(v.mem_offset as usize);
+        for (t, p) in program.layout.tensors.iter().enumerate() {
+            match p {
+                Some(p) if p.region == Region::Internal => {
+                    locations[t] = Location::Arena(fits(p.offset, "a tensor offset")?);
+                }
+                _ => {}
             }
         }
         for (j, &t) in graph.outputs.iter().enumerate() {
@@ -77,11 +89,22 @@ impl VendorPlan {
             naive_size: internal,
         };
         let (layers, steps) = layers::build(vm, model.bytes(), graph)?;
+        for (k, t) in program.tasks.iter().enumerate() {
+            let node = vm.nodes.get(t.op_idx as usize);
+            if !node.is_some_and(|n| n.on_npu()) {
+                return Err(ModelError::Invalid(format!(
+                    "task {k}: op_idx {} does not name an NPU-placed node ({} nodes)",
+                    t.op_idx,
+                    vm.nodes.len()
+                )));
+            }
+        }
         let vp = VendorPlan {
             stored,
             layers,
             steps,
             plan,
+            program,
         };
         for step in &vp.steps {
             if let Step::Cpu(c) = step {
@@ -113,6 +136,49 @@ impl VendorPlan {
             }
         }
         Ok(())
+    }
+
+    /// The rows of the perf table: one per vendor node, with its NPU or
+    /// CPU target and `times[k]` for node `k`.
+    pub fn perf_rows(&self, graph: &Graph, times: &[Duration]) -> Vec<perf::Row> {
+        let bytes = |t: TensorId| match (&graph.tensors[t].storage, self.stored(t)) {
+            (_, Some(s)) => s.bytes as u64,
+            (Storage::Weight { len, .. }, None) => *len,
+            _ => 0,
+        };
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(k, l)| {
+                let features = l.inputs.iter().chain(&l.outputs).copied();
+                let dtype = features
+                    .filter(|&t| self.stored(t).is_some())
+                    .map(|t| perf::type_word(graph.tensors[t].dtype))
+                    .next()
+                    .unwrap_or("FLOAT32");
+                let shapes = |ids: &[TensorId]| {
+                    if ids.is_empty() {
+                        "\\".to_string()
+                    } else {
+                        perf::shapes(ids.iter().map(|&t| graph.tensors[t].shape.as_slice()))
+                    }
+                };
+                let rw: u64 = l.inputs.iter().chain(&l.outputs).map(|&t| bytes(t)).sum();
+                perf::Row {
+                    op: l.op_type.clone(),
+                    dtype,
+                    target: match l.target {
+                        Target::Npu => "NPU",
+                        Target::Cpu => "CPU",
+                    },
+                    inputs: shapes(&l.inputs),
+                    outputs: shapes(&l.outputs),
+                    time_us: times.get(k).map_or(0, |d| d.as_micros() as u64),
+                    rw_kb: rw.div_ceil(1024),
+                    name: l.name.clone(),
+                }
+            })
+            .collect()
     }
 
     /// The storage of tensor `t`, when it is a feature map.
