@@ -144,7 +144,6 @@ impl AddressSpace {
     }
 
     /// Copies `data` to device address `addr`.
-    #[allow(dead_code)] // the engines' writes land with them
     pub fn write(&self, addr: u64, data: &[u8], what: &str) -> Result<(), String> {
         let len = data.len() as u64;
         let (r, off) = self

@@ -43,14 +43,25 @@ pub struct CoreState {
     pub platform: Platform,
 }
 
+/// What the kernel writes to the CNA and CORE `S_POINTER` before a job:
+/// `POINTER_PP_EN | EXECUTER_PP_EN | POINTER_PP_MODE`.
+const KERNEL_S_POINTER: u32 = 0x0e;
+
 /// Entries of each DPU lookup table.
 pub const LUT_ENTRIES: usize = 1024;
 
 impl CoreState {
-    /// A core after reset: every register 0, tables empty.
+    /// A core as the kernel leaves it when a job starts: registers 0,
+    /// tables empty, and on multi-core chips the CNA and CORE register
+    /// groups in ping-pong mode (`S_POINTER` = 0x0E, §1.6 step 2).
     pub fn new(platform: Platform) -> CoreState {
+        let mut regs = RegFile::default();
+        if platform.cores() > 1 {
+            regs.set(&regs::cna::S_POINTER, KERNEL_S_POINTER);
+            regs.set(&regs::core::S_POINTER, KERNEL_S_POINTER);
+        }
         CoreState {
-            regs: RegFile::default(),
+            regs,
             lut: [vec![0; LUT_ENTRIES], vec![0; LUT_ENTRIES]],
             platform,
         }
@@ -188,6 +199,7 @@ fn run_task(
                     ));
                 }
                 engines::run(space, state, w.value)?;
+                state.regs.ran(w.value);
                 enabled = true;
             }
             target => {
