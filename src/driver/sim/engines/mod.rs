@@ -190,6 +190,11 @@ pub fn signed(v: u32, bits: u32) -> i64 {
     (i64::from(v) << shift) >> shift
 }
 
+/// `2^e` exactly, for `e` in the normal range of `f32` (clamped to it).
+pub fn pow2(e: i32) -> f32 {
+    f32::from_bits(((e.clamp(-126, 127) + 127) as u32) << 23)
+}
+
 /// `v >> shift` rounded half up (`shift` 0: unchanged).
 pub fn shift_round(v: i64, shift: u32) -> i64 {
     match shift {

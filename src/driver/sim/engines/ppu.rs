@@ -2,7 +2,7 @@
 //! (`docs/sim.md`, "PPU").
 
 use super::layout::{self, Atoms, Geometry, ATOM};
-use super::{Ctx, Precision};
+use super::{pow2, Ctx, Precision};
 use crate::npu::regs::{ppu, ppu_rdma};
 
 /// Runs a pooling task.
@@ -132,7 +132,7 @@ fn float_recip(bits: u32) -> Result<f32, String> {
     }
     let exp = (bits >> 10) as i32 & 0x3f;
     let mant = (bits & 0x3ff) as f32 / 1024.0;
-    Ok((1.0 + mant) * ((exp - 31) as f32).exp2())
+    Ok((1.0 + mant) * pow2(exp - 31))
 }
 
 /// `v / 2^shift` rounded to nearest, ties to even.
