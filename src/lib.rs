@@ -3,8 +3,9 @@
 //!
 //! Layers, top to bottom (see DESIGN.md): [`capi`] (the `extern "C"`
 //! surface), [`runtime`] (contexts, memory plan, execution), [`kernels`]
-//! (CPU kernels), [`driver`] (devices and buffers), [`model`] (`.rknn`
-//! containers) and [`graph`] (the op set shared with the compiler).
+//! (CPU kernels), [`npu`] (NPU register map and programs), [`driver`]
+//! (devices and buffers), [`model`] (`.rknn` containers) and [`graph`]
+//! (the op set shared with the compiler).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -16,6 +17,7 @@ pub mod kernels;
 pub mod log;
 pub mod matmul;
 pub mod model;
+pub mod npu;
 pub mod npy;
 pub mod platform;
 pub mod runtime;

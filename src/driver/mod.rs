@@ -10,6 +10,7 @@ mod map;
 pub mod rknpu;
 pub mod rocket;
 pub mod select;
+pub mod sim;
 
 pub use buffer::{Backing, Buffer};
 

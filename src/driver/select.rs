@@ -1,4 +1,4 @@
-//! Device selection: `RKNNRT_DEVICE=auto|rknpu|rocket|host`.
+//! Device selection: `RKNNRT_DEVICE=auto|rknpu|rocket|host|sim`.
 //!
 //! * unset, empty or `auto`: the first rknpu node that opens, else the
 //!   first rocket node, else the host device — quietly when there is no
@@ -8,6 +8,7 @@
 //!   what was looked for and why each node failed (the C API turns it into
 //!   `RKNN_ERR_DEVICE_UNAVAILABLE` at `rknn_init`);
 //! * `host`: the CPU device;
+//! * `sim`: the virtual NPU (`driver::sim`) of `RKNNRT_PLATFORM`;
 //! * anything else: `DriverError::Invalid` listing the valid names.
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use super::host::HostDevice;
 use super::ioctl::{IoctlSeam, Kernel};
 use super::rknpu::RknpuDevice;
 use super::rocket::RocketDevice;
+use super::sim::SimDevice;
 use super::{Device, DriverError};
 use crate::platform::Platform;
 
@@ -32,10 +34,12 @@ pub enum Choice {
     Rocket,
     /// The CPU.
     Host,
+    /// The virtual NPU.
+    Sim,
 }
 
 /// The names `RKNNRT_DEVICE` accepts.
-pub const VALID_NAMES: &str = "auto, rknpu, rocket, host";
+pub const VALID_NAMES: &str = "auto, rknpu, rocket, host, sim";
 
 impl Choice {
     /// Parses a `RKNNRT_DEVICE` value (case-insensitive; empty is `auto`).
@@ -45,6 +49,7 @@ impl Choice {
             "rknpu" => Ok(Choice::Rknpu),
             "rocket" => Ok(Choice::Rocket),
             "host" => Ok(Choice::Host),
+            "sim" => Ok(Choice::Sim),
             _ => Err(DriverError::Invalid(format!(
                 "RKNNRT_DEVICE={value}: unknown device; valid values: {VALID_NAMES}"
             ))),
@@ -167,6 +172,17 @@ pub fn open(
             tracing::info!("{} (RKNNRT_DEVICE=host)", describe(&dev, None));
             Ok(Box::new(dev))
         }
+        Choice::Sim => {
+            let dev = match platform {
+                Some(p) => SimDevice::new(p),
+                None => SimDevice::from_env(),
+            };
+            tracing::info!(
+                "{} (RKNNRT_DEVICE=sim, the virtual NPU)",
+                describe(&dev, None)
+            );
+            Ok(Box::new(dev))
+        }
         Choice::Auto => {
             let mut found = find_rknpu(&*seam, root);
             found.extend(find_rocket(&*seam, root));
@@ -213,8 +229,9 @@ mod tests {
         assert_eq!(Choice::parse("Rknpu").unwrap(), Choice::Rknpu);
         assert_eq!(Choice::parse("rocket").unwrap(), Choice::Rocket);
         assert_eq!(Choice::parse("host").unwrap(), Choice::Host);
-        let e = Choice::parse("sim").unwrap_err().to_string();
-        assert!(e.contains("RKNNRT_DEVICE=sim"), "{e}");
+        assert_eq!(Choice::parse("SIM").unwrap(), Choice::Sim);
+        let e = Choice::parse("tpu").unwrap_err().to_string();
+        assert!(e.contains("RKNNRT_DEVICE=tpu"), "{e}");
         assert!(e.contains(VALID_NAMES), "{e}");
     }
 
