@@ -542,11 +542,7 @@ fn reader_refusals_reach_rknn_init() {
     init_refuses(&bad, &["FlatBuffer root offset"]);
     let m = read(&b).unwrap();
     let mut bad = b.clone();
-    put_u32(
-        &mut bad,
-        m.task_buffer.start + 24,
-        0x0010_0000,
-    );
+    put_u32(&mut bad, m.task_buffer.start + 24, 0x0010_0000);
     init_refuses(&bad, &["task 0", "regcfg_amount"]);
     let root = deref(&b, PAYLOAD);
     let graph = deref(&b, deref(&b, field_pos(&b, root, 2)) + 4);
@@ -591,7 +587,7 @@ fn schedules_that_do_not_add_up_are_refused() {
     let n = u32_at(&b, pairs) as usize;
     let mut bad = b.clone();
     put_u32(&mut bad, pairs + 4 + 8 * (n - 1) + 4, 7);
-    init_refuses(&bad, &["core 7"]);
+    init_refuses(&bad, &["relocations for cores", "7"]);
 }
 
 #[test]
@@ -601,7 +597,11 @@ fn tasks_of_unknown_or_cpu_nodes_are_refused() {
     for op in [0u32, 99] {
         let mut bad = b.clone();
         for k in 0..m.tasks.len() {
-            put_u32(&mut bad, m.task_buffer.start + k * vendor::TASK_RECORD_LEN + 4, op);
+            put_u32(
+                &mut bad,
+                m.task_buffer.start + k * vendor::TASK_RECORD_LEN + 4,
+                op,
+            );
         }
         init_refuses(&bad, &["op_idx", "NPU-placed node"]);
     }

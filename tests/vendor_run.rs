@@ -137,7 +137,11 @@ fn set_inputs(ctx: &Ctx, data: &mut [NpyArray]) {
 
 fn run(ctx: &Ctx) {
     // SAFETY: no extend struct.
-    assert_eq!(unsafe { rknn_run(ctx.0, null_mut()) }, RKNN_SUCC, "rknn_run");
+    assert_eq!(
+        unsafe { rknn_run(ctx.0, null_mut()) },
+        RKNN_SUCC,
+        "rknn_run"
+    );
 }
 
 /// Every output, as float32 (`want_float`) or raw bytes.
@@ -156,7 +160,9 @@ fn get_outputs(ctx: &Ctx, n: usize, want_float: bool) -> Vec<Vec<u8>> {
     let data = outs
         .iter()
         // SAFETY: each buffer holds `size` bytes until released.
-        .map(|o| unsafe { std::slice::from_raw_parts(o.buf as *const u8, o.size as usize) }.to_vec())
+        .map(|o| {
+            unsafe { std::slice::from_raw_parts(o.buf as *const u8, o.size as usize) }.to_vec()
+        })
         .collect();
     // SAFETY: the structs rknn_outputs_get filled.
     let r = unsafe { rknn_outputs_release(ctx.0, n as u32, outs.as_mut_ptr()) };
@@ -399,24 +405,39 @@ fn queries_answer_from_the_file() {
     let ctx = init(&c);
     let a = attr(&ctx, RKNN_QUERY_INPUT_ATTR, 0);
     assert_eq!(name(&a), "x");
-    assert_eq!((dims(&a), a.fmt, a.r#type), (vec![1, 16, 16, 3], RKNN_TENSOR_NHWC, RKNN_TENSOR_INT8));
+    assert_eq!(
+        (dims(&a), a.fmt, a.r#type),
+        (vec![1, 16, 16, 3], RKNN_TENSOR_NHWC, RKNN_TENSOR_INT8)
+    );
     assert_eq!(a.qnt_type, RKNN_TENSOR_QNT_AFFINE_ASYMMETRIC);
     assert_eq!((a.zp, a.n_elems, a.size, a.w_stride), (-128, 768, 768, 16));
     assert!((a.scale - 0.003_920_977_5).abs() < 1e-9, "{}", a.scale);
     let n = attr(&ctx, RKNN_QUERY_NATIVE_INPUT_ATTR, 0);
-    assert_eq!((dims(&n), n.fmt, n.size_with_stride), (vec![1, 16, 16, 3], RKNN_TENSOR_NHWC, 768));
+    assert_eq!(
+        (dims(&n), n.fmt, n.size_with_stride),
+        (vec![1, 16, 16, 3], RKNN_TENSOR_NHWC, 768)
+    );
     let o = attr(&ctx, RKNN_QUERY_OUTPUT_ATTR, 0);
-    assert_eq!((name(&o), dims(&o), o.fmt), ("y".to_string(), vec![1, 8, 16, 16], RKNN_TENSOR_NCHW));
+    assert_eq!(
+        (name(&o), dims(&o), o.fmt),
+        ("y".to_string(), vec![1, 8, 16, 16], RKNN_TENSOR_NCHW)
+    );
     assert_eq!((o.zp, o.size), (-24, 2048));
     let n = attr(&ctx, RKNN_QUERY_NATIVE_OUTPUT_ATTR, 0);
-    assert_eq!((dims(&n), n.fmt), (vec![1, 2, 16, 16, 16], RKNN_TENSOR_NC1HWC2));
+    assert_eq!(
+        (dims(&n), n.fmt),
+        (vec![1, 2, 16, 16, 16], RKNN_TENSOR_NC1HWC2)
+    );
     assert_eq!((n.n_elems, n.size, n.size_with_stride), (8192, 8192, 8192));
     let h = attr(&ctx, RKNN_QUERY_NATIVE_NHWC_OUTPUT_ATTR, 0);
     assert_eq!((dims(&h), h.fmt), (vec![1, 16, 16, 8], RKNN_TENSOR_NHWC));
 
     let mut mem = rknn_mem_size::default();
     query(&ctx, RKNN_QUERY_MEM_SIZE, &mut mem);
-    assert_eq!((mem.total_weight_size, mem.total_internal_size), (3456, 8960));
+    assert_eq!(
+        (mem.total_weight_size, mem.total_internal_size),
+        (3456, 8960)
+    );
     assert!(mem.total_dma_allocated_size >= 3456 + 8960 + 768 + 8192);
     // SAFETY: all-zero is a valid struct.
     let mut s: rknn_custom_string = unsafe { std::mem::zeroed() };
@@ -431,19 +452,31 @@ fn queries_answer_from_the_file() {
     // four-channel input.
     let ctx = init(&case("gemm/fp16"));
     let a = attr(&ctx, RKNN_QUERY_INPUT_ATTR, 0);
-    assert_eq!((dims(&a), a.fmt, a.r#type), (vec![1, 64], RKNN_TENSOR_UNDEFINED, RKNN_TENSOR_FLOAT16));
+    assert_eq!(
+        (dims(&a), a.fmt, a.r#type),
+        (vec![1, 64], RKNN_TENSOR_UNDEFINED, RKNN_TENSOR_FLOAT16)
+    );
     assert_eq!(a.qnt_type, RKNN_TENSOR_QNT_NONE);
     let n = attr(&ctx, RKNN_QUERY_NATIVE_OUTPUT_ATTR, 0);
-    assert_eq!((dims(&n), n.fmt, n.size, n.size_with_stride), (vec![1, 32], RKNN_TENSOR_UNDEFINED, 64, 64));
+    assert_eq!(
+        (dims(&n), n.fmt, n.size, n.size_with_stride),
+        (vec![1, 32], RKNN_TENSOR_UNDEFINED, 64, 64)
+    );
     let ctx = init(&case("multi_io/i8"));
     let n = attr(&ctx, RKNN_QUERY_NATIVE_INPUT_ATTR, 1);
-    assert_eq!((name(&n), dims(&n), n.w_stride, n.size_with_stride), ("b".to_string(), vec![1, 8, 8, 4], 16, 512));
+    assert_eq!(
+        (name(&n), dims(&n), n.w_stride, n.size_with_stride),
+        ("b".to_string(), vec![1, 8, 8, 4], 16, 512)
+    );
 }
 
 #[test]
 fn perf_detail_lists_the_vendor_layers_with_their_targets() {
     let c = case("tiny_cnn/i8");
-    let ctx = init_flags(&fixtures().join(c["rknn"].as_str().unwrap()), RKNN_FLAG_COLLECT_PERF_MASK);
+    let ctx = init_flags(
+        &fixtures().join(c["rknn"].as_str().unwrap()),
+        RKNN_FLAG_COLLECT_PERF_MASK,
+    );
     set_inputs(&ctx, &mut sample_inputs(&c, 0));
     run(&ctx);
     let mut run_time = rknn_perf_run::default();
@@ -453,7 +486,9 @@ fn perf_detail_lists_the_vendor_layers_with_their_targets() {
     let mut d: rknn_perf_detail = unsafe { std::mem::zeroed() };
     query(&ctx, RKNN_QUERY_PERF_DETAIL, &mut d);
     // SAFETY: the runtime returns a NUL-terminated text of data_len bytes.
-    let text = unsafe { CStr::from_ptr(d.perf_data) }.to_string_lossy().into_owned();
+    let text = unsafe { CStr::from_ptr(d.perf_data) }
+        .to_string_lossy()
+        .into_owned();
     let row = |op: &str| {
         text.lines()
             .find(|l| l.split_whitespace().nth(1) == Some(op))
@@ -485,7 +520,10 @@ impl MemObj {
     fn bytes(&self) -> &mut [u8] {
         // SAFETY: the library's struct describes `size` mapped bytes.
         unsafe {
-            std::slice::from_raw_parts_mut((*self.1).virt_addr.cast::<u8>(), (*self.1).size as usize)
+            std::slice::from_raw_parts_mut(
+                (*self.1).virt_addr.cast::<u8>(),
+                (*self.1).size as usize,
+            )
         }
     }
 }
@@ -629,14 +667,24 @@ fn duplicated_contexts_run_independently() {
 fn layer_dumps_cover_every_layer() {
     let (dir, log) = dump_case("tiny_cnn/i8", false);
     let files = dump_files(&dir);
-    for layer in ["ConvRelu_relu_11", "MaxPool_maxpool_13", "exSoftmax13_prob-rs", "Reshape_prob"] {
+    for layer in [
+        "ConvRelu_relu_11",
+        "MaxPool_maxpool_13",
+        "exSoftmax13_prob-rs",
+        "Reshape_prob",
+    ] {
         assert!(
-            files.iter().any(|f| f.contains(layer) && f.ends_with("_float.npy")),
+            files
+                .iter()
+                .any(|f| f.contains(layer) && f.ends_with("_float.npy")),
             "no dump of {layer} in {files:?}"
         );
     }
     assert!(log.contains("dump npy tensor to:"), "{log}");
-    let prob = files.iter().find(|f| f.contains("Reshape_prob_shape_1_10")).unwrap();
+    let prob = files
+        .iter()
+        .find(|f| f.contains("Reshape_prob_shape_1_10"))
+        .unwrap();
     let a = NpyArray::read(&dir.join(prob)).unwrap();
     assert_eq!(a.shape, vec![1, 10]);
     let sum: f32 = a.to_f32().iter().sum();
@@ -644,7 +692,10 @@ fn layer_dumps_cover_every_layer() {
     let _ = std::fs::remove_dir_all(&dir);
     let (dir, _) = dump_case("conv3x3/i8", true);
     let files = dump_files(&dir);
-    let y = files.iter().find(|f| f.contains("_y_shape_1_8_16_16_int8")).expect("int8 dump");
+    let y = files
+        .iter()
+        .find(|f| f.contains("_y_shape_1_8_16_16_int8"))
+        .expect("int8 dump");
     assert_eq!(NpyArray::read(&dir.join(y)).unwrap().bytes.len(), 2048);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -686,7 +737,10 @@ fn init_with_device(device: Option<&str>, code: i32) -> String {
 #[test]
 fn host_refuses_vendor_models_and_auto_picks_the_virtual_npu() {
     let err = init_with_device(Some("host"), RKNN_ERR_DEVICE_UNAVAILABLE);
-    assert!(err.contains("E RKNN") && err.contains("RKNNRT_DEVICE=sim"), "{err}");
+    assert!(
+        err.contains("E RKNN") && err.contains("RKNNRT_DEVICE=sim"),
+        "{err}"
+    );
     let err = init_with_device(Some("sim"), RKNN_SUCC);
     assert!(err.contains("device: sim"), "{err}");
     let root = rknnrt::driver::discovery::DevRoot::system();
@@ -705,7 +759,8 @@ fn host_refuses_vendor_models_and_auto_picks_the_virtual_npu() {
 #[test]
 fn a_c_program_runs_a_vendor_fixture() {
     let c = case("multi_io/i8");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("vendor_c_{}", std::process::id()));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("vendor_c_{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -721,7 +776,11 @@ fn a_c_program_runs_a_vendor_fixture() {
         .arg(&exe)
         .output()
         .expect("C compiler");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let inputs: Vec<PathBuf> = sample_inputs(&c, 0)
         .iter()
         .enumerate()
@@ -747,7 +806,10 @@ fn a_c_program_runs_a_vendor_fixture() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    assert!(stdout.contains("native input 0: name=a n_dims=4 dims=[1, 8, 8, 4]"), "{stdout}");
+    assert!(
+        stdout.contains("native input 0: name=a n_dims=4 dims=[1, 8, 8, 4]"),
+        "{stdout}"
+    );
     let quant: Vec<(f32, i32)> = {
         let ctx = init(&c);
         (0..2)

@@ -9,8 +9,9 @@ use super::handles::{self, Handle};
 use super::mem_table;
 use super::query;
 use crate::abi::*;
+use crate::driver::select::Workload;
 use crate::graph::{DType, Layout};
-use crate::model::Model;
+use crate::model::{vendor, Model};
 use crate::runtime::bindings::{self, ModelMemory};
 use crate::runtime::context::{IoPath, FLAG_MODEL_INFO_ONLY};
 use crate::runtime::{self, io, loader, Context, ErrorKind};
@@ -93,13 +94,24 @@ fn log_banner(ctx: &Context) {
         ctx.device().info().driver_version,
         ctx.device().name()
     );
-    tracing::info!(
-        "RKNN Model Information, version: {}, toolkit version: {}, target: {}, target platform: {}, framework name: ONNX, framework layout: NCHW, model inference type: static_shape",
-        crate::model::FORMAT_VERSION,
-        meta.producer,
-        meta.platform.npu_name(),
-        meta.platform.name()
-    );
+    match ctx.model().vendor() {
+        Some(v) => tracing::info!(
+            "RKNN Model Information, version: {}, toolkit version: {}, target: {}, target platform: {}, framework name: {}, framework layout: NCHW, model inference type: {}",
+            v.header.version,
+            v.compiler,
+            v.format,
+            v.target,
+            v.source,
+            v.shape_mode
+        ),
+        None => tracing::info!(
+            "RKNN Model Information, version: {}, toolkit version: {}, target: {}, target platform: {}, framework name: ONNX, framework layout: NCHW, model inference type: static_shape",
+            crate::model::FORMAT_VERSION,
+            meta.producer,
+            meta.platform.npu_name(),
+            meta.platform.name()
+        ),
+    }
 }
 
 /// Creates a context from a model file (`size` 0: `model` is a path) or
@@ -132,9 +144,15 @@ pub unsafe extern "C" fn rknn_init(
                 ));
             }
         }
-        let device: Arc<dyn crate::driver::Device> =
-            Arc::from(crate::driver::open_default().map_err(|e| rt_err(e.into()))?);
-        let (model, model_mem) = if flag & RKNN_FLAG_SHARE_WEIGHT_MEM != 0 {
+        // The device depends on the model (a vendor-compiled model falls
+        // back to the virtual NPU under `auto`), so models that need no
+        // device to load are read first.
+        let open = |work: Workload| -> Result<Arc<dyn crate::driver::Device>, ApiError> {
+            Ok(Arc::from(
+                crate::driver::open_default_for(work).map_err(|e| rt_err(e.into()))?,
+            ))
+        };
+        let (model, model_mem, device) = if flag & RKNN_FLAG_SHARE_WEIGHT_MEM != 0 {
             if extend.is_null() {
                 return Err(param(
                     "RKNN_FLAG_SHARE_WEIGHT_MEM needs rknn_init_extend.ctx (extend is NULL)",
@@ -142,24 +160,31 @@ pub unsafe extern "C" fn rknn_init(
             }
             // SAFETY: non-NULL and, per the contract, a valid struct.
             let owner = unsafe { (*extend).ctx };
-            handles::with(owner, |h| {
+            let (m, mem) = handles::with(owner, |h| {
                 Ok((h.ctx.shared_model(), h.ctx.model_memory().cloned()))
-            })?
+            })?;
+            let device = open(m.workload())?;
+            (m, mem, device)
         } else if flag & RKNN_FLAG_MODEL_BUFFER_ZERO_COPY != 0 {
             let (m, mem) = model_in_place(model, size, extend)?;
-            (Arc::new(m), Some(mem))
+            let device = open(m.workload())?;
+            (Arc::new(m), Some(mem), device)
         } else if size == 0 {
             // SAFETY: with size 0 the caller passes a NUL-terminated path.
             let path = unsafe { CStr::from_ptr(model.cast::<c_char>()) };
             let path = path
                 .to_str()
                 .map_err(|_| param("model path is not valid UTF-8"))?;
-            (Arc::new(loader::from_path(path).map_err(rt_err)?), None)
+            let m = loader::from_path(path).map_err(rt_err)?;
+            let device = open(m.workload())?;
+            (Arc::new(m), None, device)
         } else {
             // SAFETY: the caller passes `size` readable bytes at `model`.
             let bytes = unsafe { std::slice::from_raw_parts(model.cast::<u8>(), size as usize) };
+            let work = vendor::target_platform(bytes).map_or(Workload::Cpu, Workload::NpuProgram);
+            let device = open(work)?;
             let (m, mem) = bindings::load_into_device(&*device, bytes).map_err(rt_err)?;
-            (Arc::new(m), Some(mem))
+            (Arc::new(m), Some(mem), device)
         };
         let mut ctx = Context::new(model, device, flag).map_err(rt_err)?;
         ctx.set_model_memory(model_mem);
@@ -454,7 +479,10 @@ fn fill_outputs(
             .output_tensor(i)
             .map(|(v, l)| (v.clone(), l))
             .ok_or_else(|| {
-                ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output[{i}] has no storage"))
+                ApiError::new(
+                    RKNN_ERR_OUTPUT_INVALID,
+                    format!("output[{i}] has no storage"),
+                )
             })?;
         let ty = if want_float { DType::F32 } else { view.dtype };
         let convert = |src: &[u8], dst: &mut [u8]| {

@@ -240,3 +240,9 @@ pub trait Device: Send + Sync + std::fmt::Debug {
 pub fn open_default() -> Result<Box<dyn Device>, DriverError> {
     select::open_from_env()
 }
+
+/// [`open_default`] for a model that runs as `work` (see
+/// [`select::open_for`]: vendor-compiled models fall back to `sim`).
+pub fn open_default_for(work: select::Workload) -> Result<Box<dyn Device>, DriverError> {
+    select::open_from_env_for(work)
+}

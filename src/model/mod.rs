@@ -125,6 +125,16 @@ impl Model {
         (*self.backing).as_ref()
     }
 
+    /// What the model runs as, for choosing a device: its NPU program for
+    /// vendor models, the CPU kernels otherwise.
+    pub fn workload(&self) -> crate::driver::select::Workload {
+        use crate::driver::select::Workload;
+        match self.vendor {
+            Some(_) => Workload::NpuProgram(self.meta.platform),
+            None => Workload::Cpu,
+        }
+    }
+
     /// The vendor file's contents, for models made by the vendor toolkit.
     pub fn vendor(&self) -> Option<&vendor::VendorModel> {
         self.vendor.as_deref()

@@ -406,11 +406,13 @@ mod tests {
             layout: LayoutSpec::NCHW,
             pass_through,
         };
-        let b = bind_input(mem(18), nchw(DType::I8, true), &t, NCHW, &pre, "in", None).expect("bind");
+        let b =
+            bind_input(mem(18), nchw(DType::I8, true), &t, NCHW, &pre, "in", None).expect("bind");
         assert!(b.in_place);
         assert_eq!(b.bytes, 18);
         // Quantized values need arithmetic without pass_through.
-        let b = bind_input(mem(18), nchw(DType::I8, false), &t, NCHW, &pre, "in", None).expect("bind");
+        let b =
+            bind_input(mem(18), nchw(DType::I8, false), &t, NCHW, &pre, "in", None).expect("bind");
         assert!(!b.in_place);
         let nhwc = IoFormat {
             dtype: DType::I8,
@@ -424,11 +426,38 @@ mod tests {
         );
         // Too small, also against the native size.
         assert!(bind_input(mem(17), nchw(DType::I8, true), &t, NCHW, &pre, "in", None).is_err());
-        assert!(bind_input(mem(18), nchw(DType::I8, true), &t, NCHW, &pre, "in", Some(144)).is_err());
+        assert!(bind_input(
+            mem(18),
+            nchw(DType::I8, true),
+            &t,
+            NCHW,
+            &pre,
+            "in",
+            Some(144)
+        )
+        .is_err());
         // Outputs: in place only for the plan's own output buffer.
-        let o = bind_output(mem(18), nchw(DType::I8, false), &t, (NCHW, 18), "out", None, true).expect("bind");
+        let o = bind_output(
+            mem(18),
+            nchw(DType::I8, false),
+            &t,
+            (NCHW, 18),
+            "out",
+            None,
+            true,
+        )
+        .expect("bind");
         assert!(o.in_place);
-        let o = bind_output(mem(18), nchw(DType::I8, false), &t, (NCHW, 18), "out", None, false).expect("bind");
+        let o = bind_output(
+            mem(18),
+            nchw(DType::I8, false),
+            &t,
+            (NCHW, 18),
+            "out",
+            None,
+            false,
+        )
+        .expect("bind");
         assert!(!o.in_place);
         let f = nchw(DType::F32, false);
         assert!(bind_output(mem(71), f, &t, (NCHW, 18), "out", None, true).is_err());
@@ -437,7 +466,16 @@ mod tests {
                 .expect("bind")
                 .in_place
         );
-        assert!(bind_output(mem(72), nchw(DType::U8, false), &t, (NCHW, 18), "out", None, true).is_err());
+        assert!(bind_output(
+            mem(72),
+            nchw(DType::U8, false),
+            &t,
+            (NCHW, 18),
+            "out",
+            None,
+            true
+        )
+        .is_err());
     }
 
     #[test]

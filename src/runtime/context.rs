@@ -350,10 +350,7 @@ impl Context {
         let &t = ids.get(index).ok_or_else(|| {
             Error::new(
                 ErrorKind::ParamInvalid,
-                format!(
-                    "{what} index({index}) >= model {what} num({})",
-                    ids.len()
-                ),
+                format!("{what} index({index}) >= model {what} num({})", ids.len()),
             )
         })?;
         let info = &g.tensors[t];
@@ -683,7 +680,9 @@ impl Context {
         if b.in_place {
             self.inputs[i] = None;
         } else {
-            let bytes = self.stored(self.model.meta.graph.inputs[i]).map_or(0, |s| s.2);
+            let bytes = self
+                .stored(self.model.meta.graph.inputs[i])
+                .map_or(0, |s| s.2);
             let buf = match &mut self.inputs[i] {
                 Some(buf) => buf,
                 slot => slot.insert(self.device.alloc(bytes)?),
@@ -718,7 +717,9 @@ impl Context {
         let (info, layout, bytes) = self
             .stored(t)
             .map(|(i, l, b)| (i.clone(), l, b))
-            .ok_or_else(|| Error::new(ErrorKind::OutputInvalid, format!("{what} has no storage")))?;
+            .ok_or_else(|| {
+                Error::new(ErrorKind::OutputInvalid, format!("{what} has no storage"))
+            })?;
         let direct = self.plan.locations[t] == Location::Output(j);
         if self.overlaps_binding(&*mem, Slot::Output(j)) {
             return Err(Error::new(
@@ -952,9 +953,7 @@ impl Context {
                     b.format.layout,
                     out,
                 )
-                    .map_err(|e| {
-                        Error::new(ErrorKind::OutputInvalid, format!("output {j}: {e}"))
-                    })?;
+                .map_err(|e| Error::new(ErrorKind::OutputInvalid, format!("output {j}: {e}")))?;
                 stats.bytes_copied += n as u64;
             }
             if flush_out {
@@ -967,7 +966,11 @@ impl Context {
     }
 
     /// The CPU executor over the graph (our own models).
-    fn run_graph(&self, timings: Option<&mut Vec<Duration>>, dumper: Option<&Dumper>) -> Result<()> {
+    fn run_graph(
+        &self,
+        timings: Option<&mut Vec<Duration>>,
+        dumper: Option<&Dumper>,
+    ) -> Result<()> {
         let region_of = |b: Option<&Buffer>| b.map_or_else(empty_region, bindings::region);
         let arena = region_of(self.arena_buffer());
         let inputs: Vec<Region> = (0..self.n_inputs())
@@ -1006,16 +1009,26 @@ impl Context {
         dumper: Option<&Dumper>,
     ) -> Result<()> {
         let (Some(mut engine), Some(vendor)) = (self.engine.take(), self.vendor.clone()) else {
-            return Err(Error::new(ErrorKind::Fail, "the vendor program is not loaded"));
+            return Err(Error::new(
+                ErrorKind::Fail,
+                "the vendor program is not loaded",
+            ));
         };
         let result = (|| {
-            let missing = |what: String| Error::new(ErrorKind::Fail, format!("{what} has no memory"));
+            let missing =
+                |what: String| Error::new(ErrorKind::Fail, format!("{what} has no memory"));
             let mem = RunMemory {
                 inputs: (0..self.n_inputs())
-                    .map(|i| self.input_buffer(i).ok_or_else(|| missing(format!("input {i}"))))
+                    .map(|i| {
+                        self.input_buffer(i)
+                            .ok_or_else(|| missing(format!("input {i}")))
+                    })
                     .collect::<Result<_>>()?,
                 outputs: (0..self.n_outputs())
-                    .map(|j| self.output_buffer(j).ok_or_else(|| missing(format!("output {j}"))))
+                    .map(|j| {
+                        self.output_buffer(j)
+                            .ok_or_else(|| missing(format!("output {j}")))
+                    })
                     .collect::<Result<_>>()?,
                 internal: self.internal.as_ref().map(|m| Mem {
                     buffer: m.mem.buffer(),

@@ -126,8 +126,8 @@ impl Dumper {
     fn try_write(&self, layer: usize, op: &str, t: DumpTensor<'_>) -> Result<PathBuf, String> {
         let want = if self.quant { t.view.dtype } else { DType::F32 };
         let convert = |ty: DType| -> Result<Vec<u8>, String> {
-            let n = io::output_size_to(t.view, ty, LayoutSpec::UNDEFINED)
-                .map_err(|e| e.to_string())?;
+            let n =
+                io::output_size_to(t.view, ty, LayoutSpec::UNDEFINED).map_err(|e| e.to_string())?;
             let mut out = vec![0u8; n];
             io::convert_output_from(
                 t.bytes,
@@ -185,7 +185,10 @@ mod tests {
 
     #[test]
     fn names_are_sanitised_and_data_is_in_logical_order() {
-        assert_eq!(sanitise("/model.0/conv/Conv_output_0"), "_model.0_conv_Conv_output_0");
+        assert_eq!(
+            sanitise("/model.0/conv/Conv_output_0"),
+            "_model.0_conv_Conv_output_0"
+        );
         let dir = std::env::temp_dir().join(format!("rknnrt_dump_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut info = TensorInfo::activation("a/b:0", vec![1, 3, 1, 2], DType::I8);
@@ -198,7 +201,9 @@ mod tests {
             layout: LayoutSpec::nc1hwc2(4),
             bytes: &native,
         };
-        let f = Dumper::new(dir.clone(), false).write(7, "ConvRelu", t).unwrap();
+        let f = Dumper::new(dir.clone(), false)
+            .write(7, "ConvRelu", t)
+            .unwrap();
         assert_eq!(
             f.file_name().unwrap().to_str().unwrap(),
             "007_ConvRelu_a_b_0_shape_1_3_1_2_float.npy"
@@ -206,7 +211,9 @@ mod tests {
         let a = NpyArray::read(&f).unwrap();
         assert_eq!(a.shape, vec![1, 3, 1, 2]);
         assert_eq!(a.to_f32(), vec![0.0, 0.5, 1.0, 1.5, 2.0, 2.5]);
-        let q = Dumper::new(dir.clone(), true).write(7, "ConvRelu", t).unwrap();
+        let q = Dumper::new(dir.clone(), true)
+            .write(7, "ConvRelu", t)
+            .unwrap();
         let a = NpyArray::read(&q).unwrap();
         assert_eq!((a.dtype, a.bytes), (DType::I8, vec![1, 2, 3, 4, 5, 6]));
         // An unwritable directory is a warning, not an error.

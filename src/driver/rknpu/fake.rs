@@ -15,11 +15,11 @@ use super::abi::{
 use super::RknpuDevice;
 use crate::driver::discovery::fake_tree::{answer_version, scratch_fd, TempTree};
 use crate::driver::discovery::DevRoot;
-use crate::driver::DriverError;
 use crate::driver::ioctl::{
     DrmGemClose, DrmPrimeHandle, IoctlSeam, DMA_BUF_IOCTL_SYNC, DRM_IOCTL_GEM_CLOSE,
     DRM_IOCTL_PRIME_FD_TO_HANDLE, DRM_IOCTL_PRIME_HANDLE_TO_FD, DRM_IOCTL_VERSION,
 };
+use crate::driver::DriverError;
 
 /// Bytes of device-file offset space per handle (MEM_MAP offsets).
 pub const MAP_STRIDE: u64 = 1 << 24;

@@ -2,14 +2,12 @@
 
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::Arc;
 
 use nix::errno::Errno;
 
 use super::abi::{mem, MemCreate, MemDestroy, MemSync, Node, SubcoreTask, Submit, Task};
 use super::fake::{Fake, Rig, MAP_STRIDE};
 use super::{RknpuDevice, RknpuObject};
-use crate::driver::discovery::fake_tree::TempTree;
 use crate::driver::discovery::DevRoot;
 use crate::driver::ioctl::{
     DmaBufSync, DrmPrimeHandle, DMA_BUF_IOCTL_SYNC, DRM_IOCTL_PRIME_FD_TO_HANDLE,

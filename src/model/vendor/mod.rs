@@ -60,6 +60,21 @@ pub fn is_toolkit2(bytes: &[u8]) -> bool {
     }
 }
 
+/// The platform an RK35xx Toolkit2 file targets, from its container and
+/// JSON trailer alone (the first entry of `target_platform`); `None` when
+/// `bytes` is not such a file or names no known platform. For choosing a
+/// device before the model is read in full.
+pub fn target_platform(bytes: &[u8]) -> Option<crate::platform::Platform> {
+    if !is_toolkit2(bytes) {
+        return None;
+    }
+    let h = container::parse_header(bytes).ok()?;
+    let t = trailer::parse(&bytes[h.json]).ok()?;
+    t.target_platform
+        .first()
+        .and_then(|p| crate::platform::Platform::from_name(p))
+}
+
 /// Recognises vendor files by their first bytes, before our own magic is
 /// checked: encrypted Toolkit2 (`CYPTRKNN`), RKNN3 (`RKNX`), encrypted
 /// RKNN3 (`RKCE`), bare OpenVX NBG (`VPMN`) and bare FlatBuffer files

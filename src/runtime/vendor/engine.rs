@@ -95,7 +95,12 @@ impl Engine {
 
     /// Bytes of every buffer the program allocated.
     pub fn allocated(&self) -> u64 {
-        let regions = [Region::Weights, Region::Aux, Region::Internal, Region::Extra];
+        let regions = [
+            Region::Weights,
+            Region::Aux,
+            Region::Internal,
+            Region::Extra,
+        ];
         let own: usize = regions
             .iter()
             .filter_map(|&r| self.loaded.buffer(r))
@@ -130,7 +135,14 @@ impl Engine {
         for (t, p) in plan.program.layout.tensors.iter().enumerate() {
             let Some(p) = p else { continue };
             let outside = match p.region {
-                Region::Internal if !matches!(plan.plan.locations[t], Location::Input(_) | Location::Output(_)) => mem.internal,
+                Region::Internal
+                    if !matches!(
+                        plan.plan.locations[t],
+                        Location::Input(_) | Location::Output(_)
+                    ) =>
+                {
+                    mem.internal
+                }
                 Region::Weights => mem.weights,
                 _ => None,
             };
@@ -142,7 +154,12 @@ impl Engine {
     }
 
     /// CPU address and bytes available of feature tensor `t` in this run.
-    fn region(&self, plan: &VendorPlan, mem: &RunMemory<'_>, t: TensorId) -> Result<(*mut u8, usize)> {
+    fn region(
+        &self,
+        plan: &VendorPlan,
+        mem: &RunMemory<'_>,
+        t: TensorId,
+    ) -> Result<(*mut u8, usize)> {
         let whole = |b: &Buffer| (b.as_ptr(), b.size());
         match plan.plan.locations.get(t) {
             Some(Location::Input(i)) => mem.inputs.get(*i).map(|b| whole(b)),
@@ -165,7 +182,12 @@ impl Engine {
     }
 
     /// The stored bytes of feature tensor `t`.
-    fn bytes<'m>(&self, plan: &VendorPlan, mem: &'m RunMemory<'_>, t: TensorId) -> Result<&'m [u8]> {
+    fn bytes<'m>(
+        &self,
+        plan: &VendorPlan,
+        mem: &'m RunMemory<'_>,
+        t: TensorId,
+    ) -> Result<&'m [u8]> {
         let s = plan
             .stored(t)
             .ok_or_else(|| fail(format!("tensor {t} is not a feature map")))?;
@@ -185,7 +207,12 @@ impl Engine {
 
     /// The jobs of `core_mask`'s schedule restricted to nodes `nodes`,
     /// split per node when `per_node`: `(node, job)` in order.
-    fn jobs(&self, core_mask: u32, nodes: std::ops::Range<usize>, per_node: bool) -> Result<Vec<(usize, JobPlan)>> {
+    fn jobs(
+        &self,
+        core_mask: u32,
+        nodes: std::ops::Range<usize>,
+        per_node: bool,
+    ) -> Result<Vec<(usize, JobPlan)>> {
         let tasks = &self.loaded.program().tasks;
         let op = |k: u32| tasks[k as usize].op_idx as usize;
         let mut out = Vec::new();
@@ -340,7 +367,13 @@ impl Engine {
 
     /// A CPU step: inputs from their storage into model order, the kernel,
     /// the output back into its storage.
-    fn run_cpu(&self, plan: &VendorPlan, graph: &Graph, mem: &RunMemory<'_>, c: &CpuStep) -> Result<()> {
+    fn run_cpu(
+        &self,
+        plan: &VendorPlan,
+        graph: &Graph,
+        mem: &RunMemory<'_>,
+        c: &CpuStep,
+    ) -> Result<()> {
         let what = |e: String| fail(format!("node {} ({}): {e}", c.node, c.op.type_name()));
         let mut dense = Vec::with_capacity(c.inputs.len());
         for &t in &c.inputs {
@@ -351,8 +384,15 @@ impl Engine {
             let n = io::output_size_to(&s.view, s.view.dtype, LayoutSpec::UNDEFINED)
                 .map_err(|e| what(e.to_string()))?;
             let mut d = vec![0u8; n];
-            io::convert_output_from(src, s.spec, &s.view, s.view.dtype, LayoutSpec::UNDEFINED, &mut d)
-                .map_err(|e| what(e.to_string()))?;
+            io::convert_output_from(
+                src,
+                s.spec,
+                &s.view,
+                s.view.dtype,
+                LayoutSpec::UNDEFINED,
+                &mut d,
+            )
+            .map_err(|e| what(e.to_string()))?;
             dense.push(d);
         }
         let inputs: Vec<In<'_>> = c
@@ -402,7 +442,14 @@ impl Engine {
         Ok(())
     }
 
-    fn dump(&self, plan: &VendorPlan, graph: &Graph, mem: &RunMemory<'_>, node: usize, d: &Dumper) -> Result<()> {
+    fn dump(
+        &self,
+        plan: &VendorPlan,
+        graph: &Graph,
+        mem: &RunMemory<'_>,
+        node: usize,
+        d: &Dumper,
+    ) -> Result<()> {
         let layer = &plan.layers[node];
         for &t in &layer.outputs {
             let Some(s) = plan.stored(t) else { continue };
