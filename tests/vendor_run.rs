@@ -884,3 +884,93 @@ fn a_c_program_runs_a_vendor_fixture() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn weights_internal_and_io_memory_from_outside() {
+    let (want, input) = conv3x3_general();
+    let c = case("tiny_cnn/i8");
+    let general = {
+        let ctx = init(&c);
+        set_inputs(&ctx, &mut sample_inputs(&c, 0));
+        run(&ctx);
+        get_outputs(&ctx, 1, false).remove(0)
+    };
+    for (name, flags) in [
+        ("conv3x3/i8", RKNN_FLAG_MEM_ALLOC_OUTSIDE),
+        ("tiny_cnn/i8", RKNN_FLAG_MEM_ALLOC_OUTSIDE),
+        ("tiny_cnn/i8", RKNN_FLAG_INTERNAL_ALLOC_OUTSIDE),
+    ] {
+        let c = case(name);
+        let ctx = init_flags(&fixtures().join(c["rknn"].as_str().unwrap()), flags);
+        let mut mem = rknn_mem_size::default();
+        query(&ctx, RKNN_QUERY_MEM_SIZE, &mut mem);
+        // The program's activations move into this memory.
+        let internal = MemObj::new(&ctx, mem.total_internal_size);
+        // SAFETY: a pointer this library returned.
+        let r = unsafe { rknn_set_internal_mem(ctx.0, internal.1) };
+        assert_eq!(r, RKNN_SUCC);
+        let _weights = (flags == RKNN_FLAG_MEM_ALLOC_OUTSIDE).then(|| {
+            let w = MemObj::new(&ctx, mem.total_weight_size);
+            // SAFETY: a pointer this library returned.
+            assert_eq!(unsafe { rknn_set_weight_mem(ctx.0, w.1) }, RKNN_SUCC);
+            w
+        });
+        let mut ia = attr(&ctx, RKNN_QUERY_NATIVE_INPUT_ATTR, 0);
+        let mut oa = attr(&ctx, RKNN_QUERY_OUTPUT_ATTR, 0);
+        let im = MemObj::new(&ctx, ia.size_with_stride);
+        let om = MemObj::new(&ctx, oa.size);
+        set_io_mem(&ctx, &om, &mut oa);
+        if name.starts_with("conv3x3") {
+            im.bytes()[..768].copy_from_slice(&input);
+            ia.pass_through = 1;
+            set_io_mem(&ctx, &im, &mut ia);
+            run(&ctx);
+            assert_eq!(om.bytes()[..want.len()], want[..], "{name} {flags:#x}");
+        } else {
+            let mut fa = attr(&ctx, RKNN_QUERY_INPUT_ATTR, 0);
+            fa.r#type = RKNN_TENSOR_FLOAT32;
+            fa.fmt = RKNN_TENSOR_NCHW;
+            let fm = MemObj::new(&ctx, 3 * 32 * 32 * 4);
+            fm.bytes().copy_from_slice(&sample_inputs(&c, 0)[0].bytes);
+            set_io_mem(&ctx, &fm, &mut fa);
+            run(&ctx);
+            assert_eq!(
+                om.bytes()[..general.len()],
+                general[..],
+                "{name} {flags:#x}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_model_buffer_used_in_place() {
+    sim();
+    let c = case("conv3x3/i8");
+    let bytes = std::fs::read(fixtures().join(c["rknn"].as_str().unwrap())).unwrap();
+    let (want, _) = conv3x3_general();
+    // A context to make memory on, then the model in that memory.
+    let owner = init(&c);
+    let m = MemObj::new(&owner, bytes.len() as u32);
+    m.bytes().copy_from_slice(&bytes);
+    // SAFETY: all-zero is a valid struct.
+    let mut ext: rknn_init_extend = unsafe { std::mem::zeroed() };
+    // SAFETY: the library's struct describes the memory.
+    ext.model_buffer_fd = unsafe { (*m.1).fd };
+    let mut ctx: rknn_context = 0;
+    // SAFETY: the model bytes lie in library memory; `ext` is valid.
+    let r = unsafe {
+        rknn_init(
+            &mut ctx,
+            (*m.1).virt_addr,
+            bytes.len() as u32,
+            RKNN_FLAG_MODEL_BUFFER_ZERO_COPY,
+            &mut ext,
+        )
+    };
+    assert_eq!(r, RKNN_SUCC);
+    let ctx = Ctx(ctx);
+    set_inputs(&ctx, &mut sample_inputs(&c, 0));
+    run(&ctx);
+    assert_eq!(get_outputs(&ctx, 1, false).remove(0), want);
+}

@@ -644,6 +644,32 @@ impl Context {
                 .is_some_and(|m| hits(Slot::Weights, &**m))
     }
 
+    /// Whether `mem` is too small for a vendor model's NPU program to use
+    /// in place (it reads or writes the `stored` bytes of the tensor,
+    /// `size_with_stride`, which may exceed the data: a 20-byte output in
+    /// a 64-byte slot). Such memory is still accepted, converted on every
+    /// run, with the vendor runtime's warning; the native size then no
+    /// longer applies. Returns the native size to check and whether the
+    /// memory is short.
+    fn short_of_stored(
+        &self,
+        mem: &dyn UserMemory,
+        stored: usize,
+        native_size: Option<usize>,
+        what: &str,
+    ) -> (Option<usize>, bool) {
+        let have = mem.buffer().size();
+        if self.vendor.is_none() || have >= stored {
+            return (native_size, false);
+        }
+        tracing::warn!(
+            "{what}: the memory holds {have} bytes, less than the {stored} bytes (size_with_stride) \
+             the NPU program reads or writes; the data is copied on every run (create the memory \
+             with size_with_stride bytes to have it used in place)"
+        );
+        (None, true)
+    }
+
     /// Binds user memory to input `i` (`rknn_set_io_mem`). The memory must
     /// hold the data in `format` (and at least `native_size` bytes when
     /// the format is the native one). When the format is exactly the
@@ -676,7 +702,12 @@ impl Context {
             .get(i)
             .cloned()
             .unwrap_or_default();
-        let b = bindings::bind_input(mem, format, &info, layout, &pre, &what, native_size)?;
+        let stored = self
+            .stored(self.model.meta.graph.inputs[i])
+            .map_or(0, |s| s.2);
+        let (native_size, short) = self.short_of_stored(&*mem, stored, native_size, &what);
+        let mut b = bindings::bind_input(mem, format, &info, layout, &pre, &what, native_size)?;
+        b.in_place &= !short;
         if b.in_place {
             self.inputs[i] = None;
         } else {
@@ -720,7 +751,8 @@ impl Context {
             .ok_or_else(|| {
                 Error::new(ErrorKind::OutputInvalid, format!("{what} has no storage"))
             })?;
-        let direct = self.plan.locations[t] == Location::Output(j);
+        let (native_size, short) = self.short_of_stored(&*mem, bytes, native_size, &what);
+        let direct = self.plan.locations[t] == Location::Output(j) && !short;
         if self.overlaps_binding(&*mem, Slot::Output(j)) {
             return Err(Error::new(
                 ErrorKind::ParamInvalid,
