@@ -485,6 +485,71 @@ fn byte_flips_in_the_tables_never_panic() {
     );
 }
 
+/// `rknn_init`'s work on `bytes` and a run on the virtual NPU, on one
+/// and three cores: errors are fine, a panic fails the test.
+fn init_and_run(bytes: &[u8]) -> bool {
+    use rknnrt::driver::sim::SimDevice;
+    use rknnrt::driver::{Buffer, Device};
+    use rknnrt::runtime::vendor::engine::{Engine, RunMemory, RunObserver};
+    let Ok(model) = Model::load(Box::new(bytes.to_vec())) else {
+        return false;
+    };
+    let Ok(plan) = VendorPlan::new(&model) else {
+        return false;
+    };
+    let device = SimDevice::new(rknnrt::platform::Platform::Rk3588);
+    let Ok(mut engine) = Engine::load(&plan, &device, model.bytes()) else {
+        return false;
+    };
+    let g = &model.meta.graph;
+    let alloc = |ids: &[usize]| -> Vec<Buffer> {
+        ids.iter()
+            .map(|&t| device.alloc(plan.stored(t).unwrap().bytes).unwrap())
+            .collect()
+    };
+    let (inputs, outputs) = (alloc(&g.inputs), alloc(&g.outputs));
+    let mem = RunMemory {
+        inputs: inputs.iter().collect(),
+        outputs: outputs.iter().collect(),
+        internal: None,
+        weights: None,
+    };
+    [0u32, 7].iter().all(|&mask| {
+        engine
+            .run(&plan, g, &device, &mem, mask, RunObserver::default())
+            .is_ok()
+    })
+}
+
+#[test]
+fn byte_flips_never_panic_through_init_and_a_run() {
+    let b = conv3x3();
+    let m = read(&b).unwrap();
+    assert!(init_and_run(&b));
+    let tables_end = m
+        .buffers
+        .iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| r.start)
+        .min()
+        .unwrap();
+    let positions = (PAYLOAD..tables_end)
+        .step_by(5)
+        .chain(m.task_buffer.clone())
+        .chain(m.regcmd.clone().step_by(11));
+    let (mut refused, mut ran) = (0, 0);
+    for p in positions {
+        let mut bad = b.clone();
+        bad[p] ^= 0xa5;
+        if init_and_run(&bad) {
+            ran += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0 && ran > 0, "refused {refused}, ran {ran}");
+}
+
 // ---------------------------------------------------------------------------
 // Hostile files at rknn_init: the reader's refusals above, and the program
 // and graph checks behind it, each give RKNN_ERR_MODEL_INVALID.
