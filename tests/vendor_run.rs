@@ -576,7 +576,7 @@ impl MemObj {
         MemObj(ctx.0, m)
     }
 
-    fn bytes(&self) -> &mut [u8] {
+    fn bytes(&mut self) -> &mut [u8] {
         // SAFETY: the library's struct describes `size` mapped bytes.
         unsafe {
             std::slice::from_raw_parts_mut(
@@ -632,8 +632,8 @@ fn zero_copy_in_native_formats_and_converted() {
     let ctx = init(&c);
     let mut ia = attr(&ctx, RKNN_QUERY_NATIVE_INPUT_ATTR, 0);
     let mut oa = attr(&ctx, RKNN_QUERY_NATIVE_OUTPUT_ATTR, 0);
-    let im = MemObj::new(&ctx, ia.size_with_stride);
-    let om = MemObj::new(&ctx, oa.size_with_stride);
+    let mut im = MemObj::new(&ctx, ia.size_with_stride);
+    let mut om = MemObj::new(&ctx, oa.size_with_stride);
     im.bytes()[..768].copy_from_slice(&input);
     ia.pass_through = 1;
     set_io_mem(&ctx, &im, &mut ia);
@@ -653,8 +653,8 @@ fn zero_copy_in_native_formats_and_converted() {
     ia.r#type = RKNN_TENSOR_FLOAT32;
     ia.fmt = RKNN_TENSOR_NCHW;
     oa.r#type = RKNN_TENSOR_FLOAT32;
-    let im = MemObj::new(&ctx, 768 * 4);
-    let om = MemObj::new(&ctx, 2048 * 4);
+    let mut im = MemObj::new(&ctx, 768 * 4);
+    let mut om = MemObj::new(&ctx, 2048 * 4);
     im.bytes().copy_from_slice(&sample_inputs(&c, 0)[0].bytes);
     set_io_mem(&ctx, &im, &mut ia);
     set_io_mem(&ctx, &om, &mut oa);
@@ -917,8 +917,8 @@ fn weights_internal_and_io_memory_from_outside() {
         });
         let mut ia = attr(&ctx, RKNN_QUERY_NATIVE_INPUT_ATTR, 0);
         let mut oa = attr(&ctx, RKNN_QUERY_OUTPUT_ATTR, 0);
-        let im = MemObj::new(&ctx, ia.size_with_stride);
-        let om = MemObj::new(&ctx, oa.size);
+        let mut im = MemObj::new(&ctx, ia.size_with_stride);
+        let mut om = MemObj::new(&ctx, oa.size);
         set_io_mem(&ctx, &om, &mut oa);
         if name.starts_with("conv3x3") {
             im.bytes()[..768].copy_from_slice(&input);
@@ -930,7 +930,7 @@ fn weights_internal_and_io_memory_from_outside() {
             let mut fa = attr(&ctx, RKNN_QUERY_INPUT_ATTR, 0);
             fa.r#type = RKNN_TENSOR_FLOAT32;
             fa.fmt = RKNN_TENSOR_NCHW;
-            let fm = MemObj::new(&ctx, 3 * 32 * 32 * 4);
+            let mut fm = MemObj::new(&ctx, 3 * 32 * 32 * 4);
             fm.bytes().copy_from_slice(&sample_inputs(&c, 0)[0].bytes);
             set_io_mem(&ctx, &fm, &mut fa);
             run(&ctx);
@@ -951,7 +951,7 @@ fn a_model_buffer_used_in_place() {
     let (want, _) = conv3x3_general();
     // A context to make memory on, then the model in that memory.
     let owner = init(&c);
-    let m = MemObj::new(&owner, bytes.len() as u32);
+    let mut m = MemObj::new(&owner, bytes.len() as u32);
     m.bytes().copy_from_slice(&bytes);
     // SAFETY: all-zero is a valid struct.
     let mut ext: rknn_init_extend = unsafe { std::mem::zeroed() };
