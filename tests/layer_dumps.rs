@@ -50,7 +50,10 @@ fn run_model() -> (Vec<f32>, Vec<u8>) {
         let mut o: rknn_output = unsafe { std::mem::zeroed() };
         o.want_float = want_float;
         // SAFETY: one output struct; the runtime allocates the buffer.
-        assert_eq!(unsafe { rknn_outputs_get(ctx, 1, &mut o, null_mut()) }, RKNN_SUCC);
+        assert_eq!(
+            unsafe { rknn_outputs_get(ctx, 1, &mut o, null_mut()) },
+            RKNN_SUCC
+        );
         // SAFETY: the buffer holds `size` bytes until released.
         let v = unsafe { std::slice::from_raw_parts(o.buf as *const u8, o.size as usize) }.to_vec();
         // SAFETY: the struct rknn_outputs_get filled.
@@ -87,7 +90,11 @@ fn dumps(quant: bool) -> (PathBuf, Vec<String>) {
         .env("RKNNRT_DEVICE", "host")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -100,7 +107,10 @@ fn dumps(quant: bool) -> (PathBuf, Vec<String>) {
 fn every_node_output_is_dumped_in_float_or_its_own_type() {
     let (want_f, want_q) = run_model();
     let (dir, files) = dumps(false);
-    assert_eq!(files, vec!["000_Conv_y_shape_1_2_3_3_float.npy".to_string()]);
+    assert_eq!(
+        files,
+        vec!["000_Conv_y_shape_1_2_3_3_float.npy".to_string()]
+    );
     let a = NpyArray::read(&dir.join(&files[0])).unwrap();
     assert_eq!((a.shape.clone(), a.to_f32()), (vec![1, 2, 3, 3], want_f));
     let _ = std::fs::remove_dir_all(&dir);

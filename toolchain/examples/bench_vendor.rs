@@ -39,7 +39,13 @@ fn init(device: &str, path: &Path, bytes: Option<&mut Vec<u8>>) -> rknn_context 
     let r = unsafe {
         match bytes {
             None => rknn_init(&mut ctx, c.as_ptr() as *mut c_void, 0, 0, null_mut()),
-            Some(b) => rknn_init(&mut ctx, b.as_mut_ptr().cast(), b.len() as u32, 0, null_mut()),
+            Some(b) => rknn_init(
+                &mut ctx,
+                b.as_mut_ptr().cast(),
+                b.len() as u32,
+                0,
+                null_mut(),
+            ),
         }
     };
     assert_eq!(r, RKNN_SUCC, "rknn_init({}) on {device}", path.display());
@@ -103,9 +109,18 @@ fn main() {
     }
     let (s, h) = (median(sim_t), median(host_t));
     println!("rknn_run, conv_64x64 int8 (1x64x16x16, 3x3 conv 64->64), median of {runs} runs:");
-    println!("  vendor .rknn on sim:            {:>10.1} us", s.as_secs_f64() * 1e6);
-    println!("  rknn-convert .rknn on host:     {:>10.1} us", h.as_secs_f64() * 1e6);
-    println!("  ratio sim / host:               {:>10.2}", s.as_secs_f64() / h.as_secs_f64());
+    println!(
+        "  vendor .rknn on sim:            {:>10.1} us",
+        s.as_secs_f64() * 1e6
+    );
+    println!(
+        "  rknn-convert .rknn on host:     {:>10.1} us",
+        h.as_secs_f64() * 1e6
+    );
+    println!(
+        "  ratio sim / host:               {:>10.2}",
+        s.as_secs_f64() / h.as_secs_f64()
+    );
     assert_eq!(rknn_destroy(vendor), RKNN_SUCC);
     assert_eq!(rknn_destroy(host), RKNN_SUCC);
 

@@ -207,7 +207,7 @@ pub fn decode(bytes: &[u8], what: &str) -> Result<Attrs, ModelError> {
 /// Encodes attributes the way the vendor files hold them (for tests of
 /// the readers and the CPU ops).
 #[cfg(test)]
-pub fn encode(attrs: &[(&str, AttrValue)]) -> Vec<u8> {
+pub(crate) fn encode(attrs: &[(&str, AttrValue)]) -> Vec<u8> {
     fn doc(items: &[(String, AttrValue)]) -> Vec<u8> {
         let mut body = Vec::new();
         for (k, v) in items {

@@ -22,6 +22,8 @@ mod trailer;
 
 use super::ModelError;
 
+#[cfg(test)]
+pub(crate) use attrs::encode as encode_attrs;
 pub use attrs::{decode as decode_attrs, AttrValue, Attrs};
 pub use container::{ContainerHeader, HEADER_LEN, MAX_JSON, MAX_PAYLOAD};
 pub use flatbuf::MAX_VECTOR_LEN;

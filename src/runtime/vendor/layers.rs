@@ -200,3 +200,97 @@ pub fn build(
     }
     Ok((layers, steps))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{DType, Quant, TensorInfo};
+    use crate::model::vendor::encode_attrs;
+
+    /// A node whose attributes are `attrs`, placed at byte 0 of the file.
+    fn node(op: &str, attrs: &[(&str, AttrValue)]) -> (VendorNode, Vec<u8>) {
+        let file = if attrs.is_empty() {
+            Vec::new()
+        } else {
+            encode_attrs(attrs)
+        };
+        let n = VendorNode {
+            op_type: op.into(),
+            name: format!("{op}:n"),
+            target: 0,
+            inputs: vec![0],
+            outputs: vec![1],
+            engine: 0,
+            attrs: 0..file.len(),
+        };
+        (n, file)
+    }
+
+    fn graph(a: DType, b: DType) -> Graph {
+        let mut g = Graph::default();
+        let mut x = TensorInfo::activation("x", vec![1, 10, 2, 3], a);
+        if !a.is_float() {
+            x.quant = Some(Quant::per_tensor(0.1, 3));
+        }
+        g.add_tensor(x);
+        g.add_tensor(TensorInfo::activation("y", vec![1, 10, 2, 3], b));
+        g
+    }
+
+    #[test]
+    fn cpu_ops_take_their_attributes() {
+        let g = graph(DType::F16, DType::F16);
+        let (n, f) = node("exSoftmax13", &[("axis", AttrValue::Int(-3))]);
+        let (op, ins) = cpu_op(0, &n, &f, &g).unwrap().unwrap();
+        assert_eq!((op, ins), (Op::Softmax { axis: 1 }, vec![0]));
+        let (n, f) = node("Softmax", &[]);
+        assert_eq!(
+            cpu_op(0, &n, &f, &g).unwrap().unwrap().0,
+            Op::Softmax { axis: 3 }
+        );
+        let (n, f) = node("Transpose", &[("perm", AttrValue::Ints(vec![0, 2, 3, 1]))]);
+        assert_eq!(
+            cpu_op(0, &n, &f, &g).unwrap().unwrap().0,
+            Op::Transpose {
+                perm: vec![0, 2, 3, 1]
+            }
+        );
+        let (n, f) = node("Flatten", &[]);
+        assert_eq!(cpu_op(0, &n, &f, &g).unwrap().unwrap().0, Op::Reshape);
+        let (n, f) = node("OutputOperator", &[]);
+        assert!(cpu_op(0, &n, &f, &g).unwrap().is_none());
+        let g8 = graph(DType::I8, DType::F16);
+        let (n, f) = node("exDataConvert", &[]);
+        assert_eq!(cpu_op(0, &n, &f, &g8).unwrap().unwrap().0, Op::Dequantize);
+        let g8 = graph(DType::F32, DType::I8);
+        assert_eq!(cpu_op(0, &n, &f, &g8).unwrap().unwrap().0, Op::Quantize);
+    }
+
+    #[test]
+    fn bad_attributes_and_unknown_cpu_ops_are_refused() {
+        let g = graph(DType::F16, DType::F16);
+        for (op, attrs, want) in [
+            ("Softmax", vec![("axis", AttrValue::Int(4))], "axis 4"),
+            (
+                "Softmax",
+                vec![("axis", AttrValue::Str("1".into()))],
+                "not an integer",
+            ),
+            (
+                "Transpose",
+                vec![("perm", AttrValue::Ints(vec![0, 1, 1, 2]))],
+                "not a permutation",
+            ),
+            (
+                "Transpose",
+                vec![("perm", AttrValue::Ints(vec![0, 1]))],
+                "not a permutation",
+            ),
+            ("Conv", vec![], "placed on the CPU"),
+        ] {
+            let (n, f) = node(op, &attrs);
+            let e = cpu_op(0, &n, &f, &g).unwrap_err().to_string();
+            assert!(e.contains(want) && e.contains(op), "{e}");
+        }
+    }
+}
