@@ -508,3 +508,58 @@ fn every_case_on_the_virtual_npu() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(checked, EXPECTED.len() * 2);
 }
+
+/// `VendorProgram::new` on `model` (read from `bytes`), expecting an
+/// error that contains every one of `needles`.
+fn refused(model: &VendorModel, bytes: &[u8], needles: &[&str]) {
+    let e = VendorProgram::new(model, bytes)
+        .expect_err("an inconsistent program must be refused")
+        .to_string();
+    for n in needles {
+        assert!(e.contains(n), "{n:?} not in: {e}");
+    }
+}
+
+#[test]
+fn inconsistent_programs_are_refused_with_a_reason() {
+    let file = fixtures().join("conv3x3/conv3x3.rk3588.i8.rknn");
+    let (bytes, model, _) = load(&file);
+    let word_at = |m: &VendorModel, w: usize| m.regcmd.start + w * 8;
+    let t0 = &model.tasks[0];
+    let tail = (t0.regcmd_addr / 8) as usize + t0.regcfg_amount as usize;
+
+    let mut b = bytes.clone();
+    b[word_at(&model, tail + 2) + 7] = 0x42;
+    refused(&model, &b, &["task 0", "prepare word"]);
+
+    let t1 = &model.tasks[1];
+    let tail1 = (t1.regcmd_addr / 8) as usize + t1.regcfg_amount as usize;
+    let mut b = bytes.clone();
+    b[word_at(&model, tail1 + 1) + 2] = 0x0d;
+    refused(&model, &b, &["task 1", "asks for 13 units"]);
+
+    let mut b = bytes.clone();
+    b[word_at(&model, 3)..word_at(&model, 3) + 2].copy_from_slice(&0x1018u16.to_le_bytes());
+    refused(&model, &b, &["task 0, word 3", "0x1018", "unknown"]);
+
+    let mut m = model.clone();
+    m.memory.weight += 64;
+    refused(&m, &bytes, &["weight memory"]);
+
+    let mut m = model.clone();
+    m.relocations[0].entries[0].word = tail as u32;
+    refused(&m, &bytes, &["not inside a task's register writes"]);
+
+    let mut m = model.clone();
+    m.relocations[0].entries[0].offset = 1 << 20;
+    refused(&m, &bytes, &["past its"]);
+
+    let mut m = model.clone();
+    let x = m.relocations.iter().position(|r| r.name == "x").unwrap();
+    m.relocations[x].pairs[2].1 = 2;
+    refused(&m, &bytes, &["core"]);
+
+    let mut m = model.clone();
+    m.target = "rk9999".into();
+    refused(&m, &bytes, &["rk9999"]);
+}
