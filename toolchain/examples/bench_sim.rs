@@ -41,7 +41,9 @@ fn ms(d: Duration) -> f64 {
 
 /// Median time of `runs` runs of the vendor program on the sim device.
 fn vendor_on_sim(model: &str, runs: usize) -> Result<Duration, String> {
-    let file = fixtures().join(model).join(format!("{model}.rk3588.i8.rknn"));
+    let file = fixtures()
+        .join(model)
+        .join(format!("{model}.rk3588.i8.rknn"));
     let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let m = vendor::read(&bytes).map_err(|e| e.to_string())?;
     let program = VendorProgram::new(&m, &bytes).map_err(|e| e.to_string())?;
@@ -148,9 +150,18 @@ fn main() {
     let sim = vendor_on_sim(model, runs).unwrap_or_else(|e| panic!("sim: {e}"));
     let host = ours_on_host(model, runs).unwrap_or_else(|e| panic!("host: {e}"));
     println!("{model} int8, median of {runs} runs:");
-    println!("  vendor program on sim (npu::program run): {:9.3} ms", ms(sim));
-    println!("  our compiler's model, rknn_run on host:   {:9.3} ms", ms(host));
-    println!("  ratio sim / host: {:.2}", sim.as_secs_f64() / host.as_secs_f64());
+    println!(
+        "  vendor program on sim (npu::program run): {:9.3} ms",
+        ms(sim)
+    );
+    println!(
+        "  our compiler's model, rknn_run on host:   {:9.3} ms",
+        ms(host)
+    );
+    println!(
+        "  ratio sim / host: {:.2}",
+        sim.as_secs_f64() / host.as_secs_f64()
+    );
     println!("program build + load per fixture (VendorProgram::new + load, median of 20):");
     let mut names: Vec<String> = std::fs::read_dir(fixtures())
         .expect("fixtures")
@@ -162,8 +173,12 @@ fn main() {
     let dev = SimDevice::new(Platform::Rk3588);
     for name in names {
         for prec in ["i8", "fp16"] {
-            let file = fixtures().join(&name).join(format!("{name}.rk3588.{prec}.rknn"));
-            let Ok(bytes) = std::fs::read(&file) else { continue };
+            let file = fixtures()
+                .join(&name)
+                .join(format!("{name}.rk3588.{prec}.rknn"));
+            let Ok(bytes) = std::fs::read(&file) else {
+                continue;
+            };
             let times: Vec<Duration> = (0..20)
                 .map(|_| {
                     let t = Instant::now();

@@ -411,3 +411,51 @@ fn max_and_average_pooling() {
     // Means 2 and 1.75: ties and fractions round to nearest (even).
     assert_eq!((m[512] as i8, m[513] as i8), (2, 2));
 }
+
+#[test]
+fn the_cna_converts_unsigned_input_as_mesa_programs_it() {
+    // A 1x1 identity convolution (weights 1, DPU bypassed) of one pixel of
+    // uint8 values 200 and 3 with CVT offset -128, scale 16384, truncate 14.
+    let d = dev();
+    let mut mem = d.alloc(4096).unwrap();
+    let base = mem.dev_addr();
+    let m = mem.as_mut_slice();
+    m[0] = 200;
+    m[1] = 3;
+    m[256] = 1;
+    m[256 + 16 + 1] = 1;
+    let cvt = 0x1_0000 * 16384 + 0xff80;
+    let conv = TaskWords::new(0x1d)
+        .w(&dpu::S_POINTER, 0x0e)
+        .w(&cna::CONV_CON1, 0)
+        .w(&cna::CONV_CON3, 0x9)
+        .w(&cna::DATA_SIZE0, (1 << 16) | 1)
+        .w(&cna::DATA_SIZE1, (1 << 16) | 16)
+        .w(&cna::DATA_SIZE2, 1)
+        .w(&cna::DATA_SIZE3, 1)
+        .w(&cna::WEIGHT_SIZE0, 32)
+        .w(&cna::WEIGHT_SIZE1, 16)
+        .w(&cna::WEIGHT_SIZE2, (1 << 24) | (1 << 16) | 2)
+        .w(&cna::CVT_CON0, (14 << 4) | (14 << 10))
+        .w(&cna::CVT_CON1, cvt)
+        .w(&cna::CVT_CON2, cvt)
+        .w(&cna::FEATURE_DATA_ADDR, base as u32)
+        .w(&cna::DMA_CON1, 4)
+        .w(&cna::DMA_CON2, (-3i32 as u32) & 0x0fff_ffff)
+        .w(&cna::DCOMP_ADDR0, (base + 256) as u32)
+        .w(&core::MISC_CFG, 1)
+        .w(&core::DATAOUT_SIZE_1, 15)
+        .w(&dpu::FEATURE_MODE_CFG, 0x1e4)
+        .w(&dpu::DST_BASE_ADDR, (base + 1024) as u32)
+        .w(&dpu::DST_SURF_STRIDE, 16)
+        .w(&dpu::DATA_CUBE_CHANNEL, 15)
+        .w(&dpu::BS_CFG, 0x53)
+        .w(&dpu::BN_CFG, 0x53)
+        .w(&dpu::EW_CFG, 0x383)
+        .w(&dpu::OUT_CVT_SCALE, 1)
+        .w(&dpu::WDMA_SIZE_0, 15)
+        .w(&dpu_rdma::ERDMA_CFG, 1);
+    Program::build(&d, &[conv]).run(&d, 0, 1).unwrap();
+    let out = &mem.as_slice()[1024..1026];
+    assert_eq!((out[0] as i8, out[1] as i8), (72, -125));
+}
