@@ -371,12 +371,16 @@ fn run_case(
     loaded: &mut LoadedProgram,
     dir: &Path,
     prec: &str,
-    s: usize,
+    sample: Option<usize>,
     mask: u32,
 ) -> Result<Vec<(String, Vec<u8>, Diff)>, String> {
+    let file = |name: &str| match sample {
+        Some(s) => format!("s{s}_{name}.npy"),
+        None => format!("{name}.npy"),
+    };
     for (k, &i) in model.inputs.iter().enumerate() {
         let t = &model.tensors[i];
-        let (shape, mut x) = npy(&dir.join(format!("inputs/s{s}_{}.npy", t.name)));
+        let (shape, mut x) = npy(&dir.join("inputs").join(file(&t.name)));
         if shape.len() == 4 {
             normalise(model, k, shape[1], shape[2], shape[3], &mut x);
         }
@@ -390,7 +394,7 @@ fn run_case(
     let mut out = Vec::new();
     for &o in &model.outputs {
         let name = &model.tensors[o].name;
-        let (_, want) = npy(&dir.join(format!("sim_{prec}/s{s}_{name}.npy")));
+        let (_, want) = npy(&dir.join(format!("sim_{prec}")).join(file(name)));
         let src = npu_output(model, o);
         let t = &model.tensors[src];
         let raw = loaded.tensor_bytes(src).ok_or("output without memory")?;
@@ -461,7 +465,7 @@ fn every_case_on_the_virtual_npu() {
         for s in 0..2 {
             let mut first: Option<Vec<(String, Vec<u8>, Diff)>> = None;
             for mask in [1u32, 3, 7] {
-                let outs = match run_case(&dev, &model, &mut loaded, &dir, prec, s, mask) {
+                let outs = match run_case(&dev, &model, &mut loaded, &dir, prec, Some(s), mask) {
                     Ok(o) => o,
                     Err(e) => {
                         failures.push(format!("{name} {prec} s{s} mask {mask}: {e}"));
@@ -562,4 +566,69 @@ fn inconsistent_programs_are_refused_with_a_reason() {
     let mut m = model.clone();
     m.target = "rk9999".into();
     refused(&m, &bytes, &["rk9999"]);
+}
+
+/// The extra fixtures (`tests/fixtures/vendor_extra`, made by its
+/// `generate.py`): register features the shared fixtures do not use.
+/// Per case and output: elements that differ from the vendor simulator
+/// and the largest difference allowed, in units as in [`EXPECTED`].
+const EXPECTED_EXTRA: &[(&str, &str, usize, f32)] = &[
+    ("conv_dilation", "i8", 0, 0.0),
+    ("conv_dilation", "fp16", 466, 1.0),
+    ("conv_wide", "i8", 5, 1.0),
+    ("conv_wide", "fp16", 1255, 1.0),
+    ("pool_pad", "i8", 0, 0.0),
+    ("pool_pad", "fp16", 405, 1.0),
+    ("gray_tanh", "i8", 1, 1.0),
+    ("gray_tanh", "fp16", 249, 5.0),
+];
+
+#[test]
+fn every_extra_case_on_the_virtual_npu() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vendor_extra");
+    let text = std::fs::read(root.join("MANIFEST.json")).expect("extra MANIFEST.json");
+    let m: Value = serde_json::from_slice(&text).expect("MANIFEST.json is JSON");
+    let dev = SimDevice::new(Platform::Rk3588);
+    let mut report = Vec::new();
+    let mut failures = Vec::new();
+    for entry in m["models"].as_array().expect("models") {
+        let name = entry["model"].as_str().expect("model");
+        for prec in ["i8", "fp16"] {
+            let dir = root.join(name);
+            let (bytes, model, program) = load(&dir.join(format!("{name}.rk3588.{prec}.rknn")));
+            let mut loaded = program.load(&dev, &bytes).expect("load");
+            let mut first: Option<Vec<(String, Vec<u8>, Diff)>> = None;
+            for mask in [1u32, 3, 7] {
+                match run_case(&dev, &model, &mut loaded, &dir, prec, None, mask) {
+                    Err(e) => failures.push(format!("{name} {prec} mask {mask}: {e}")),
+                    Ok(outs) => match &first {
+                        None => first = Some(outs),
+                        Some(f) => {
+                            if f.iter().zip(&outs).any(|(a, b)| a.1 != b.1) {
+                                failures.push(format!(
+                                    "{name} {prec}: mask {mask} differs from mask 1"
+                                ));
+                            }
+                        }
+                    },
+                }
+            }
+            for (_, _, d) in first.iter().flatten() {
+                report.push(format!(
+                    "{name:14} {prec:4}: {:5} of {:5} differ, max abs {:.6}, max {:.2} units",
+                    d.mismatches, d.elements, d.max_abs, d.max_lsb
+                ));
+                match EXPECTED_EXTRA.iter().find(|e| e.0 == name && e.1 == prec) {
+                    Some(&(_, _, count, bound))
+                        if d.mismatches == count && d.max_lsb <= bound + 1e-3 => {}
+                    _ => failures.push(format!(
+                        "{name} {prec}: {} differ, max {:.2} units",
+                        d.mismatches, d.max_lsb
+                    )),
+                }
+            }
+        }
+    }
+    println!("{}", report.join("\n"));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -303,8 +303,9 @@ fn fetch_input(
             ));
         }
         let pixel = channels * e;
-        let unit = if channels == 3 { pixel } else { 8 };
-        let line = line_reg as usize * unit;
+        // Lines hold LINE_STRIDE pixels rounded up to a whole number of
+        // atoms' worth of elements (16 int8, 8 fp16).
+        let line = (line_reg as usize).next_multiple_of(prec.per_atom()) * pixel;
         let len = line * (h - 1) + pixel * w;
         let bytes = ctx.space.read_vec(base, len, "CNA feature read (packed)")?;
         let mut out = vec![0u8; c_real * h * w * e];
