@@ -45,7 +45,7 @@ fn run_model() -> (Vec<f32>, Vec<u8>) {
     assert_eq!(unsafe { rknn_inputs_set(ctx, 1, &mut input) }, RKNN_SUCC);
     // SAFETY: no extend struct.
     assert_eq!(unsafe { rknn_run(ctx, null_mut()) }, RKNN_SUCC);
-    let mut get = |want_float: u8| {
+    let get = |want_float: u8| {
         // SAFETY: all-zero is a valid rknn_output.
         let mut o: rknn_output = unsafe { std::mem::zeroed() };
         o.want_float = want_float;

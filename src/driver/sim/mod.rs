@@ -15,6 +15,9 @@ mod memory;
 mod pc;
 mod regfile;
 
+#[cfg(test)]
+mod tests;
+
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::Arc;

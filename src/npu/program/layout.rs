@@ -8,7 +8,8 @@
 //! * Auxiliary memory: the auxiliary constants (kind 8) the same way; the
 //!   total must equal the third planned size when there is one.
 //! * Internal memory: activations, and also the model's inputs and
-//!   outputs, at their `mem_offset`; each must fit the planned size.
+//!   outputs, at their `mem_offset`; activations must fit the planned
+//!   size, inputs and outputs may extend it.
 //! * Extra memory: tensors of other kinds that have a buffer of their own
 //!   (e.g. the kind-6 `Sigmoid` tensor that a LUT upload task addresses),
 //!   laid out like the constants. The vendor plan has no size for it.
@@ -20,6 +21,8 @@ use crate::model::ModelError;
 
 /// Alignment of each constant in weight and auxiliary memory.
 pub const CONST_ALIGN: u64 = 64;
+/// Most bytes of internal memory a program may ask for.
+pub const MAX_INTERNAL: u64 = 1 << 31;
 
 /// One of the memories a program uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -134,7 +137,10 @@ impl MemoryLayout {
                 file,
             });
         }
-        if weight_end != model.memory.weight {
+        // A model without constants may record another size here (a
+        // two-input element-wise model records its IO extent, with an
+        // internal size of 0).
+        if weight_end != model.memory.weight && weight_end != 0 {
             return invalid(format!(
                 "the constants take {weight_end} bytes of weight memory (64-byte aligned, in \
                  buffer order) but the model plans {}",
@@ -147,7 +153,7 @@ impl MemoryLayout {
                 "the auxiliary constants take {aux_end} bytes but the model plans {aux_size}"
             ));
         }
-        let internal_size = model.memory.internal;
+        let mut internal_size = model.memory.internal;
         for (i, t) in model.tensors.iter().enumerate() {
             if !matches!(
                 t.kind,
@@ -157,13 +163,24 @@ impl MemoryLayout {
             }
             let size = u64::from(t.size.unwrap_or(0));
             let offset = u64::from(t.mem_offset);
-            if offset + size > internal_size {
+            let end = offset + size;
+            if t.kind == TensorKind::Activation && end > model.memory.internal {
                 return invalid(format!(
-                    "tensors[{i}] ({}): {size} bytes at offset {offset} exceed the {internal_size} \
-                     bytes of internal memory",
+                    "tensors[{i}] ({}): {size} bytes at offset {offset} exceed the {} bytes of \
+                     internal memory",
+                    t.name, model.memory.internal
+                ));
+            }
+            if end > MAX_INTERNAL {
+                return invalid(format!(
+                    "tensors[{i}] ({}): {size} bytes at offset {offset} exceed the limit of \
+                     {MAX_INTERNAL} bytes",
                     t.name
                 ));
             }
+            // Inputs and outputs may lie past the planned size (when the
+            // plan has no activations it records 0): the memory grows.
+            internal_size = internal_size.max(end);
             tensors[i] = Some(Placement {
                 region: Region::Internal,
                 offset,

@@ -18,7 +18,7 @@ mod schedule;
 
 use std::ops::Range;
 
-pub use layout::{ConstCopy, MemoryLayout, Placement, Region, CONST_ALIGN};
+pub use layout::{ConstCopy, MemoryLayout, Placement, Region, CONST_ALIGN, MAX_INTERNAL};
 pub use loaded::{JobPlan, LoadedProgram};
 pub use schedule::{Part, Schedule, Step};
 

@@ -4,7 +4,7 @@
 //! registers and checked (`docs/sim.md`, "CNA").
 
 use super::layout::{self, Geometry};
-use super::{decode, signed, unsupported, Ctx, Precision, Values};
+use super::{decode, shift_round, signed, unsupported, Ctx, Precision, Values};
 use crate::npu::regs::{cna, core};
 
 /// Kernels per weight block: 32 for int8, 16 for fp16.
@@ -92,8 +92,6 @@ impl Conv {
         ctx.expect(&CONV_CON3, conv_con3::NN_MODE, &[0])?;
         ctx.expect(&CONV_CON3, conv_con3::DECONV_X_STRIDE, &[0])?;
         ctx.expect(&CONV_CON3, conv_con3::DECONV_Y_STRIDE, &[0])?;
-        ctx.expect(&CVT_CON0, cvt_con0::CVT_BYPASS, &[1])?;
-        ctx.expect(&CVT_CON5, cvt_con5::PER_CHANNEL_CVT_EN, &[0])?;
         ctx.expect(&FC_CON0, fc_con0::FC_SKIP_EN, &[0])?;
         ctx.expect(&DCOMP_CTRL, dcomp_ctrl::DECOMP_CONTROL, &[0])?;
         let core_prec = ctx.f(&core::MISC_CFG, core::misc_cfg::PROC_PRECISION);
@@ -198,7 +196,7 @@ impl Conv {
             Precision::Int8 => Pad::Int(signed(pad_raw & 0xff, 8)),
             _ => Pad::Float(half::f16::from_bits(pad_raw as u16).to_f32()),
         };
-        let input = fetch_input(ctx, prec, argb, w, h, c_real)?;
+        let input = convert(ctx, fetch_input(ctx, prec, argb, w, h, c_real)?, c_real)?;
         let weights = fetch_weights(ctx, prec, depthwise, kernels, c, c_real, kh, kw)?;
         Ok(Conv {
             prec,
@@ -234,6 +232,54 @@ impl Conv {
     }
 }
 
+/// The CNA's input conversion (`CVT_CON0..5`): with `CVT_BYPASS` 0, each
+/// of up to 4 channels becomes `round(((x + CVT_OFFSETc) · CVT_SCALEc) /
+/// 2^CVT_TRUNCATE_c)`, saturated to int8, `x` unsigned unless `DATA_SIGN`
+/// (Mesa converts uint8 images this way: offset −128, scale 16384,
+/// truncate 14).
+fn convert(ctx: &Ctx<'_>, input: Values, c_real: usize) -> Result<Values, String> {
+    use cna::*;
+    if ctx.f(&CVT_CON0, cvt_con0::CVT_BYPASS) == 1 {
+        ctx.expect(&CVT_CON5, cvt_con5::PER_CHANNEL_CVT_EN, &[0])?;
+        return Ok(input);
+    }
+    ctx.expect(&CVT_CON0, cvt_con0::CVT_TYPE, &[0])?;
+    ctx.expect(&CVT_CON0, cvt_con0::ROUND_TYPE, &[0])?;
+    ctx.expect(&CVT_CON5, cvt_con5::PER_CHANNEL_CVT_EN, &[0, 0xffff])?;
+    let Values::Int(mut x) = input else {
+        return Err(format!(
+            "{CVT_CON0} = {:#x}: input conversion of fp16 data is not simulated",
+            ctx.r(&CVT_CON0)
+        ));
+    };
+    if c_real > 4 {
+        return Err(format!(
+            "{CVT_CON0} = {:#x}: input conversion of {c_real} channels (at most 4) is not simulated",
+            ctx.r(&CVT_CON0)
+        ));
+    }
+    let unsigned = ctx.f(&CVT_CON0, cvt_con0::DATA_SIGN) == 0;
+    let truncate = [
+        cvt_con0::CVT_TRUNCATE_0,
+        cvt_con0::CVT_TRUNCATE_1,
+        cvt_con0::CVT_TRUNCATE_2,
+        cvt_con0::CVT_TRUNCATE_3,
+    ];
+    let params = [&CVT_CON1, &CVT_CON2, &CVT_CON3, &CVT_CON4];
+    let plane = x.len() / c_real.max(1);
+    for (c, chunk) in x.chunks_mut(plane.max(1)).enumerate().take(c_real) {
+        let v = ctx.r(params[c]);
+        let scale = i64::from(v >> 16);
+        let offset = signed(v & 0xffff, 16);
+        let shift = ctx.f(&CVT_CON0, truncate[c]);
+        for e in chunk.iter_mut() {
+            let raw = if unsigned { *e & 0xff } else { *e };
+            *e = shift_round((raw + offset) * scale, shift).clamp(-128, 127);
+        }
+    }
+    Ok(Values::Int(x))
+}
+
 /// Reads the `c_real × h × w` input cube.
 fn fetch_input(
     ctx: &Ctx<'_>,
@@ -257,8 +303,9 @@ fn fetch_input(
             ));
         }
         let pixel = channels * e;
-        let unit = if channels == 3 { pixel } else { 8 };
-        let line = line_reg as usize * unit;
+        // Lines hold LINE_STRIDE pixels rounded up to a whole number of
+        // atoms' worth of elements (16 int8, 8 fp16).
+        let line = (line_reg as usize).next_multiple_of(prec.per_atom()) * pixel;
         let len = line * (h - 1) + pixel * w;
         let bytes = ctx.space.read_vec(base, len, "CNA feature read (packed)")?;
         let mut out = vec![0u8; c_real * h * w * e];

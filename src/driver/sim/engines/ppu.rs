@@ -44,12 +44,11 @@ pub fn run(ctx: &Ctx<'_>) -> Result<(), String> {
     let pad = &POOLING_PADDING_CFG;
     let pl = ctx.f(pad, pooling_padding_cfg::PAD_LEFT) as usize;
     let pt = ctx.f(pad, pooling_padding_cfg::PAD_TOP) as usize;
-    if method == 0 && ctx.r(pad) != 0 {
-        return Err(format!(
-            "{POOLING_PADDING_CFG} = {:#x}: average pooling with padding is not simulated",
-            ctx.r(pad)
-        ));
-    }
+    // The padding value of average pooling: a 35-bit signed integer
+    // (PAD_VALUE_0 low 32 bits, PAD_VALUE_1 the top 3) for int8.
+    let pad_low = ctx.r(&PADDING_VALUE_1_CFG);
+    let pad_high = ctx.f(&PADDING_VALUE_2_CFG, padding_value_2_cfg::PAD_VALUE_1);
+    let pad_value = (((i64::from(pad_high) << 32) | i64::from(pad_low)) << 29) >> 29;
     let rdma = (
         ctx.f(
             &ppu_rdma::CUBE_IN_WIDTH,
@@ -101,15 +100,27 @@ pub fn run(ctx: &Ctx<'_>) -> Result<(), String> {
                 let y0 = (oy * sh) as isize - pt as isize;
                 let x0 = (ox * sw) as isize - pl as isize;
                 for lane in 0..per {
-                    let mut window = Vec::with_capacity(kw * kh);
+                    let mut window = Window {
+                        present: Vec::with_capacity(kw * kh),
+                        padded: 0,
+                    };
                     for y in y0.max(0)..(y0 + kh as isize).min(in_h as isize) {
                         for x in x0.max(0)..(x0 + kw as isize).min(in_w as isize) {
                             let at = input.at(s, y as usize, x as usize) + lane * e;
-                            window.push(&input.bytes[at..at + e]);
+                            window.present.push(&input.bytes[at..at + e]);
                         }
                     }
+                    window.padded = kw * kh - window.present.len();
                     let dst = out.at(s, oy, ox) + lane * e;
-                    pool(prec, method, &window, rw, rh, &mut out.bytes[dst..dst + e])?;
+                    let recip = (rw, rh);
+                    pool(
+                        prec,
+                        method,
+                        &window,
+                        recip,
+                        pad_value,
+                        &mut out.bytes[dst..dst + e],
+                    )?;
                 }
             }
         }
@@ -147,36 +158,51 @@ fn round_half_even(v: i64, shift: u32) -> i64 {
     }
 }
 
-/// Pools one output element from the elements of its window.
+/// The elements of one pooling window: those inside the input, and how
+/// many positions fall into the padding.
+struct Window<'a> {
+    present: Vec<&'a [u8]>,
+    padded: usize,
+}
+
+/// Pools one output element from its window. Maximum pooling ignores the
+/// padding; average pooling counts padded positions with `pad_value` and
+/// multiplies the sum by both reciprocals.
 fn pool(
     prec: Precision,
     method: u32,
-    window: &[&[u8]],
-    rw: u32,
-    rh: u32,
+    window: &Window<'_>,
+    (rw, rh): (u32, u32),
+    pad_value: i64,
     dst: &mut [u8],
 ) -> Result<(), String> {
-    if window.is_empty() {
+    if window.present.is_empty() {
         return Err("a pooling window lies entirely in the padding, which is not simulated".into());
     }
     match prec {
         Precision::Int8 => {
-            let vals = window.iter().map(|b| i64::from(b[0] as i8));
+            let vals = window.present.iter().map(|b| i64::from(b[0] as i8));
             let v = if method == 1 {
                 vals.max().unwrap_or(0)
             } else {
-                let sum: i64 = vals.sum();
+                let sum = vals.sum::<i64>() + pad_value * window.padded as i64;
                 round_half_even(sum * i64::from(rw) * i64::from(rh), 32)
             };
             dst[0] = v.clamp(-128, 127) as i8 as u8;
         }
         _ => {
             let vals = window
+                .present
                 .iter()
                 .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32());
             let v = if method == 1 {
                 vals.fold(f32::NEG_INFINITY, f32::max)
             } else {
+                if pad_value != 0 && window.padded > 0 {
+                    return Err(format!(
+                        "fp16 average pooling with padding value {pad_value:#x} is not simulated"
+                    ));
+                }
                 vals.sum::<f32>() * float_recip(rw)? * float_recip(rh)?
             };
             dst.copy_from_slice(&half::f16::from_f32(v).to_le_bytes());

@@ -48,20 +48,38 @@ pub(super) struct Ew {
     lut: bool,
 }
 
+/// What the element-wise stage computes from the value `x` and the
+/// ERDMA operand `o`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum EwKind {
+    /// `EW_ALU_ALGO` 0: `max(x, o)`.
+    Max,
+    /// `EW_ALU_ALGO` 2: `x + o`.
+    Add,
+    /// `EW_ALU_ALGO` 3: `x / o` (float pipeline).
+    Div,
+    /// `EW_ALU_ALGO` 4: `x − o`.
+    Sub,
+    /// `EW_OP_TYPE` 1 (with `EW_ALU_ALGO` 0): `x · o`.
+    Mul,
+}
+
 /// The element-wise operation with the ERDMA operand.
 #[derive(Clone, Copy)]
 pub(super) struct EwOp {
-    /// `EW_ALU_ALGO`: 2 add, 3 divide, 4 subtract.
-    algo: u32,
+    /// The operation.
+    kind: EwKind,
     /// Operand conversion `(x + offset) · scale >> shift`, when enabled.
     cvt: Option<EwCvt>,
 }
 
-/// The operand conversion of the element-wise stage.
+/// The operand conversion of the element-wise stage (the scale is a
+/// signed 16-bit value: the vendor subtracts by adding with a negative
+/// scale).
 #[derive(Clone, Copy)]
 pub(super) struct EwCvt {
     offset: u32,
-    scale: u32,
+    scale: i16,
     shift: u32,
 }
 
@@ -518,19 +536,29 @@ pub(super) fn ew(ctx: &Ctx<'_>) -> Result<Option<Ew>, String> {
     ctx.expect(cfg, ew_cfg::EW_EQUAL_EN, &[0])?;
     let op = if ctx.f(cfg, ew_cfg::EW_OP_BYPASS) == 0 {
         ctx.expect(cfg, ew_cfg::EW_OP_SRC, &[1])?;
-        ctx.expect(cfg, ew_cfg::EW_OP_TYPE, &[0])?;
-        let algo = ctx.expect(cfg, ew_cfg::EW_ALU_ALGO, &[2, 3, 4])?;
+        let kind = if ctx.expect(cfg, ew_cfg::EW_OP_TYPE, &[0, 1])? == 1 {
+            ctx.expect(cfg, ew_cfg::EW_ALU_ALGO, &[0])?;
+            EwKind::Mul
+        } else {
+            match ctx.expect(cfg, ew_cfg::EW_ALU_ALGO, &[0, 2, 3, 4])? {
+                0 => EwKind::Max,
+                2 => EwKind::Add,
+                3 => EwKind::Div,
+                _ => EwKind::Sub,
+            }
+        };
         let cvt = if ctx.f(cfg, ew_cfg::EW_OP_CVT_BYPASS) == 0 {
             ctx.expect(&EW_CVT_SCALE_VALUE, ew_cvt_scale_value::EW_TRUNCATE, &[0])?;
             Some(EwCvt {
                 offset: ctx.r(&EW_CVT_OFFSET_VALUE),
-                scale: ctx.f(&EW_CVT_SCALE_VALUE, ew_cvt_scale_value::EW_OP_CVT_SCALE),
+                scale: ctx.f(&EW_CVT_SCALE_VALUE, ew_cvt_scale_value::EW_OP_CVT_SCALE) as u16
+                    as i16,
                 shift: ctx.f(&EW_CVT_SCALE_VALUE, ew_cvt_scale_value::EW_OP_CVT_SHIFT),
             })
         } else {
             None
         };
-        Some(EwOp { algo, cvt })
+        Some(EwOp { kind, cvt })
     } else {
         None
     };
@@ -549,7 +577,13 @@ pub(super) fn int_ew(
     v: &mut [i64],
     operand: Option<&Values>,
 ) -> Result<(), String> {
-    if let Some(EwOp { algo, cvt }) = e.op {
+    if let Some(EwOp { kind, cvt }) = e.op {
+        if kind == EwKind::Div {
+            return Err(format!(
+                "{}: an integer element-wise division is not simulated",
+                dpu::EW_CFG
+            ));
+        }
         let Some(Values::Int(op)) = operand else {
             return Err(
                 "an integer element-wise operation with a float operand is not simulated".into(),
@@ -563,15 +597,12 @@ pub(super) fn int_ew(
                 ),
                 None => o,
             };
-            *x = match algo {
-                2 => *x + o,
-                4 => *x - o,
-                _ => {
-                    return Err(format!(
-                        "{}: EW_ALU_ALGO {algo} on the integer pipeline is not simulated",
-                        dpu::EW_CFG
-                    ))
-                }
+            *x = match kind {
+                EwKind::Max => (*x).max(o),
+                EwKind::Add => *x + o,
+                EwKind::Sub => *x - o,
+                EwKind::Mul => *x * o,
+                EwKind::Div => *x,
             };
         }
     }
@@ -593,7 +624,7 @@ pub(super) fn float_ew(
     v: &mut [f32],
     operand: Option<&Values>,
 ) -> Result<(), String> {
-    if let Some(EwOp { algo, cvt }) = e.op {
+    if let Some(EwOp { kind, cvt }) = e.op {
         let Some(Values::Float(op)) = operand else {
             return Err(
                 "a float element-wise operation with an integer operand is not simulated".into(),
@@ -602,14 +633,16 @@ pub(super) fn float_ew(
         for (x, &o) in v.iter_mut().zip(op) {
             let o = match cvt {
                 Some(c) => {
-                    (o + f32::from_bits(c.offset)) * c.scale as f32 * pow2(-(c.shift as i32))
+                    (o + f32::from_bits(c.offset)) * f32::from(c.scale) * pow2(-(c.shift as i32))
                 }
                 None => o,
             };
-            *x = match algo {
-                2 => *x + o,
-                3 => *x / o,
-                _ => *x - o,
+            *x = match kind {
+                EwKind::Max => x.max(o),
+                EwKind::Add => *x + o,
+                EwKind::Div => *x / o,
+                EwKind::Sub => *x - o,
+                EwKind::Mul => *x * o,
             };
         }
     }
