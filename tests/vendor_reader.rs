@@ -694,4 +694,14 @@ fn unsupported_cpu_ops_and_inconsistent_storage_are_refused() {
     let mut bad = b.clone();
     put_u32(&mut bad, native + 4 + 4 * 3, 15);
     init_refuses(&bad, &["tensor 'x'", "native shape"]);
+    // A consistent but larger input than the file sizes: its buffer would
+    // be what the shape says.
+    let shape = deref(&b, field_pos(&b, x, 4));
+    let mut bad = b.clone();
+    put_u32(&mut bad, native + 4 + 4 * 2, 160);
+    put_u32(&mut bad, shape + 4 + 4 * 2, 160);
+    init_refuses(
+        &bad,
+        &["tensor 'x'", "needs 7680 bytes but the file gives it 768"],
+    );
 }

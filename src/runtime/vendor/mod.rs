@@ -59,6 +59,21 @@ impl VendorPlan {
                     .transpose()
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // Inputs and outputs get buffers of their own: their layout must
+        // fit the size the file gives them (inside its internal memory),
+        // so a hostile shape cannot ask for more.
+        for &t in graph.inputs.iter().chain(&graph.outputs) {
+            let (v, s) = (&vm.tensors[t], stored[t].as_ref());
+            let file = v.size.unwrap_or(0) as usize;
+            if let Some(s) = s.filter(|s| s.bytes > file) {
+                return Err(ModelError::Invalid(format!(
+                    "tensor '{}' ({}): its layout needs {} bytes but the file gives it {file}",
+                    v.name,
+                    v.kind.name(),
+                    s.bytes
+                )));
+            }
+        }
         let program = VendorProgram::new(vm, model.bytes())?;
         let fits = |v: u64, what: &str| {
             usize::try_from(v).map_err(|_| {
