@@ -197,7 +197,18 @@ impl Conv {
             _ => Pad::Float(half::f16::from_bits(pad_raw as u16).to_f32()),
         };
         let input = convert(ctx, fetch_input(ctx, prec, argb, w, h, c_real)?, c_real)?;
-        let weights = fetch_weights(ctx, prec, depthwise, kernels, c, c_real, kh, kw)?;
+        let weights = fetch_weights(
+            ctx,
+            prec,
+            &WeightShape {
+                depthwise,
+                kernels,
+                c,
+                c_real,
+                kh,
+                kw,
+            },
+        )?;
         Ok(Conv {
             prec,
             depthwise,
@@ -341,20 +352,31 @@ fn fetch_input(
     Ok(decode(&out, prec))
 }
 
-/// Reads the weights from `DCOMP_ADDR0` in the native block order: direct
-/// `[kernel block][channel block][ky][kx][kernel][channel]`, depthwise
-/// `[channel block][ky][kx][channel]`.
-#[allow(clippy::too_many_arguments)]
-fn fetch_weights(
-    ctx: &Ctx<'_>,
-    prec: Precision,
+/// What the weight fetch reads: `kernels` kernels of `kh × kw` over `c`
+/// stored channels of which `c_real` take part (depthwise: one kernel per
+/// channel).
+#[derive(Clone, Copy)]
+struct WeightShape {
     depthwise: bool,
     kernels: usize,
     c: usize,
     c_real: usize,
     kh: usize,
     kw: usize,
-) -> Result<Values, String> {
+}
+
+/// Reads the weights from `DCOMP_ADDR0` in the native block order: direct
+/// `[kernel block][channel block][ky][kx][kernel][channel]`, depthwise
+/// `[channel block][ky][kx][channel]`.
+fn fetch_weights(ctx: &Ctx<'_>, prec: Precision, shape: &WeightShape) -> Result<Values, String> {
+    let WeightShape {
+        depthwise,
+        kernels,
+        c,
+        c_real,
+        kh,
+        kw,
+    } = *shape;
     let e = prec.bytes();
     let base = u64::from(ctx.r(&cna::DCOMP_ADDR0));
     let taps = kh * kw;

@@ -5,6 +5,7 @@
 use super::super::layout::{self, Atoms, Geometry, ATOM};
 use super::super::{decode, signed, unsupported, Ctx, Precision, Values};
 use super::{precision, Cube, Source};
+use crate::npu::regs::{dpu_rdma, Field, Reg};
 
 /// The elements of `atoms` (C-major cube of `c` channels) in `prec`.
 fn unpack(atoms: &Atoms, c: usize, prec: Precision) -> Values {
@@ -22,8 +23,6 @@ fn unpack(atoms: &Atoms, c: usize, prec: Precision) -> Values {
     }
     decode(&bytes, prec)
 }
-
-use crate::npu::regs::{dpu_rdma, Field, Reg};
 
 /// Reads the flying input through the MRDMA.
 pub(super) fn mrdma(ctx: &Ctx<'_>, cube: &Cube, dpu_in: Precision) -> Result<Source, String> {

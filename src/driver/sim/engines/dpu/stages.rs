@@ -13,11 +13,23 @@ use crate::npu::regs::{dpu, dpu_rdma, Field, Reg};
 pub(super) struct Affine {
     alu: Option<Operand>,
     ow: Option<Operand>,
-    mul: Option<(Operand, u32, u32, bool)>,
+    mul: Option<Multiplier>,
     relu: bool,
 }
 
-/// A per-channel or per-layer operand (raw bits).
+/// The multiplier of an affine stage: `x · op`, rounded right shift by
+/// `shift` (positive products) or `shift_neg` (negative ones); with
+/// `prelu` only negative values are multiplied.
+pub(super) struct Multiplier {
+    op: Operand,
+    shift: u32,
+    shift_neg: u32,
+    prelu: bool,
+}
+
+/// A per-channel or per-layer operand (raw bits). A per-channel operand
+/// decoded from the registers is empty until its RDMA stream is read.
+#[derive(Clone)]
 pub(super) enum Operand {
     Layer(u32),
     Channel(Vec<u32>),
@@ -28,6 +40,16 @@ impl Operand {
         match self {
             Operand::Layer(v) => *v,
             Operand::Channel(v) => v.get(c).copied().unwrap_or(0),
+        }
+    }
+
+    /// This operand with its per-channel values taken from `stream`.
+    fn resolve(&self, stream: &mut Option<Vec<u32>>, what: &str) -> Result<Operand, String> {
+        match self {
+            Operand::Layer(v) => Ok(Operand::Layer(*v)),
+            Operand::Channel(_) => stream.take().map(Operand::Channel).ok_or_else(|| {
+                format!("per-channel {what} operands are enabled but the RDMA does not read them")
+            }),
         }
     }
 }
@@ -93,8 +115,11 @@ pub(super) struct OutCvt {
     round: bool,
 }
 
-/// Field values of an affine stage's config register, in a common order.
-pub(super) struct AffineFields {
+/// The registers and fields that program one affine stage.
+pub(super) struct AffineRegs {
+    cfg: Reg,
+    alu: Reg,
+    mul: Reg,
     bypass: Field,
     alu_bypass: Field,
     alu_algo: Field,
@@ -103,35 +128,65 @@ pub(super) struct AffineFields {
     mul_prelu: Field,
     relu_bypass: Field,
     relux: Field,
+    mul_operand: Field,
+    mul_shift: Field,
+    mul_src: Field,
+    mul_truncate: Field,
+    /// The shift for negative products, in `DATA_FORMAT`.
+    mul_shift_neg: Field,
 }
+
+/// The BS stage's registers.
+const BS: AffineRegs = {
+    use dpu::*;
+    AffineRegs {
+        cfg: BS_CFG,
+        alu: BS_ALU_CFG,
+        mul: BS_MUL_CFG,
+        bypass: bs_cfg::BS_BYPASS,
+        alu_bypass: bs_cfg::BS_ALU_BYPASS,
+        alu_algo: bs_cfg::BS_ALU_ALGO,
+        alu_src: bs_cfg::BS_ALU_SRC,
+        mul_bypass: bs_cfg::BS_MUL_BYPASS,
+        mul_prelu: bs_cfg::BS_MUL_PRELU,
+        relu_bypass: bs_cfg::BS_RELU_BYPASS,
+        relux: bs_cfg::BS_RELUX_EN,
+        mul_operand: bs_mul_cfg::BS_MUL_OPERAND,
+        mul_shift: bs_mul_cfg::BS_MUL_SHIFT_VALUE,
+        mul_src: bs_mul_cfg::BS_MUL_SRC,
+        mul_truncate: bs_mul_cfg::BS_TRUNCATE_SRC,
+        mul_shift_neg: data_format::BS_MUL_SHIFT_VALUE_NEG,
+    }
+};
+
+/// The BN stage's registers.
+const BN: AffineRegs = {
+    use dpu::*;
+    AffineRegs {
+        cfg: BN_CFG,
+        alu: BN_ALU_CFG,
+        mul: BN_MUL_CFG,
+        bypass: bn_cfg::BN_BYPASS,
+        alu_bypass: bn_cfg::BN_ALU_BYPASS,
+        alu_algo: bn_cfg::BN_ALU_ALGO,
+        alu_src: bn_cfg::BN_ALU_SRC,
+        mul_bypass: bn_cfg::BN_MUL_BYPASS,
+        mul_prelu: bn_cfg::BN_MUL_PRELU,
+        relu_bypass: bn_cfg::BN_RELU_BYPASS,
+        relux: bn_cfg::BN_RELUX_EN,
+        mul_operand: bn_mul_cfg::BN_MUL_OPERAND,
+        mul_shift: bn_mul_cfg::BN_MUL_SHIFT_VALUE,
+        mul_src: bn_mul_cfg::BN_MUL_SRC,
+        mul_truncate: bn_mul_cfg::BN_TRUNCATE_SRC,
+        mul_shift_neg: data_format::BN_MUL_SHIFT_VALUE_NEG,
+    }
+};
 
 impl Stages {
     pub(super) fn read(ctx: &Ctx<'_>, proc: Precision) -> Result<Stages, String> {
         use dpu::*;
         let float = proc.is_float();
-        let bs = affine(
-            ctx,
-            &BS_CFG,
-            AffineFields {
-                bypass: bs_cfg::BS_BYPASS,
-                alu_bypass: bs_cfg::BS_ALU_BYPASS,
-                alu_algo: bs_cfg::BS_ALU_ALGO,
-                alu_src: bs_cfg::BS_ALU_SRC,
-                mul_bypass: bs_cfg::BS_MUL_BYPASS,
-                mul_prelu: bs_cfg::BS_MUL_PRELU,
-                relu_bypass: bs_cfg::BS_RELU_BYPASS,
-                relux: bs_cfg::BS_RELUX_EN,
-            },
-            &BS_ALU_CFG,
-            &BS_MUL_CFG,
-            (
-                bs_mul_cfg::BS_MUL_OPERAND,
-                bs_mul_cfg::BS_MUL_SHIFT_VALUE,
-                bs_mul_cfg::BS_MUL_SRC,
-                bs_mul_cfg::BS_TRUNCATE_SRC,
-            ),
-            data_format::BS_MUL_SHIFT_VALUE_NEG,
-        )?;
+        let bs = affine(ctx, &BS)?;
         let bs = match bs {
             Some(mut a) => {
                 let cfg = &BS_OW_CFG;
@@ -148,29 +203,7 @@ impl Stages {
             }
             None => None,
         };
-        let bn = affine(
-            ctx,
-            &BN_CFG,
-            AffineFields {
-                bypass: bn_cfg::BN_BYPASS,
-                alu_bypass: bn_cfg::BN_ALU_BYPASS,
-                alu_algo: bn_cfg::BN_ALU_ALGO,
-                alu_src: bn_cfg::BN_ALU_SRC,
-                mul_bypass: bn_cfg::BN_MUL_BYPASS,
-                mul_prelu: bn_cfg::BN_MUL_PRELU,
-                relu_bypass: bn_cfg::BN_RELU_BYPASS,
-                relux: bn_cfg::BN_RELUX_EN,
-            },
-            &BN_ALU_CFG,
-            &BN_MUL_CFG,
-            (
-                bn_mul_cfg::BN_MUL_OPERAND,
-                bn_mul_cfg::BN_MUL_SHIFT_VALUE,
-                bn_mul_cfg::BN_MUL_SRC,
-                bn_mul_cfg::BN_TRUNCATE_SRC,
-            ),
-            data_format::BN_MUL_SHIFT_VALUE_NEG,
-        )?;
+        let bn = affine(ctx, &BN)?;
         let ew = ew(ctx)?;
         let cvt = OutCvt {
             offset: ctx.r(&OUT_CVT_OFFSET),
@@ -216,7 +249,13 @@ impl Stages {
             a.as_ref().is_some_and(|a| {
                 matches!(a.alu, Some(Operand::Channel(_)))
                     || matches!(a.ow, Some(Operand::Channel(_)))
-                    || matches!(a.mul, Some((Operand::Channel(_), ..)))
+                    || matches!(
+                        a.mul,
+                        Some(Multiplier {
+                            op: Operand::Channel(_),
+                            ..
+                        })
+                    )
             })
         };
         if (need_streams(&self.bs)
@@ -334,44 +373,35 @@ impl Stages {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn affine(
-    ctx: &Ctx<'_>,
-    cfg: &Reg,
-    f: AffineFields,
-    alu_reg: &Reg,
-    mul_reg: &Reg,
-    mul_fields: (Field, Field, Field, Field),
-    neg_field: Field,
-) -> Result<Option<Affine>, String> {
-    if ctx.f(cfg, f.bypass) == 1 {
+/// Decodes an affine stage (`None` when bypassed); per-channel operands
+/// stay empty until [`with_streams`].
+pub(super) fn affine(ctx: &Ctx<'_>, r: &AffineRegs) -> Result<Option<Affine>, String> {
+    if ctx.f(&r.cfg, r.bypass) == 1 {
         return Ok(None);
     }
-    ctx.expect(cfg, f.relux, &[0])?;
-    let alu = if ctx.f(cfg, f.alu_bypass) == 0 {
-        ctx.expect(cfg, f.alu_algo, &[2])?;
-        Some(if ctx.f(cfg, f.alu_src) == 1 {
+    ctx.expect(&r.cfg, r.relux, &[0])?;
+    let alu = if ctx.f(&r.cfg, r.alu_bypass) == 0 {
+        ctx.expect(&r.cfg, r.alu_algo, &[2])?;
+        Some(if ctx.f(&r.cfg, r.alu_src) == 1 {
             Operand::Channel(Vec::new())
         } else {
-            Operand::Layer(ctx.r(alu_reg))
+            Operand::Layer(ctx.r(&r.alu))
         })
     } else {
         None
     };
-    let (operand, shift, src, truncate) = mul_fields;
-    let mul = if ctx.f(cfg, f.mul_bypass) == 0 {
-        ctx.expect(mul_reg, truncate, &[0])?;
-        let op = if ctx.f(mul_reg, src) == 1 {
-            Operand::Channel(Vec::new())
-        } else {
-            Operand::Layer(ctx.f(mul_reg, operand))
-        };
-        Some((
-            op,
-            ctx.f(mul_reg, shift),
-            ctx.f(&dpu::DATA_FORMAT, neg_field),
-            ctx.f(cfg, f.mul_prelu) == 1,
-        ))
+    let mul = if ctx.f(&r.cfg, r.mul_bypass) == 0 {
+        ctx.expect(&r.mul, r.mul_truncate, &[0])?;
+        Some(Multiplier {
+            op: if ctx.f(&r.mul, r.mul_src) == 1 {
+                Operand::Channel(Vec::new())
+            } else {
+                Operand::Layer(ctx.f(&r.mul, r.mul_operand))
+            },
+            shift: ctx.f(&r.mul, r.mul_shift),
+            shift_neg: ctx.f(&dpu::DATA_FORMAT, r.mul_shift_neg),
+            prelu: ctx.f(&r.cfg, r.mul_prelu) == 1,
+        })
     } else {
         None
     };
@@ -379,47 +409,36 @@ pub(super) fn affine(
         alu,
         ow: None,
         mul,
-        relu: ctx.f(cfg, f.relu_bypass) == 0,
+        relu: ctx.f(&r.cfg, r.relu_bypass) == 0,
     }))
 }
 
-/// Fills the per-channel operands of `a` from `s`.
+/// `a` with its per-channel operands read from `s`.
 pub(super) fn with_streams(a: &Affine, s: Streams) -> Result<Affine, String> {
-    let pick = |o: &Option<Operand>,
-                stream: Option<Vec<u32>>,
-                what: &str|
-     -> Result<Option<Operand>, String> {
-        Ok(match o {
-            None => None,
-            Some(Operand::Layer(v)) => Some(Operand::Layer(*v)),
-            Some(Operand::Channel(_)) => Some(Operand::Channel(stream.ok_or_else(|| {
-                format!("per-channel {what} operands are enabled but the RDMA does not read them")
-            })?)),
-        })
-    };
-    let mul = match &a.mul {
-        None => None,
-        Some((op, sh, shn, prelu)) => {
-            let op = pick(
-                &Some(match op {
-                    Operand::Layer(v) => Operand::Layer(*v),
-                    Operand::Channel(_) => Operand::Channel(Vec::new()),
-                }),
-                s.mul.map(|m| m.into_iter().map(u32::from).collect()),
-                "multiplier",
-            )?
-            .expect("some");
-            Some((op, *sh, *shn, *prelu))
-        }
-    };
+    let mut alu = s.alu;
+    let mut ow = s.ow.map(|o| o.into_iter().map(|x| x as u32).collect());
+    let mut mul = s.mul.map(|m| m.into_iter().map(u32::from).collect());
     Ok(Affine {
-        alu: pick(&a.alu, s.alu, "ALU")?,
-        ow: pick(
-            &a.ow,
-            s.ow.map(|o| o.into_iter().map(|x| x as u32).collect()),
-            "weight offset",
-        )?,
-        mul,
+        alu: a
+            .alu
+            .as_ref()
+            .map(|o| o.resolve(&mut alu, "ALU"))
+            .transpose()?,
+        ow: a
+            .ow
+            .as_ref()
+            .map(|o| o.resolve(&mut ow, "weight offset"))
+            .transpose()?,
+        mul: a
+            .mul
+            .as_ref()
+            .map(|m| {
+                Ok::<_, String>(Multiplier {
+                    op: m.op.resolve(&mut mul, "multiplier")?,
+                    ..*m
+                })
+            })
+            .transpose()?,
         relu: a.relu,
     })
 }
@@ -459,18 +478,18 @@ pub(super) fn int_affine(
             }
         }
     }
-    if let Some((mul, shift, shift_neg, prelu)) = &a.mul {
+    if let Some(m) = &a.mul {
         for c in 0..cube.c {
-            let k = i64::from(mul.get(c) as u16 as i16);
+            let k = i64::from(m.op.get(c) as u16 as i16);
             for x in &mut v[c * plane..(c + 1) * plane] {
-                if *prelu && *x >= 0 {
+                if m.prelu && *x >= 0 {
                     continue;
                 }
                 let p = *x * k;
                 *x = if p >= 0 {
-                    shift_round(p, *shift)
+                    shift_round(p, m.shift)
                 } else {
-                    shift_round(p, *shift_neg)
+                    shift_round(p, m.shift_neg)
                 };
             }
         }
@@ -500,16 +519,17 @@ pub(super) fn float_affine(a: &Affine, v: &mut [f32], plane: usize) -> Result<()
             }
         }
     }
-    if let Some((mul, shift, _, prelu)) = &a.mul {
-        if *shift != 0 {
+    if let Some(m) = &a.mul {
+        if m.shift != 0 {
             return Err(format!(
-                "a multiplier shift of {shift} on the float pipeline is not simulated"
+                "a multiplier shift of {} on the float pipeline is not simulated",
+                m.shift
             ));
         }
         for c in 0..channels {
-            let k = half::f16::from_bits(mul.get(c) as u16).to_f32();
+            let k = half::f16::from_bits(m.op.get(c) as u16).to_f32();
             for x in &mut v[c * plane..(c + 1) * plane] {
-                if !*prelu || *x < 0.0 {
+                if !m.prelu || *x < 0.0 {
                     *x *= k;
                 }
             }
