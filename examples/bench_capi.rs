@@ -29,6 +29,8 @@ fn meta(graph: Graph) -> ModelMeta {
         custom_string: String::new(),
         producer: "bench_capi".into(),
         internal_size: 0,
+        batch_size: 1,
+        shape_sets: Vec::new(),
     }
 }
 

@@ -36,6 +36,7 @@ fn main() {
             "conv_chain_int8.rknn",
             common::conv_chain_model(12, 12, 2, true),
         ),
+        ("custom_ops.rknn", common::custom_op_model()),
     ] {
         let path = dir.join(name);
         if let Err(e) = std::fs::write(&path, bytes) {

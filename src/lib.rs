@@ -3,14 +3,16 @@
 //!
 //! Layers, top to bottom (see DESIGN.md): [`capi`] (the `extern "C"`
 //! surface), [`runtime`] (contexts, memory plan, execution), [`kernels`]
-//! (CPU kernels), [`npu`] (NPU register map and programs), [`driver`]
-//! (devices and buffers), [`model`] (`.rknn` containers) and [`graph`]
-//! (the op set shared with the compiler).
+//! (CPU kernels), [`custom_op`] (ops the application computes), [`npu`]
+//! (NPU register map and programs), [`driver`] (devices and buffers),
+//! [`model`] (`.rknn` containers) and [`graph`] (the op set shared with
+//! the compiler).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod abi;
 pub mod capi;
+pub mod custom_op;
 pub mod driver;
 pub mod graph;
 pub mod kernels;

@@ -400,11 +400,15 @@ fn errors_return_codes_and_leave_context_usable() {
         assert_eq!(rknn_outputs_release(ctx, 1, &mut pre), RKNN_SUCC);
     }
 
-    // Features of later issues refuse instead of pretending.
+    // A non-blocking run is waited for (tests/capi_async.rs has more).
     let mut ext: rknn_run_extend = zeroed();
     ext.non_block = 1;
     // SAFETY: valid extend struct.
-    assert_eq!(unsafe { rknn_run(ctx, &mut ext) }, RKNN_ERR_FAIL);
+    unsafe {
+        assert_eq!(rknn_run(ctx, &mut ext), RKNN_SUCC);
+        assert!(ext.frame_id > 0);
+        assert_eq!(rknn_wait(ctx, &mut ext), RKNN_SUCC);
+    }
     // PERF_DETAIL without the collect flag.
     let mut d: rknn_perf_detail = zeroed();
     assert_eq!(query(ctx, RKNN_QUERY_PERF_DETAIL, &mut d), RKNN_ERR_FAIL);
@@ -590,7 +594,13 @@ fn info_only_and_shared_weight_contexts() {
     let owner = init_bytes(&model, 0).expect("init");
     let mut ext: rknn_init_extend = zeroed();
     ext.ctx = owner;
-    // The model pointer is ignored with SHARE_WEIGHT_MEM but must be non-NULL.
+    // The model is loaded; its weights must equal the owner's.
+    let other = common::conv_chain_model(4, 4, 1, true);
+    assert_eq!(
+        init_extended(&other, RKNN_FLAG_SHARE_WEIGHT_MEM, &mut ext).err(),
+        Some(RKNN_ERR_PARAM_INVALID),
+        "different weights"
+    );
     let shared = init_extended(&model, RKNN_FLAG_SHARE_WEIGHT_MEM, &mut ext).expect("init shared");
     assert_eq!(rknn_destroy(owner), RKNN_SUCC);
     let mut img = vec![50u8; 18];
@@ -714,4 +724,67 @@ fn level_4_prints_the_layer_table_after_each_run() {
             .any(|l| l.contains("Total Operator Elapsed Per Frame Time(us): ")),
         "{err}"
     );
+}
+
+#[test]
+fn duplicates_share_the_model_and_own_their_memory() {
+    use rknnrt::driver::host::HostDevice;
+    use rknnrt::runtime::Context;
+    let bytes = common::conv_chain_model(4, 4, 2, false);
+    let model = std::sync::Arc::new(rknnrt::model::Model::load(Box::new(bytes)).expect("model"));
+    let device: std::sync::Arc<dyn rknnrt::driver::Device> = std::sync::Arc::new(HostDevice::new());
+    let a = Context::new(model, device, 0).expect("context");
+    let b = a.duplicate().expect("duplicate");
+    assert!(
+        std::sync::Arc::ptr_eq(&a.shared_model(), &b.shared_model()),
+        "one model"
+    );
+    assert_eq!(
+        a.model().weights().as_ptr(),
+        b.model().weights().as_ptr(),
+        "one copy of the weights"
+    );
+    let (ma, mb) = (a.mem_size(), b.mem_size());
+    assert_eq!(ma, mb, "same plan, same sizes");
+    assert!(
+        ma.internal > 0 && ma.dma_allocated >= ma.internal,
+        "own arena and IO buffers"
+    );
+}
+
+#[test]
+fn shared_weights_across_input_sizes() {
+    // Two models of one network at two input sizes have the same weights.
+    let small = common::conv_chain_model(4, 4, 6, true);
+    let large = common::conv_chain_model(8, 12, 6, true);
+    let owner = init_bytes(&small, 0).expect("owner");
+    let mut ext: rknn_init_extend = zeroed();
+    ext.ctx = owner;
+    let shared = init_extended(&large, RKNN_FLAG_SHARE_WEIGHT_MEM, &mut ext).expect("shared");
+    let alone = init_bytes(&large, 0).expect("alone");
+    let mut a: rknn_tensor_attr = zeroed();
+    assert_eq!(query(shared, RKNN_QUERY_INPUT_ATTR, &mut a), RKNN_SUCC);
+    assert_eq!(
+        &a.dims[..4],
+        &[1, 8, 12, 3],
+        "the shared context has its own graph"
+    );
+    let run = |ctx: rknn_context| {
+        let mut img: Vec<u8> = (0..8 * 12 * 3).map(|i| (i * 13 % 256) as u8).collect();
+        let mut inp: rknn_input = zeroed();
+        inp.buf = img.as_mut_ptr().cast();
+        inp.size = img.len() as u32;
+        inp.r#type = RKNN_TENSOR_UINT8;
+        inp.fmt = RKNN_TENSOR_NHWC;
+        // SAFETY: one valid input.
+        unsafe {
+            assert_eq!(rknn_inputs_set(ctx, 1, &mut inp), RKNN_SUCC);
+            assert_eq!(rknn_run(ctx, null_mut()), RKNN_SUCC);
+        }
+        get_float_output(ctx).expect("output")
+    };
+    assert_eq!(run(shared), run(alone));
+    for c in [owner, shared, alone] {
+        assert_eq!(rknn_destroy(c), RKNN_SUCC);
+    }
 }

@@ -5,8 +5,9 @@
 use std::collections::BTreeSet;
 
 use rknnrt::graph::{
-    Activation, BinaryOp, CoordMode, DType, Graph, Layout, NearestMode, Node, Op, PadMode, Quant,
-    ReduceOp, ResizeMode, Storage, Target, TensorId, TensorInfo, Window,
+    Activation, AttrValue, BinaryOp, CoordMode, CustomAttr, CustomOp, DType, Graph, Layout,
+    NearestMode, Node, Op, PadMode, Quant, ReduceOp, ResizeMode, Storage, Target, TensorId,
+    TensorInfo, Window,
 };
 use rknnrt::model::{
     parse, parse_layout, write, write_with_programs, InputPreprocess, Model, ModelError, ModelMeta,
@@ -83,6 +84,8 @@ impl Builder {
             custom_string: "built by tests/model_container.rs".into(),
             producer: "rknnrt tests".into(),
             internal_size: 4096,
+            batch_size: 1,
+            shape_sets: Vec::new(),
         };
         (meta, self.weights)
     }
@@ -127,9 +130,10 @@ fn variant(op: &Op) -> usize {
         Op::Cast { .. } => 23,
         Op::Quantize => 24,
         Op::Dequantize => 25,
+        Op::Custom(_) => 26,
     }
 }
-const VARIANTS: usize = 26;
+const VARIANTS: usize = 27;
 
 /// A float model that uses every op (plus an int8 Conv), with shapes
 /// written out by hand from the ONNX definitions.
@@ -351,7 +355,29 @@ fn every_op_model() -> (ModelMeta, Vec<u8>) {
         &[xq, wq, bq],
         &[yq],
     );
-    b.graph.outputs = vec![mul, rm, gmp, yq];
+    let cst = b.act("cst", &[1, 3], F32);
+    b.node(
+        "cst",
+        Op::Custom(CustomOp {
+            op_type: "cstScale".into(),
+            attrs: vec![
+                CustomAttr {
+                    name: "alpha".into(),
+                    value: AttrValue::Float(0.5),
+                },
+                CustomAttr {
+                    name: "mode".into(),
+                    value: AttrValue::String("fast".into()),
+                },
+            ],
+            fallback: Some(Box::new(Op::Unary {
+                act: Activation::Relu,
+            })),
+        }),
+        &[mul],
+        &[cst],
+    );
+    b.graph.outputs = vec![cst, rm, gmp, yq];
     let (mut meta, w) = b.finish();
     meta.preprocess[0] = InputPreprocess {
         mean: vec![0.5, 0.4, 0.3, 0.2],

@@ -4,6 +4,7 @@
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::Arc;
 
+use super::frames;
 use super::guard::{call, ApiError};
 use super::handles::{self, Handle};
 use super::mem_table;
@@ -13,7 +14,7 @@ use crate::driver::select::Workload;
 use crate::graph::{DType, Layout};
 use crate::model::{vendor, Model};
 use crate::runtime::bindings::{self, ModelMemory};
-use crate::runtime::context::{IoPath, FLAG_MODEL_INFO_ONLY};
+use crate::runtime::context::IoPath;
 use crate::runtime::{self, io, loader, Context, ErrorKind};
 
 /// Maps a runtime error to the C code and message.
@@ -24,13 +25,6 @@ pub(crate) fn rt_err(e: runtime::Error) -> ApiError {
 fn param(msg: impl Into<String>) -> ApiError {
     ApiError::new(RKNN_ERR_PARAM_INVALID, msg)
 }
-
-/// Flags whose behaviour later work adds; refused rather than ignored.
-const UNSUPPORTED_FLAGS: [(u32, &str); 3] = [
-    (RKNN_FLAG_ASYNC_MASK, "RKNN_FLAG_ASYNC_MASK"),
-    (RKNN_FLAG_FENCE_IN_OUTSIDE, "RKNN_FLAG_FENCE_IN_OUTSIDE"),
-    (RKNN_FLAG_FENCE_OUT_OUTSIDE, "RKNN_FLAG_FENCE_OUT_OUTSIDE"),
-];
 
 /// The model of a `RKNN_FLAG_MODEL_BUFFER_ZERO_COPY` init: `size` bytes at
 /// `model` (or `real_model_size` bytes at `real_model_offset` of them)
@@ -94,6 +88,11 @@ fn log_banner(ctx: &Context) {
         ctx.device().info().driver_version,
         ctx.device().name()
     );
+    let inference = if meta.is_dynamic() {
+        "dynamic_shape"
+    } else {
+        "static_shape"
+    };
     match ctx.model().vendor() {
         Some(v) => tracing::info!(
             "RKNN Model Information, version: {}, toolkit version: {}, target: {}, target platform: {}, framework name: {}, framework layout: NCHW, model inference type: {}",
@@ -105,7 +104,7 @@ fn log_banner(ctx: &Context) {
             v.shape_mode
         ),
         None => tracing::info!(
-            "RKNN Model Information, version: {}, toolkit version: {}, target: {}, target platform: {}, framework name: ONNX, framework layout: NCHW, model inference type: static_shape",
+            "RKNN Model Information, version: {}, toolkit version: {}, target: {}, target platform: {}, framework name: ONNX, framework layout: NCHW, model inference type: {inference}",
             crate::model::FORMAT_VERSION,
             meta.producer,
             meta.platform.npu_name(),
@@ -136,36 +135,24 @@ pub unsafe extern "C" fn rknn_init(
         if model.is_null() {
             return Err(param("model is NULL"));
         }
-        for (bit, name) in UNSUPPORTED_FLAGS {
-            if flag & bit != 0 {
-                return Err(ApiError::new(
-                    RKNN_ERR_FAIL,
-                    format!("flag {name} ({bit:#x}) is not supported yet by this runtime"),
-                ));
-            }
-        }
         // The device depends on the model (a vendor-compiled model falls
-        // back to the virtual NPU under `auto`), so models that need no
-        // device to load are read first.
+        // back to the virtual NPU under `auto`), so the model is read
+        // first, then the flags are checked against the device.
         let open = |work: Workload| -> Result<Arc<dyn crate::driver::Device>, ApiError> {
             Ok(Arc::from(
                 crate::driver::open_default_for(work).map_err(|e| rt_err(e.into()))?,
             ))
         };
-        let (model, model_mem, device) = if flag & RKNN_FLAG_SHARE_WEIGHT_MEM != 0 {
-            if extend.is_null() {
-                return Err(param(
-                    "RKNN_FLAG_SHARE_WEIGHT_MEM needs rknn_init_extend.ctx (extend is NULL)",
-                ));
-            }
-            // SAFETY: non-NULL and, per the contract, a valid struct.
-            let owner = unsafe { (*extend).ctx };
-            let (m, mem) = handles::with(owner, |h| {
-                Ok((h.ctx.shared_model(), h.ctx.model_memory().cloned()))
+        let share_with = if flag & RKNN_FLAG_SHARE_WEIGHT_MEM != 0 {
+            // SAFETY: NULL or a valid struct, per the contract.
+            let ext = unsafe { extend.as_ref() }.ok_or_else(|| {
+                param("RKNN_FLAG_SHARE_WEIGHT_MEM needs rknn_init_extend.ctx (extend is NULL)")
             })?;
-            let device = open(m.workload())?;
-            (m, mem, device)
-        } else if flag & RKNN_FLAG_MODEL_BUFFER_ZERO_COPY != 0 {
+            Some(ext.ctx)
+        } else {
+            None
+        };
+        let (model, model_mem, device) = if flag & RKNN_FLAG_MODEL_BUFFER_ZERO_COPY != 0 {
             let (m, mem) = model_in_place(model, size, extend)?;
             let device = open(m.workload())?;
             (Arc::new(m), Some(mem), device)
@@ -186,9 +173,21 @@ pub unsafe extern "C" fn rknn_init(
             let (m, mem) = bindings::load_into_device(&*device, bytes).map_err(rt_err)?;
             (Arc::new(m), Some(mem), device)
         };
+        let priority = super::init_flags::check(flag, &*device)?;
+        let (model, model_mem) = match share_with {
+            Some(owner) => {
+                let (theirs, mem) = handles::with(owner, |h| {
+                    Ok((h.ctx.shared_model(), h.ctx.model_memory().cloned()))
+                })?;
+                let shared = loader::share_weights(&model, theirs).map_err(rt_err)?;
+                (Arc::new(shared), mem)
+            }
+            None => (model, model_mem),
+        };
         let mut ctx = Context::new(model, device, flag).map_err(rt_err)?;
         ctx.set_model_memory(model_mem);
         log_banner(&ctx);
+        tracing::debug!("context priority: {}", priority.name());
         let id = handles::insert(Handle::new(ctx));
         // SAFETY: checked non-NULL above; the caller provides the storage.
         unsafe { context.write(id) };
@@ -346,7 +345,9 @@ pub unsafe extern "C" fn rknn_inputs_set(
     })
 }
 
-/// Runs one inference (blocking).
+/// Runs one inference: blocking, or handed to the context's run thread
+/// with `extend->non_block = 1` or on an `RKNN_FLAG_ASYNC_MASK` context
+/// (`capi::frames`); `extend->frame_id` receives the frame id.
 ///
 /// # Safety
 /// `extend` must be NULL or point to a valid `rknn_run_extend`.
@@ -354,47 +355,21 @@ pub unsafe extern "C" fn rknn_inputs_set(
 pub unsafe extern "C" fn rknn_run(context: rknn_context, extend: *mut rknn_run_extend) -> c_int {
     call("rknn_run", || {
         // SAFETY: NULL or a valid struct, per the contract.
-        if let Some(ext) = unsafe { extend.as_ref() } {
-            if ext.non_block != 0 {
-                return Err(ApiError::new(
-                    RKNN_ERR_FAIL,
-                    "non-blocking runs (rknn_run_extend.non_block = 1) are not supported yet by this runtime",
-                ));
-            }
-        }
-        handles::with(context, |h| {
-            if h.ctx.flags() & FLAG_MODEL_INFO_ONLY != 0 {
-                return Err(ApiError::new(
-                    RKNN_ERR_FAIL,
-                    "the context was created with RKNN_FLAG_COLLECT_MODEL_INFO_ONLY and cannot run",
-                ));
-            }
-            h.ctx.run().map_err(rt_err)?;
-            h.perf_detail = None;
-            if crate::log::rknn_level() >= 4 {
-                let table = h.ctx.perf_detail();
-                for line in table.lines() {
-                    tracing::debug!("{line}");
-                }
-            }
-            Ok(RKNN_SUCC)
-        })
+        frames::run(context, unsafe { extend.as_mut() })
     })
 }
 
-/// Waits for a non-blocking run (not supported yet: runs are blocking).
+/// Waits for a run handed to the context's run thread (`extend->frame_id`,
+/// or the last one when NULL or 0; at most `extend->timeout_ms` when
+/// positive) and returns its result.
 ///
 /// # Safety
 /// `extend` must be NULL or point to a valid `rknn_run_extend`.
 #[no_mangle]
 pub unsafe extern "C" fn rknn_wait(context: rknn_context, extend: *mut rknn_run_extend) -> c_int {
-    let _ = extend;
     call("rknn_wait", || {
-        handles::get(context)?;
-        Err(ApiError::new(
-            RKNN_ERR_FAIL,
-            "not supported yet by this runtime (rknn_run is always blocking)",
-        ))
+        // SAFETY: NULL or a valid struct, per the contract.
+        frames::wait(context, unsafe { extend.as_ref() })
     })
 }
 
@@ -410,116 +385,66 @@ pub unsafe extern "C" fn rknn_outputs_get(
     outputs: *mut rknn_output,
     extend: *mut rknn_output_extend,
 ) -> c_int {
-    let _ = extend;
     call("rknn_outputs_get", || {
         if outputs.is_null() {
             return Err(param("outputs is NULL"));
         }
         // SAFETY: the caller passes `n_outputs` valid structs.
         let list = unsafe { std::slice::from_raw_parts_mut(outputs, n_outputs as usize) };
-        handles::with(context, |h| {
-            h.ctx
-                .claim_path(IoPath::General, "rknn_outputs_get")
-                .map_err(rt_err)?;
-            let model_n = h.ctx.n_outputs();
-            if list.len() > model_n {
-                return Err(ApiError::new(
-                    RKNN_ERR_PARAM_INVALID,
-                    format!(
-                        "param output num({}) > model output num({model_n})",
-                        list.len()
-                    ),
-                ));
-            }
-            if !h.ctx.has_run() {
-                return Err(ApiError::new(
-                    RKNN_ERR_FAIL,
-                    "no output yet: call rknn_run first",
-                ));
-            }
-            let mut lent_now: Vec<usize> = Vec::new();
-            let result = fill_outputs(h, list, &mut lent_now);
-            if result.is_err() {
-                // Take back what this call handed out; the caller sees an error.
-                for out in list.iter_mut().filter(|o| o.is_prealloc == 0) {
-                    let addr = out.buf as usize;
-                    if lent_now.contains(&addr) {
-                        h.lent.remove(&addr);
-                        out.buf = std::ptr::null_mut();
-                        out.size = 0;
-                    }
-                }
-            }
-            result
-        })
-    })
-}
-
-fn fill_outputs(
-    h: &mut Handle,
-    list: &mut [rknn_output],
-    lent_now: &mut Vec<usize>,
-) -> Result<i32, ApiError> {
-    for out in list.iter_mut() {
-        let i = out.index as usize;
-        let info = h.ctx.output_info(i).cloned().ok_or_else(|| {
-            ApiError::new(
-                RKNN_ERR_OUTPUT_INVALID,
-                format!(
-                    "output index {i} out of range (model has {} outputs)",
-                    h.ctx.n_outputs()
-                ),
-            )
-        })?;
-        let want_float = out.want_float != 0;
-        let need = io::output_size(&info, want_float)
-            .map_err(|e| ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output[{i}]: {e}")))?;
-        let (view, layout) = h
-            .ctx
-            .output_tensor(i)
-            .map(|(v, l)| (v.clone(), l))
-            .ok_or_else(|| {
-                ApiError::new(
-                    RKNN_ERR_OUTPUT_INVALID,
-                    format!("output[{i}] has no storage"),
-                )
-            })?;
-        let ty = if want_float { DType::F32 } else { view.dtype };
-        let convert = |src: &[u8], dst: &mut [u8]| {
-            io::convert_output_from(src, layout, &view, ty, io::LayoutSpec::UNDEFINED, dst)
-                .map(drop)
-                .map_err(|e| ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output[{i}]: {e}")))
-        };
-        let src = h.ctx.output_bytes(i).map_err(rt_err)?;
-        if out.is_prealloc != 0 {
-            if out.buf.is_null() || (out.size as usize) < need {
-                return Err(ApiError::new(
-                    RKNN_ERR_OUTPUT_INVALID,
-                    format!(
-                        "output[{i}]: preallocated buffer {:p} of {} bytes, need {need}",
-                        out.buf, out.size
-                    ),
-                ));
-            }
-            // SAFETY: the caller guarantees `size` writable bytes at `buf`.
-            let dst = unsafe { std::slice::from_raw_parts_mut(out.buf.cast::<u8>(), need) };
-            convert(src, dst)?;
+        let entry = handles::get(context)?;
+        let frame = if entry.frames.async_mask() {
+            frames::outputs_get_previous(&entry, list)?
         } else {
-            let mut buf = vec![0u8; need].into_boxed_slice();
-            convert(src, &mut buf)?;
-            let addr = buf.as_mut_ptr() as usize;
-            out.buf = buf.as_mut_ptr().cast();
-            out.size = u32::try_from(need).map_err(|_| {
-                ApiError::new(
-                    RKNN_ERR_OUTPUT_INVALID,
-                    format!("output[{i}] exceeds 4 GiB"),
-                )
-            })?;
-            h.lent.insert(addr, buf);
-            lent_now.push(addr);
+            handles::with(context, |h| {
+                h.ctx
+                    .claim_path(IoPath::General, "rknn_outputs_get")
+                    .map_err(rt_err)?;
+                let model_n = h.ctx.n_outputs();
+                if list.len() > model_n {
+                    return Err(ApiError::new(
+                        RKNN_ERR_PARAM_INVALID,
+                        format!(
+                            "param output num({}) > model output num({model_n})",
+                            list.len()
+                        ),
+                    ));
+                }
+                if !h.ctx.has_run() {
+                    return Err(ApiError::new(
+                        RKNN_ERR_FAIL,
+                        "no output yet: call rknn_run first",
+                    ));
+                }
+                let ctx = &h.ctx;
+                let source = |i: usize| {
+                    let out_of_range = || {
+                        ApiError::new(
+                            RKNN_ERR_OUTPUT_INVALID,
+                            format!(
+                                "output index {i} out of range (model has {} outputs)",
+                                ctx.n_outputs()
+                            ),
+                        )
+                    };
+                    let info = ctx.output_info(i).ok_or_else(out_of_range)?;
+                    let (view, layout) = ctx.output_tensor(i).ok_or_else(out_of_range)?;
+                    Ok(super::outputs::Stored {
+                        info,
+                        view,
+                        layout,
+                        bytes: ctx.output_bytes(i).map_err(rt_err)?,
+                    })
+                };
+                super::outputs::fill(list, &mut h.lent, &source)?;
+                Ok(frames::last_completed(&entry))
+            })?
+        };
+        // SAFETY: NULL or a valid struct, per the contract.
+        if let Some(ext) = unsafe { extend.as_mut() } {
+            ext.frame_id = frame;
         }
-    }
-    Ok(RKNN_SUCC)
+        Ok(RKNN_SUCC)
+    })
 }
 
 /// Frees output buffers handed out by `rknn_outputs_get`.
@@ -538,9 +463,15 @@ pub unsafe extern "C" fn rknn_outputs_release(
         }
         // SAFETY: the caller passes `n_ouputs` valid structs.
         let list = unsafe { std::slice::from_raw_parts_mut(outputs, n_ouputs as usize) };
+        let entry = handles::get(context)?;
+        let rest = frames::release_kept(&entry, list);
+        if rest.is_empty() {
+            return Ok(RKNN_SUCC);
+        }
         handles::with(context, |h| {
             let mut stale = Vec::new();
-            for out in list.iter_mut().filter(|o| o.is_prealloc == 0) {
+            for k in rest {
+                let out = &mut list[k];
                 if h.lent.remove(&(out.buf as usize)).is_some() {
                     out.buf = std::ptr::null_mut();
                 } else {
@@ -572,14 +503,20 @@ pub extern "C" fn rknn_set_core_mask(context: rknn_context, core_mask: rknn_core
     })
 }
 
-/// Sets the number of cores for multi-batch models (not supported yet).
+/// Sets how many cores (worker threads on the host device) run the
+/// batches of a multi-batch model (`rknn_batch_size` > 1): 1 ..= the
+/// platform's cores; refused on single-core platforms.
 #[no_mangle]
 pub extern "C" fn rknn_set_batch_core_num(context: rknn_context, core_num: c_int) -> c_int {
     call("rknn_set_batch_core_num", || {
-        handles::get(context)?;
-        Err(ApiError::new(
-            RKNN_ERR_FAIL,
-            format!("core_num {core_num}: not supported yet by this runtime (multi-batch models)"),
-        ))
+        handles::with(context, |h| {
+            h.ctx.set_batch_core_num(core_num).map_err(rt_err)?;
+            if h.ctx.batch_size() == 1 {
+                tracing::debug!(
+                    "rknn_set_batch_core_num: the model has rknn_batch_size 1; core_num {core_num} has no effect"
+                );
+            }
+            Ok(RKNN_SUCC)
+        })
     })
 }

@@ -1,11 +1,11 @@
 //! `rknn_query`: fills the caller's struct for each query command.
 
-use std::ffi::{c_char, c_void};
+use std::ffi::c_void;
 
 use super::guard::ApiError;
 use super::handles::Handle;
 use crate::abi::*;
-use crate::runtime::attrs::{AttrKind, TensorAttr};
+use crate::runtime::attrs::{self, AttrKind, TensorAttr};
 
 fn too_small(name: &str, size: u32, need: usize) -> ApiError {
     ApiError::new(
@@ -18,7 +18,11 @@ fn too_small(name: &str, size: u32, need: usize) -> ApiError {
 ///
 /// # Safety
 /// `info` must point to `size` writable bytes.
-unsafe fn dest<'a, T>(info: *mut c_void, size: u32, name: &str) -> Result<&'a mut T, ApiError> {
+pub(super) unsafe fn dest<'a, T>(
+    info: *mut c_void,
+    size: u32,
+    name: &str,
+) -> Result<&'a mut T, ApiError> {
     let need = std::mem::size_of::<T>();
     if (size as usize) < need {
         return Err(too_small(name, size, need));
@@ -35,53 +39,53 @@ unsafe fn dest<'a, T>(info: *mut c_void, size: u32, name: &str) -> Result<&'a mu
     Ok(unsafe { &mut *info.cast::<T>() })
 }
 
-/// Copies `s` into a fixed C char array, truncating and NUL-terminating.
-pub(crate) fn copy_str(dst: &mut [c_char], s: &str) {
-    let n = s.len().min(dst.len().saturating_sub(1));
-    for (d, b) in dst.iter_mut().zip(s.as_bytes()[..n].iter()) {
-        *d = *b as c_char;
-    }
-    for d in dst.iter_mut().skip(n) {
-        *d = 0;
-    }
-}
+pub(crate) use crate::runtime::attrs::{copy_str, fill_attr};
 
-/// Writes a runtime attribute into the C struct.
-pub(crate) fn fill_attr(dst: &mut rknn_tensor_attr, a: &TensorAttr) {
-    dst.index = a.index;
-    dst.n_dims = a.dims.len().min(RKNN_MAX_DIMS) as u32;
-    dst.dims = [0; RKNN_MAX_DIMS];
-    for (d, s) in dst.dims.iter_mut().zip(&a.dims) {
-        *d = *s;
+/// The attribute of input or output `index` in the model's own shapes, or
+/// (`current`) in the shapes of the current shape set.
+fn io_attr(
+    h: &Handle,
+    index: u32,
+    input: bool,
+    kind: AttrKind,
+    current: bool,
+) -> Result<TensorAttr, ApiError> {
+    let i = index as usize;
+    if h.ctx.is_vendor() {
+        // A vendor model has no shape sets nor batches; its attributes
+        // come from the file (`docs/vendor-compat.md`).
+        return h
+            .ctx
+            .attr(input, i, kind)
+            .map_err(crate::capi::general::rt_err);
     }
-    copy_str(&mut dst.name, &a.name);
-    dst.n_elems = a.n_elems;
-    dst.size = a.size;
-    dst.fmt = a.fmt as u32;
-    dst.r#type = a.dtype.to_rknn();
-    match a.quant {
-        Some((zp, scale)) => {
-            dst.qnt_type = RKNN_TENSOR_QNT_AFFINE_ASYMMETRIC;
-            dst.zp = zp;
-            dst.scale = scale;
-        }
-        None => {
-            dst.qnt_type = RKNN_TENSOR_QNT_NONE;
-            dst.zp = 0;
-            dst.scale = 1.0;
-        }
-    }
-    dst.fl = 0;
-    dst.w_stride = a.w_stride;
-    dst.size_with_stride = a.size_with_stride;
-    dst.pass_through = a.pass_through as u8;
-    dst.h_stride = 0;
-}
-
-fn io_attr(h: &Handle, index: u32, input: bool, kind: AttrKind) -> Result<TensorAttr, ApiError> {
-    h.ctx
-        .attr(input, index as usize, kind)
-        .map_err(crate::capi::general::rt_err)
+    let g = if current {
+        super::dynamic::current_graph(h)?
+    } else {
+        &h.ctx.model().meta.graph
+    };
+    let ids = if input { &g.inputs } else { &g.outputs };
+    let n = ids.len();
+    // A multi-batch model (static) shows every batch.
+    let batched = match (h.ctx.batch_size() > 1, input) {
+        (false, _) => None,
+        (true, true) => h.ctx.input_info(i),
+        (true, false) => h.ctx.output_info(i),
+    };
+    let info = batched
+        .or_else(|| ids.get(i).map(|&t| &g.tensors[t]))
+        .ok_or_else(|| {
+            ApiError::new(
+                RKNN_ERR_PARAM_INVALID,
+                format!(
+                    "{} index({index}) >= model {} num({n})",
+                    if input { "input" } else { "output" },
+                    if input { "input" } else { "output" }
+                ),
+            )
+        })?;
+    attrs::attr(i, info, kind, h.ctx.platform())
+        .map_err(|e| ApiError::new(RKNN_ERR_FAIL, format!("tensor '{}': {e}", info.name)))
 }
 
 /// Answers `cmd` into `info`.
@@ -126,9 +130,16 @@ pub unsafe fn answer(
                 RKNN_QUERY_NATIVE_NHWC_INPUT_ATTR => (true, AttrKind::NativeNhwcInput),
                 _ => (false, AttrKind::NativeNhwcOutput),
             };
+            let current = matches!(
+                cmd,
+                RKNN_QUERY_CURRENT_INPUT_ATTR
+                    | RKNN_QUERY_CURRENT_OUTPUT_ATTR
+                    | RKNN_QUERY_CURRENT_NATIVE_INPUT_ATTR
+                    | RKNN_QUERY_CURRENT_NATIVE_OUTPUT_ATTR
+            );
             // SAFETY: forwarded contract.
             let d: &mut rknn_tensor_attr = unsafe { dest(info, size, "rknn_tensor_attr") }?;
-            let a = io_attr(h, d.index, input, kind)?;
+            let a = io_attr(h, d.index, input, kind, current)?;
             fill_attr(d, &a);
         }
         RKNN_QUERY_SDK_VERSION => {
@@ -186,11 +197,8 @@ pub unsafe fn answer(
             d.data_len = c.as_bytes().len() as u64;
         }
         RKNN_QUERY_INPUT_DYNAMIC_RANGE => {
-            tracing::warn!("rknn_query: RKNN_QUERY_INPUT_DYNAMIC_RANGE on a static-shape model");
-            return Err(ApiError::new(
-                RKNN_ERR_MODEL_INVALID,
-                "the model has static input shapes (no dynamic range)",
-            ));
+            // SAFETY: forwarded contract.
+            unsafe { super::dynamic::fill_range(h, info, size) }?;
         }
         RKNN_QUERY_DEVICE_MEM_INFO => {
             // SAFETY: forwarded contract.

@@ -356,7 +356,8 @@ pub unsafe extern "C" fn rknn_set_io_mem(
     })
 }
 
-fn attr_name(attr: &rknn_tensor_attr) -> String {
+/// The name in `attr` (up to its NUL).
+pub(super) fn attr_name(attr: &rknn_tensor_attr) -> String {
     let bytes: Vec<u8> = attr
         .name
         .iter()
@@ -371,6 +372,12 @@ fn set_io_mem(
     m: Arc<dyn UserMemory>,
     attr: &rknn_tensor_attr,
 ) -> Result<(), ApiError> {
+    if h.ctx.flags() & RKNN_FLAG_ASYNC_MASK != 0 {
+        return Err(ApiError::new(
+            RKNN_ERR_FAIL,
+            "the context was created with RKNN_FLAG_ASYNC_MASK, whose previous-frame outputs come through rknn_outputs_get; with zero-copy memory use rknn_run_extend.non_block and rknn_wait instead",
+        ));
+    }
     let index = attr.index as usize;
     let name = attr_name(attr);
     let is_input = h.ctx.input_info(index).is_some_and(|t| t.name == name);

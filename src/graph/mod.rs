@@ -1,16 +1,22 @@
 //! The graph shared by the runtime and the compiler: tensors, ops, nodes
 //! and the checks that make a graph safe to execute.
 
+mod custom;
 mod op;
 pub mod shape;
+mod shape_set;
 mod tensor;
 
 use serde::{Deserialize, Serialize};
 
+pub use custom::{
+    AttrValue, CustomAttr, CustomOp, MAX_ATTRS, MAX_ATTR_ELEMS, MAX_ATTR_NAME_LEN, MAX_OP_TYPE_LEN,
+};
 pub use op::{
     erf, Activation, BinaryOp, CoordMode, NearestMode, Op, PadMode, ReduceOp, ResizeMode, Window,
 };
 pub use shape::GraphError;
+pub use shape_set::{SetOp, SetShape, ShapeSet};
 pub use tensor::{DType, Layout, Quant, Storage, TensorInfo};
 
 /// Index of a tensor in [`Graph::tensors`].

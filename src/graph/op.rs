@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::custom::CustomOp;
 use super::tensor::DType;
 
 /// An element-wise activation, used standalone ([`Op::Unary`]) or fused
@@ -351,12 +352,16 @@ pub enum Op {
     Quantize,
     /// Integer to float with the input tensor's quantization.
     Dequantize,
+    /// An op the application computes (`rknn_register_custom_ops`); see
+    /// [`CustomOp`]. Any number of inputs, at least one output; the
+    /// output shapes and types are the output tensors'.
+    Custom(CustomOp),
 }
 
 impl Op {
     /// The op's type name as shown in perf tables and error messages
-    /// (ONNX spelling).
-    pub fn type_name(&self) -> &'static str {
+    /// (ONNX spelling; a custom op's own type, e.g. `cstSoftmax`).
+    pub fn type_name(&self) -> &str {
         match self {
             Op::Conv { .. } => "Conv",
             Op::ConvTranspose { .. } => "ConvTranspose",
@@ -395,6 +400,7 @@ impl Op {
             Op::Cast { .. } => "Cast",
             Op::Quantize => "QuantizeLinear",
             Op::Dequantize => "DequantizeLinear",
+            Op::Custom(c) => &c.op_type,
         }
     }
 }

@@ -40,7 +40,7 @@ pub enum KernelError {
     #[error("{op}: unsupported: {reason}")]
     Unsupported {
         /// Op type name.
-        op: &'static str,
+        op: String,
         /// What is not supported.
         reason: String,
     },
@@ -48,7 +48,7 @@ pub enum KernelError {
     #[error("{op}: {reason}")]
     Invalid {
         /// Op type name.
-        op: &'static str,
+        op: String,
         /// What is wrong.
         reason: String,
     },
@@ -58,7 +58,7 @@ impl KernelError {
     /// An `Unsupported` error for `op`.
     pub fn unsupported(op: &Op, reason: impl Into<String>) -> KernelError {
         KernelError::Unsupported {
-            op: op.type_name(),
+            op: op.type_name().to_string(),
             reason: reason.into(),
         }
     }
@@ -66,7 +66,7 @@ impl KernelError {
     /// An `Invalid` error for `op`.
     pub fn invalid(op: &Op, reason: impl Into<String>) -> KernelError {
         KernelError::Invalid {
-            op: op.type_name(),
+            op: op.type_name().to_string(),
             reason: reason.into(),
         }
     }
@@ -95,6 +95,10 @@ pub fn execute(op: &Op, inputs: &[In<'_>], outputs: &mut [Out<'_>]) -> Result<()
         | Op::Resize { .. }
         | Op::Gather { .. } => movement::run(op, inputs, outputs),
         Op::Cast { .. } | Op::Quantize | Op::Dequantize => convert::run(op, inputs, outputs),
+        Op::Custom(_) => Err(KernelError::unsupported(
+            op,
+            "a custom op runs through the callbacks registered with rknn_register_custom_ops, not the CPU kernels",
+        )),
     }
 }
 

@@ -261,7 +261,8 @@ impl MatmulContext {
         Ok(changed)
     }
 
-    /// Records the core mask (checked against the platform).
+    /// Records the core mask (checked against the platform); on the host
+    /// device it sets how many threads `run` uses (`docs/multicore.md`).
     pub fn set_core_mask(&mut self, mask: u32) -> Result<(), MatmulError> {
         let p = self.spec.platform;
         if !p.core_mask_valid(mask) {
@@ -426,7 +427,12 @@ impl MatmulContext {
                 out.len()
             )));
         }
-        let values = compute::compute(s, a, b, &self.params.a, &self.params.c, c)?;
+        // The core mask is the kernels' thread budget, as for model
+        // contexts (`docs/multicore.md`).
+        let threads = crate::runtime::cores::threads_for_mask(self.spec.platform, self.core_mask);
+        let values = crate::kernels::fast_gemm::threads::with_thread_budget(threads, || {
+            compute::compute(s, a, b, &self.params.a, &self.params.c, c)
+        })?;
         write_c(&values, c, &self.geometry(Operand::C, s), &mut out[..need]);
         Ok(())
     }

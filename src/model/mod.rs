@@ -2,12 +2,13 @@
 //! vendor's. The reader treats every file as hostile (DESIGN.md rule 4).
 
 mod container;
+mod shape_sets;
 mod validate;
 pub mod vendor;
 
 use serde::{Deserialize, Serialize};
 
-use crate::graph::Graph;
+use crate::graph::{Graph, ShapeSet};
 use crate::platform::Platform;
 
 pub use container::{
@@ -15,7 +16,10 @@ pub use container::{
     FORMAT_TAG, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_METADATA_LEN, MAX_SECTIONS, SECTION_ALIGN,
     SECTION_METADATA, SECTION_NPU_PROGRAM, SECTION_REQUIRED, SECTION_WEIGHTS,
 };
-pub use validate::{channel_count, MAX_CUSTOM_STRING_LEN, MAX_INTERNAL_SIZE, MAX_PRODUCER_LEN};
+pub use shape_sets::MAX_SHAPE_SETS;
+pub use validate::{
+    channel_count, MAX_BATCH_SIZE, MAX_CUSTOM_STRING_LEN, MAX_INTERNAL_SIZE, MAX_PRODUCER_LEN,
+};
 
 /// Why a model was refused. Every variant maps to `RKNN_ERR_MODEL_INVALID`
 /// except `Io` (a file that cannot be read).
@@ -64,9 +68,28 @@ pub struct ModelMeta {
     pub custom_string: String,
     /// Name and version of the producing tool.
     pub producer: String,
-    /// Size in bytes of the internal arena as planned by the compiler.
+    /// Size in bytes of the internal arena as planned by the compiler
+    /// (for a dynamic-shape model: the largest over its shape sets).
     #[serde(default)]
     pub internal_size: u64,
+    /// `rknn_batch_size`: the graph computes one batch; the runtime's
+    /// inputs and outputs hold this many (dimension 0 multiplied), run in
+    /// parallel (`docs/multicore.md`). Omitted from the file when 1.
+    #[serde(default = "one_batch", skip_serializing_if = "is_one_batch")]
+    pub batch_size: u32,
+    /// Input shape sets of a dynamic-shape model, in the order given at
+    /// conversion; empty for a static model. The graph's tensors carry
+    /// the shapes of one of them (`docs/dynamic_shapes.md`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shape_sets: Vec<ShapeSet>,
+}
+
+fn one_batch() -> u32 {
+    1
+}
+
+fn is_one_batch(n: &u32) -> bool {
+    *n == 1
 }
 
 /// A model ready for the runtime: metadata plus the bytes it came from.
@@ -138,5 +161,28 @@ impl Model {
     /// The vendor file's contents, for models made by the vendor toolkit.
     pub fn vendor(&self) -> Option<&vendor::VendorModel> {
         self.vendor.as_deref()
+    }
+
+    /// A model with `meta` whose weights are those of `owner`, used in
+    /// place (`RKNN_FLAG_SHARE_WEIGHT_MEM`). `meta` must have been
+    /// validated against weights equal to `owner`'s
+    /// (`runtime::loader::share_weights` checks that).
+    pub fn with_weights_of(meta: ModelMeta, owner: std::sync::Arc<Model>) -> Model {
+        let weights = owner.weights.clone();
+        Model {
+            meta,
+            backing: Box::new(OwnerBytes(owner)),
+            weights,
+            vendor: None,
+        }
+    }
+}
+
+/// The bytes of another model, kept alive by sharing it.
+struct OwnerBytes(std::sync::Arc<Model>);
+
+impl AsRef<[u8]> for OwnerBytes {
+    fn as_ref(&self) -> &[u8] {
+        (*self.0.backing).as_ref()
     }
 }

@@ -2,7 +2,7 @@
 //! strings and sizes (docs/format.md, section 5).
 
 use super::{InputPreprocess, ModelError, ModelMeta};
-use crate::graph::{Layout, TensorInfo};
+use crate::graph::{Layout, Op, TensorInfo};
 
 /// Longest custom string in bytes (the vendor `rknn_custom_string` buffer
 /// is 1024 bytes including the NUL).
@@ -11,6 +11,8 @@ pub const MAX_CUSTOM_STRING_LEN: usize = 1023;
 pub const MAX_PRODUCER_LEN: usize = 1023;
 /// Largest internal arena a model may ask for (1 TiB).
 pub const MAX_INTERNAL_SIZE: u64 = 1 << 40;
+/// Largest `rknn_batch_size`.
+pub const MAX_BATCH_SIZE: u32 = 256;
 
 fn invalid<T>(msg: String) -> Result<T, ModelError> {
     Err(ModelError::Invalid(msg))
@@ -43,7 +45,11 @@ fn check_string(s: &str, what: &str, max: usize) -> Result<(), ModelError> {
     Ok(())
 }
 
-fn check_preprocess(i: usize, p: &InputPreprocess, t: &TensorInfo) -> Result<(), ModelError> {
+pub(super) fn check_preprocess(
+    i: usize,
+    p: &InputPreprocess,
+    t: &TensorInfo,
+) -> Result<(), ModelError> {
     let c = channel_count(t);
     for (values, what) in [(&p.mean, "mean"), (&p.std, "std")] {
         if !values.is_empty() && values.len() != c {
@@ -71,7 +77,8 @@ impl ModelMeta {
     /// bytes: the graph ([`crate::graph::Graph::validate`]), one
     /// pre-processing entry per input with 0 or channel-count mean/std
     /// values (finite, std non-zero), the custom and producer strings, and
-    /// the internal size.
+    /// the internal size, and the shape sets of a dynamic-shape model
+    /// ([`ModelMeta::shape_set_graphs`]).
     pub fn validate(&self, weights_len: u64) -> Result<(), ModelError> {
         self.graph
             .validate(weights_len)
@@ -93,6 +100,53 @@ impl ModelMeta {
             return invalid(format!(
                 "internal size {} is more than the limit {MAX_INTERNAL_SIZE}",
                 self.internal_size
+            ));
+        }
+        self.check_batch()?;
+        self.shape_set_graphs(weights_len)?;
+        Ok(())
+    }
+
+    /// A multi-batch model: `batch_size` in 1 ..= [`MAX_BATCH_SIZE`]; when
+    /// above 1 every input and output has batch dimension 1 (the graph
+    /// computes one batch) and stays below 2³² bytes when multiplied.
+    fn check_batch(&self) -> Result<(), ModelError> {
+        let n = self.batch_size;
+        if !(1..=MAX_BATCH_SIZE).contains(&n) {
+            return invalid(format!(
+                "batch size {n} out of range (1 ..= {MAX_BATCH_SIZE})"
+            ));
+        }
+        if n == 1 {
+            return Ok(());
+        }
+        let g = &self.graph;
+        for &t in g.inputs.iter().chain(&g.outputs) {
+            let info = &g.tensors[t];
+            if info.shape.first() != Some(&1) {
+                return invalid(format!(
+                    "batch size {n}: tensor '{}' of shape {:?} does not have batch dimension 1",
+                    info.name, info.shape
+                ));
+            }
+            if (info.bytes() as u64) * u64::from(n) > u64::from(u32::MAX) {
+                return invalid(format!(
+                    "batch size {n}: tensor '{}' would exceed 4 GiB",
+                    info.name
+                ));
+            }
+        }
+        if let Some(node) = g.nodes.iter().find(|n| matches!(n.op, Op::Custom(_))) {
+            return invalid(format!(
+                "batch size {n} with custom op '{}' (node '{}'): custom ops run in single-batch models only",
+                node.op.type_name(),
+                node.name
+            ));
+        }
+        if !self.shape_sets.is_empty() {
+            return invalid(format!(
+                "batch size {n} with {} dynamic shape sets: a model is either multi-batch or dynamic-shape",
+                self.shape_sets.len()
             ));
         }
         Ok(())

@@ -1,8 +1,13 @@
 //! The tensor attributes `rknn_query` reports for model inputs and outputs,
 //! in plain Rust (the C API copies them into `rknn_tensor_attr`).
 
+use core::ffi::c_char;
+
 use super::io::{self, IoError, NativeAttr};
 use super::vendor::Stored;
+use crate::abi::{
+    rknn_tensor_attr, RKNN_MAX_DIMS, RKNN_TENSOR_QNT_AFFINE_ASYMMETRIC, RKNN_TENSOR_QNT_NONE,
+};
 use crate::graph::{DType, Layout, TensorInfo};
 use crate::platform::Platform;
 
@@ -164,7 +169,9 @@ fn quant_of(info: &TensorInfo) -> Option<(i32, f32)> {
     info.quant.as_ref().map(|q| (q.zero_point[0], q.scale[0]))
 }
 
-fn plain(index: usize, info: &TensorInfo, kind: AttrKind) -> TensorAttr {
+/// The plain view of `info` (number `index`): 4-D tensors NHWC for
+/// [`AttrKind::Input`], NCHW otherwise; other ranks UNDEFINED.
+pub fn plain(index: usize, info: &TensorInfo, kind: AttrKind) -> TensorAttr {
     let shape = &info.shape;
     let (dims, fmt, w_stride): (Vec<usize>, Layout, usize) =
         match (kind == AttrKind::Input, shape.len() == 4) {
@@ -190,6 +197,49 @@ fn plain(index: usize, info: &TensorInfo, kind: AttrKind) -> TensorAttr {
         size_with_stride: to_u32(size),
         pass_through: false,
     }
+}
+
+/// Copies `s` into a fixed C char array, truncating and NUL-terminating.
+pub fn copy_str(dst: &mut [c_char], s: &str) {
+    let n = s.len().min(dst.len().saturating_sub(1));
+    for (d, b) in dst.iter_mut().zip(s.as_bytes()[..n].iter()) {
+        *d = *b as c_char;
+    }
+    for d in dst.iter_mut().skip(n) {
+        *d = 0;
+    }
+}
+
+/// Writes a runtime attribute into the C struct.
+pub fn fill_attr(dst: &mut rknn_tensor_attr, a: &TensorAttr) {
+    dst.index = a.index;
+    dst.n_dims = a.dims.len().min(RKNN_MAX_DIMS) as u32;
+    dst.dims = [0; RKNN_MAX_DIMS];
+    for (d, s) in dst.dims.iter_mut().zip(&a.dims) {
+        *d = *s;
+    }
+    copy_str(&mut dst.name, &a.name);
+    dst.n_elems = a.n_elems;
+    dst.size = a.size;
+    dst.fmt = a.fmt as u32;
+    dst.r#type = a.dtype.to_rknn();
+    match a.quant {
+        Some((zp, scale)) => {
+            dst.qnt_type = RKNN_TENSOR_QNT_AFFINE_ASYMMETRIC;
+            dst.zp = zp;
+            dst.scale = scale;
+        }
+        None => {
+            dst.qnt_type = RKNN_TENSOR_QNT_NONE;
+            dst.zp = 0;
+            dst.scale = 1.0;
+        }
+    }
+    dst.fl = 0;
+    dst.w_stride = a.w_stride;
+    dst.size_with_stride = a.size_with_stride;
+    dst.pass_through = a.pass_through as u8;
+    dst.h_stride = 0;
 }
 
 #[cfg(test)]

@@ -343,6 +343,7 @@ pub(crate) fn region(buf: &Buffer) -> super::exec::Region {
     super::exec::Region {
         ptr: buf.as_ptr(),
         len: buf.size(),
+        fd: buf.fd(),
     }
 }
 

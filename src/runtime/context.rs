@@ -1,5 +1,7 @@
 //! A context: one loaded model with its memory, ready to run.
 
+mod shapes;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,8 +14,10 @@ use super::io::{self, LayoutSpec};
 use super::plan::{self, Location, Plan};
 use super::vendor::engine::{Engine, Mem, RunMemory, RunObserver};
 use super::vendor::VendorPlan;
+use crate::custom_op::{CustomOps, OpDef};
 use crate::driver::{Buffer, Device, SyncDir};
 use crate::graph::{TensorId, TensorInfo};
+use crate::kernels::fast_gemm::threads::with_thread_budget;
 use crate::model::Model;
 use crate::platform::Platform;
 
@@ -108,6 +112,15 @@ pub struct Context {
     has_run: bool,
     core_mask: u32,
     perf: Perf,
+    /// Multi-batch models: input and output tensors with all batches.
+    io: Option<Arc<super::batch::IoInfos>>,
+    /// Multi-batch models: arenas of the batch workers beyond the first.
+    batch_arenas: Vec<Buffer>,
+    /// Shape sets of a dynamic-shape model (`shapes`).
+    shapes: Option<shapes::DynamicState>,
+    /// Registered custom ops and their nodes (`destroy` callbacks run
+    /// when the context is dropped).
+    custom: CustomOps,
 }
 
 /// A place user memory is set on.
@@ -123,6 +136,7 @@ fn empty_region() -> Region {
     Region {
         ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(),
         len: 0,
+        fd: -1,
     }
 }
 
@@ -189,18 +203,27 @@ impl Context {
             ));
         }
         let graph = &model.meta.graph;
+        let batch = model.meta.batch_size.max(1) as usize;
+        if batch > 1 {
+            super::batch::check_plan(graph, &plan)?;
+        }
+        let io = (batch > 1).then(|| Arc::new(super::batch::IoInfos::of(graph, batch)));
         let info_only = flags & FLAG_MODEL_INFO_ONLY != 0;
         let outside = flags & FLAG_MEM_ALLOC_OUTSIDE != 0;
         let internal_outside = outside || flags & FLAG_INTERNAL_ALLOC_OUTSIDE != 0;
-        let alloc_io = |ids: &[usize]| -> Result<Vec<Option<Buffer>>> {
-            ids.iter()
-                .map(|&t| {
+        let dynamic = shapes::DynamicState::for_model(&model)?;
+        let alloc_io = |n: usize, input: bool| -> Result<Vec<Option<Buffer>>> {
+            (0..n)
+                .map(|i| {
                     if info_only || outside {
                         Ok(None)
                     } else {
                         let bytes = match &vendor {
-                            Some(v) => v.stored(t).map_or(0, |s| s.bytes),
-                            None => graph.tensors[t].bytes(),
+                            Some(v) => {
+                                let ids = if input { &graph.inputs } else { &graph.outputs };
+                                v.stored(ids[i]).map_or(0, |s| s.bytes)
+                            }
+                            None => shapes::io_capacity(dynamic.as_ref(), &model, input, i),
                         };
                         Ok(Some(device.alloc(bytes)?))
                     }
@@ -211,14 +234,25 @@ impl Context {
         let arena = if info_only || internal_outside || vendor.is_some() {
             None
         } else {
-            Some(device.alloc(plan.arena_size)?)
+            let size = dynamic
+                .as_ref()
+                .map_or(plan.arena_size, shapes::DynamicState::arena_size);
+            Some(device.alloc(size)?)
+        };
+        let inputs = alloc_io(graph.inputs.len(), true)?;
+        let outputs = alloc_io(graph.outputs.len(), false)?;
+        let workers = super::batch_workers_default(platform, batch);
+        let batch_arenas = if info_only || internal_outside {
+            Vec::new()
+        } else {
+            (1..workers)
+                .map(|_| device.alloc(plan.arena_size).map_err(Error::from))
+                .collect::<Result<Vec<_>>>()?
         };
         let engine = match &vendor {
             Some(v) if !info_only => Some(Engine::load(v, &*device, model.bytes())?),
             _ => None,
         };
-        let inputs = alloc_io(&graph.inputs)?;
-        let outputs = alloc_io(&graph.outputs)?;
         Ok(Context {
             inputs_set: vec![false; graph.inputs.len()],
             in_bind: vec![None; graph.inputs.len()],
@@ -241,6 +275,10 @@ impl Context {
             has_run: false,
             core_mask: 0,
             perf: Perf::default(),
+            io,
+            batch_arenas,
+            shapes: dynamic,
+            custom: CustomOps::default(),
         })
     }
 
@@ -290,45 +328,57 @@ impl Context {
         self.model.meta.graph.outputs.len()
     }
 
-    /// Tensor of input `i`.
+    /// Tensor of input `i` (at the current shape set; all batches of
+    /// a multi-batch model).
     pub fn input_info(&self, i: usize) -> Option<&TensorInfo> {
-        let g = &self.model.meta.graph;
+        if let Some(io) = &self.io {
+            return io.inputs.get(i);
+        }
+        let g = self.graph();
         g.inputs.get(i).map(|&t| &g.tensors[t])
     }
 
-    /// Tensor of output `i`.
+    /// Tensor of output `i` (at the current shape set; all batches of
+    /// a multi-batch model).
     pub fn output_info(&self, i: usize) -> Option<&TensorInfo> {
-        let g = &self.model.meta.graph;
+        if let Some(io) = &self.io {
+            return io.outputs.get(i);
+        }
+        let g = self.graph();
         g.outputs.get(i).map(|&t| &g.tensors[t])
     }
 
     /// Tensor `t` as the executor stores it: the description its
     /// conversions use, its layout (`Undefined`: model order) and its size
-    /// in bytes.
-    fn stored(&self, t: TensorId) -> Option<(&TensorInfo, LayoutSpec, usize)> {
-        match &self.vendor {
-            Some(v) => v.stored(t).map(|s| (&s.view, s.spec, s.bytes)),
-            None => self
-                .model
-                .meta
-                .graph
-                .tensors
-                .get(t)
-                .map(|i| (i, LayoutSpec::UNDEFINED, i.bytes())),
+    /// in bytes. Tensors are those of the current shape set; the inputs
+    /// and outputs of a multi-batch model hold every batch.
+    pub(super) fn stored(&self, t: TensorId) -> Option<(&TensorInfo, LayoutSpec, usize)> {
+        if let Some(v) = &self.vendor {
+            return v.stored(t).map(|s| (&s.view, s.spec, s.bytes));
         }
+        let g = self.graph();
+        let batched = self.io.as_ref().and_then(|io| {
+            let input = g.inputs.iter().position(|&x| x == t);
+            let output = g.outputs.iter().position(|&x| x == t);
+            input
+                .and_then(|i| io.inputs.get(i))
+                .or_else(|| output.and_then(|j| io.outputs.get(j)))
+        });
+        let info = batched.or_else(|| g.tensors.get(t))?;
+        Some((info, LayoutSpec::UNDEFINED, info.bytes()))
     }
 
     /// Input `i` as the executor stores it: the description the input
     /// conversion fills (the model's tensor, or its 4-D view for a vector
     /// stored in NC1HWC2 blocks) and the layout it is stored in.
     pub fn input_tensor(&self, i: usize) -> Option<(&TensorInfo, LayoutSpec)> {
-        let t = *self.model.meta.graph.inputs.get(i)?;
+        let t = *self.graph().inputs.get(i)?;
         self.stored(t).map(|(info, l, _)| (info, l))
     }
 
     /// Output `j` as the executor stores it (see [`Context::input_tensor`]).
     pub fn output_tensor(&self, j: usize) -> Option<(&TensorInfo, LayoutSpec)> {
-        let t = *self.model.meta.graph.outputs.get(j)?;
+        let t = *self.graph().outputs.get(j)?;
         self.stored(t).map(|(info, l, _)| (info, l))
     }
 
@@ -361,16 +411,45 @@ impl Context {
         a.map_err(|e| Error::new(ErrorKind::Fail, format!("tensor '{}': {e}", info.name)))
     }
 
+    /// `rknn_batch_size` of the model (1 for single-batch models).
+    pub fn batch_size(&self) -> usize {
+        self.model.meta.batch_size.max(1) as usize
+    }
+
+    /// Batches run at the same time (1 + the extra arenas).
+    pub fn batch_workers(&self) -> usize {
+        1 + self.batch_arenas.len()
+    }
+
+    /// `rknn_set_batch_core_num`: runs the batches of a multi-batch model
+    /// on `n` workers (checked against the platform's cores; each worker
+    /// beyond the first gets its own arena). On a single-batch model the
+    /// number is checked and has no effect.
+    pub fn set_batch_core_num(&mut self, n: i32) -> Result<()> {
+        let k = super::cores::check_batch_core_num(self.platform, n)?;
+        let want = k.min(self.batch_size());
+        if self.batch_size() == 1 || self.arena.is_none() {
+            return Ok(());
+        }
+        self.batch_arenas.truncate(want - 1);
+        while self.batch_arenas.len() + 1 < want {
+            let a = self.device.alloc(self.plan.arena_size)?;
+            self.batch_arenas.push(a);
+        }
+        Ok(())
+    }
+
     /// Memory totals.
     pub fn mem_size(&self) -> MemSize {
         let own = self
             .arena
             .iter()
+            .chain(&self.batch_arenas)
             .chain(self.inputs.iter().flatten())
             .chain(self.outputs.iter().flatten());
         MemSize {
             weight: self.weight_size(),
-            internal: self.plan.arena_size as u64,
+            internal: self.arena_capacity() as u64,
             dma_allocated: own.map(|b| b.size() as u64).sum::<u64>()
                 + self.engine.as_ref().map_or(0, Engine::allocated),
         }
@@ -400,7 +479,7 @@ impl Context {
     pub fn perf_detail(&self) -> String {
         match &self.vendor {
             Some(v) => super::perf::table(&v.perf_rows(&self.model.meta.graph, &self.perf.nodes)),
-            None => super::perf::detail(&self.model.meta.graph, &self.perf.nodes, "CPU"),
+            None => super::perf::detail(self.graph(), &self.perf.nodes, "CPU"),
         }
     }
 
@@ -460,28 +539,11 @@ impl Context {
         Ok(())
     }
 
-    /// Selects NPU cores. On the host device the mask is validated against
-    /// the platform's cores and recorded; computation stays on the CPU.
+    /// Selects NPU cores (`runtime::cores::check_mask`). On the host
+    /// device the mask sets how many threads the kernels of this context's
+    /// runs use (`runtime::cores::threads_for_mask`).
     pub fn set_core_mask(&mut self, mask: u32) -> Result<()> {
-        if self.platform.cores() == 1 {
-            return Err(Error::new(
-                ErrorKind::Fail,
-                format!(
-                    "core mask is not supported on {} (single-core NPU)",
-                    self.platform.name()
-                ),
-            ));
-        }
-        if !self.platform.core_mask_valid(mask) {
-            return Err(Error::new(
-                ErrorKind::ParamInvalid,
-                format!(
-                    "invalid core mask {mask:#x} for {} ({} cores)",
-                    self.platform.name(),
-                    self.platform.cores()
-                ),
-            ));
-        }
+        super::cores::check_mask(self.platform, mask)?;
         self.core_mask = mask;
         Ok(())
     }
@@ -504,29 +566,27 @@ impl Context {
         fill: impl FnOnce(&TensorInfo, LayoutSpec, &mut [u8]) -> Result<()>,
     ) -> Result<()> {
         self.require_memory("setting inputs")?;
-        let g = &self.model.meta.graph;
-        let stored = g.inputs.get(i).and_then(|&t| match &self.vendor {
-            Some(v) => v.stored(t).map(|s| (&s.view, s.spec, s.bytes)),
-            None => Some((&g.tensors[t], LayoutSpec::UNDEFINED, g.tensors[t].bytes())),
-        });
+        self.require_shape_set("setting inputs")?;
+        let capacity = self.io_capacity(true, i);
+        let n = self.n_inputs();
+        let stored = (self.graph().inputs.get(i).copied())
+            .and_then(|t| self.stored(t))
+            .map(|(info, l, bytes)| (info.clone(), l, bytes));
         let (Some((info, layout, bytes)), Some(slot)) = (stored, self.inputs.get_mut(i)) else {
             return Err(Error::new(
                 ErrorKind::InputInvalid,
-                format!(
-                    "input index {i} out of range (model has {} inputs)",
-                    g.inputs.len()
-                ),
+                format!("input index {i} out of range (model has {n} inputs)"),
             ));
         };
         let buf = match slot {
             Some(b) => b,
-            None => slot.insert(self.device.alloc(bytes)?),
+            None => slot.insert(self.device.alloc(capacity)?),
         };
         let dst = buf
             .as_mut_slice()
             .get_mut(..bytes)
             .ok_or_else(|| Error::new(ErrorKind::Fail, format!("input {i} buffer is too small")))?;
-        fill(info, layout, dst)?;
+        fill(&info, layout, dst)?;
         self.inputs_set[i] = true;
         Ok(())
     }
@@ -584,7 +644,7 @@ impl Context {
 
     /// The bytes of output `i` after a run.
     pub fn output_bytes(&self, i: usize) -> Result<&[u8]> {
-        let g = &self.model.meta.graph;
+        let g = self.graph();
         let Some(&t) = g.outputs.get(i) else {
             return Err(Error::new(
                 ErrorKind::OutputInvalid,
@@ -684,6 +744,7 @@ impl Context {
     ) -> Result<()> {
         self.require_memory("rknn_set_io_mem")?;
         self.check_path(IoPath::ZeroCopy, "rknn_set_io_mem")?;
+        self.require_shape_set("rknn_set_io_mem")?;
         let what = format!("input {i}");
         let (info, layout) = self
             .input_tensor(i)
@@ -702,21 +763,16 @@ impl Context {
             .get(i)
             .cloned()
             .unwrap_or_default();
-        let stored = self
-            .stored(self.model.meta.graph.inputs[i])
-            .map_or(0, |s| s.2);
-        let (native_size, short) = self.short_of_stored(&*mem, stored, native_size, &what);
+        let capacity = self.io_capacity(true, i);
+        let (native_size, short) = self.short_of_stored(&*mem, capacity, native_size, &what);
         let mut b = bindings::bind_input(mem, format, &info, layout, &pre, &what, native_size)?;
         b.in_place &= !short;
         if b.in_place {
             self.inputs[i] = None;
         } else {
-            let bytes = self
-                .stored(self.model.meta.graph.inputs[i])
-                .map_or(0, |s| s.2);
             let buf = match &mut self.inputs[i] {
                 Some(buf) => buf,
-                slot => slot.insert(self.device.alloc(bytes)?),
+                slot => slot.insert(self.device.alloc(capacity)?),
             };
             // Validate the conversion once now: an unsupported type or
             // layout pair fails here, not in every run.
@@ -724,6 +780,7 @@ impl Context {
         }
         self.path = IoPath::ZeroCopy;
         self.in_bind[i] = Some(b);
+        self.note_bound(true, i);
         Ok(())
     }
 
@@ -739,8 +796,9 @@ impl Context {
     ) -> Result<()> {
         self.require_memory("rknn_set_io_mem")?;
         self.check_path(IoPath::ZeroCopy, "rknn_set_io_mem")?;
+        self.require_shape_set("rknn_set_io_mem")?;
         let what = format!("output {j}");
-        let g = &self.model.meta.graph;
+        let g = self.graph();
         let t = *g
             .outputs
             .get(j)
@@ -771,10 +829,11 @@ impl Context {
         if b.in_place {
             self.outputs[j] = None;
         } else if self.outputs[j].is_none() {
-            self.outputs[j] = Some(self.device.alloc(bytes)?);
+            self.outputs[j] = Some(self.device.alloc(self.io_capacity(false, j))?);
         }
         self.path = IoPath::ZeroCopy;
         self.out_bind[j] = Some(b);
+        self.note_bound(false, j);
         Ok(())
     }
 
@@ -821,7 +880,7 @@ impl Context {
         self.require_memory("rknn_set_internal_mem")?;
         bindings::check_size(
             &*mem,
-            self.plan.arena_size,
+            self.arena_capacity(),
             "internal memory (total_internal_size of RKNN_QUERY_MEM_SIZE)",
             ErrorKind::ParamInvalid,
         )?;
@@ -834,6 +893,39 @@ impl Context {
         self.internal = Some(InternalMem::new(mem));
         self.arena = None;
         Ok(())
+    }
+
+    /// The executor's regions: arena, inputs and outputs (empty where the
+    /// memory is not there).
+    fn regions(&self) -> (Region, Vec<Region>, Vec<Region>) {
+        let region_of = |b: Option<&Buffer>| b.map_or_else(empty_region, bindings::region);
+        let arena = region_of(self.arena_buffer());
+        let inputs = (0..self.n_inputs())
+            .map(|i| region_of(self.input_buffer(i)))
+            .collect();
+        let outputs = (0..self.n_outputs())
+            .map(|j| region_of(self.output_buffer(j)))
+            .collect();
+        (arena, inputs, outputs)
+    }
+
+    /// Registers custom ops (`rknn_register_custom_ops`): every type once
+    /// per context; each node of a registered type is initialised now
+    /// with its tensors' current memory.
+    pub fn register_custom_ops(&mut self, defs: Vec<OpDef>) -> Result<()> {
+        let mut custom = std::mem::take(&mut self.custom);
+        let (arena, inputs, outputs) = self.regions();
+        let mem = Memory {
+            arena,
+            inputs: &inputs,
+            outputs: &outputs,
+            weights: self.weight_bytes(),
+        };
+        let graph = self.graph();
+        let locate = |t| exec::tensor_mem(graph, &self.plan, &mem, t);
+        let result = custom.register(defs, graph, &locate);
+        self.custom = custom;
+        result
     }
 
     /// Whether every memory a run needs is there; the error says what is
@@ -854,7 +946,7 @@ impl Context {
                 } else {
                     "RKNN_FLAG_INTERNAL_ALLOC_OUTSIDE"
                 },
-                self.plan.arena_size
+                self.arena_capacity()
             ));
         }
         let gone = |m: &Option<IoBinding>| m.as_ref().is_some_and(|b| b.mem.destroyed());
@@ -894,6 +986,7 @@ impl Context {
     /// written in place) and synced.
     pub fn run(&mut self) -> Result<()> {
         self.require_memory("rknn_run")?;
+        self.check_shape_state()?;
         self.check_ready()?;
         let mut stats = RunStats::default();
         let flush_in = self.flags & FLAG_DISABLE_FLUSH_INPUT == 0;
@@ -938,15 +1031,17 @@ impl Context {
             .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()));
         let collect = self.collects_perf();
         let mut nodes = std::mem::take(&mut self.perf.nodes);
+        let mut custom = std::mem::take(&mut self.custom);
         let dumper = Dumper::from_env();
         let timings = collect.then_some(&mut nodes);
         let start = Instant::now();
         let result = if self.engine.is_some() {
             self.run_vendor(timings, dumper.as_ref())
         } else {
-            self.run_graph(timings, dumper.as_ref())
+            self.run_graph(&mut custom, timings, dumper.as_ref())
         };
         let elapsed = start.elapsed();
+        self.custom = custom;
         drop(guard);
         self.perf.run = elapsed;
         self.perf.nodes = nodes;
@@ -997,41 +1092,57 @@ impl Context {
         Ok(())
     }
 
-    /// The CPU executor over the graph (our own models).
+    /// The CPU executor over the graph (our own models): custom ops bound
+    /// first, then the nodes on the core mask's kernel threads, once per
+    /// batch of a multi-batch model (layer dumps of single-batch models).
     fn run_graph(
         &self,
+        custom: &mut CustomOps,
         timings: Option<&mut Vec<Duration>>,
         dumper: Option<&Dumper>,
     ) -> Result<()> {
-        let region_of = |b: Option<&Buffer>| b.map_or_else(empty_region, bindings::region);
-        let arena = region_of(self.arena_buffer());
-        let inputs: Vec<Region> = (0..self.n_inputs())
-            .map(|i| region_of(self.input_buffer(i)))
-            .collect();
-        let outputs: Vec<Region> = (0..self.n_outputs())
-            .map(|j| region_of(self.output_buffer(j)))
-            .collect();
+        let (arena, inputs, outputs) = self.regions();
         let mem = Memory {
             arena,
             inputs: &inputs,
             outputs: &outputs,
             weights: self.weight_bytes(),
         };
-        let graph = &self.model.meta.graph;
-        let mut dump = |k: usize, outs: &[crate::kernels::Out<'_>]| {
-            if let Some(d) = dumper {
-                for o in outs {
-                    let t = DumpTensor {
-                        info: o.info,
-                        view: o.info,
-                        layout: LayoutSpec::UNDEFINED,
-                        bytes: o.data,
-                    };
-                    d.write(k, graph.nodes[k].op.type_name(), t);
+        let graph = self.graph();
+        let locate = |t| exec::tensor_mem(graph, &self.plan, &mem, t);
+        custom.prepare_run(graph, &locate)?;
+        let threads = super::cores::threads_for_mask(self.platform, self.core_mask);
+        with_thread_budget(threads, || {
+            if self.batch_size() > 1 {
+                let arenas: Vec<Region> = std::iter::once(arena)
+                    .chain(self.batch_arenas.iter().map(bindings::region))
+                    .collect();
+                return super::batch::BatchRun {
+                    graph,
+                    plan: &self.plan,
+                    arenas: &arenas,
+                    inputs: &inputs,
+                    outputs: &outputs,
+                    weights: mem.weights,
+                    batch: self.batch_size(),
                 }
+                .run(timings);
             }
-        };
-        exec::run_observed(graph, &self.plan, &mem, timings, &mut dump)
+            let mut dump = |k: usize, outs: &[crate::kernels::Out<'_>]| {
+                if let Some(d) = dumper {
+                    for o in outs {
+                        let t = DumpTensor {
+                            info: o.info,
+                            view: o.info,
+                            layout: LayoutSpec::UNDEFINED,
+                            bytes: o.data,
+                        };
+                        d.write(k, graph.nodes[k].op.type_name(), t);
+                    }
+                }
+            };
+            exec::run_observed(graph, &self.plan, &mem, custom, timings, &mut dump)
+        })
     }
 
     /// A vendor model's steps on the device (`runtime::vendor::engine`).

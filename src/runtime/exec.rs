@@ -5,16 +5,28 @@ use std::time::{Duration, Instant};
 
 use super::error::{Error, ErrorKind, Result};
 use super::plan::{Location, Plan};
-use crate::graph::{Graph, TensorId};
+use crate::custom_op::{CustomOps, Place, TensorMem};
+use crate::graph::{Graph, Op, TensorId};
 use crate::kernels::{self, In, Out};
 
-/// A region of memory the executor may hand out: base pointer and length.
+/// A region of memory the executor may hand out: base pointer, length and
+/// the dma-buf fd of the buffer (-1 when it has none).
 #[derive(Clone, Copy, Debug)]
 pub struct Region {
     /// First byte.
     pub ptr: *mut u8,
     /// Length in bytes.
     pub len: usize,
+    /// The buffer's fd, shown to custom ops.
+    pub fd: i32,
+}
+
+/// Where tensor `t` lies: its first byte, whether it may be written, and
+/// its place in its buffer.
+struct Span {
+    ptr: *mut u8,
+    writable: bool,
+    place: Place,
 }
 
 /// The memory a run uses.
@@ -30,22 +42,23 @@ pub struct Memory<'a> {
     pub weights: &'a [u8],
 }
 
-fn region_of(plan: &Plan, mem: &Memory<'_>, t: TensorId, bytes: usize) -> Result<(*mut u8, bool)> {
-    let (base, len, off, writable) = match plan.locations.get(t) {
-        Some(Location::Arena(off)) => (mem.arena.ptr, mem.arena.len, *off, true),
+fn region_of(plan: &Plan, mem: &Memory<'_>, t: TensorId, bytes: usize) -> Result<Span> {
+    let (base, len, off, writable, fd) = match plan.locations.get(t) {
+        Some(Location::Arena(off)) => (mem.arena.ptr, mem.arena.len, *off, true, mem.arena.fd),
         Some(Location::Input(i)) if *i < mem.inputs.len() => {
             let r = mem.inputs[*i];
-            (r.ptr, r.len, 0, false)
+            (r.ptr, r.len, 0, false, r.fd)
         }
         Some(Location::Output(i)) if *i < mem.outputs.len() => {
             let r = mem.outputs[*i];
-            (r.ptr, r.len, 0, true)
+            (r.ptr, r.len, 0, true, r.fd)
         }
         Some(Location::Weight(off)) => (
             mem.weights.as_ptr().cast_mut(),
             mem.weights.len(),
             *off,
             false,
+            -1,
         ),
         _ => {
             return Err(Error::new(
@@ -55,7 +68,11 @@ fn region_of(plan: &Plan, mem: &Memory<'_>, t: TensorId, bytes: usize) -> Result
         }
     };
     match off.checked_add(bytes) {
-        Some(end) if end <= len => Ok((base.wrapping_add(off), writable)),
+        Some(end) if end <= len => Ok(Span {
+            ptr: base.wrapping_add(off),
+            writable,
+            place: Place { offset: off, fd },
+        }),
         _ => Err(Error::new(
             ErrorKind::Fail,
             format!("tensor {t} ({bytes} bytes at {off}) exceeds its buffer of {len} bytes"),
@@ -63,14 +80,32 @@ fn region_of(plan: &Plan, mem: &Memory<'_>, t: TensorId, bytes: usize) -> Result
     }
 }
 
-/// Runs every node; when `timings` is given, records each node's time.
+/// Tensor `t`'s memory as custom-op `init` callbacks see it: its buffer's
+/// start (NULL when the memory is not there yet) and its place.
+pub fn tensor_mem(graph: &Graph, plan: &Plan, mem: &Memory<'_>, t: TensorId) -> TensorMem {
+    let bytes = graph.tensors.get(t).map_or(0, |i| i.bytes());
+    match region_of(plan, mem, t, bytes) {
+        Ok(s) if bytes > 0 => TensorMem {
+            base: s.ptr.wrapping_sub(s.place.offset),
+            place: s.place,
+        },
+        _ => TensorMem {
+            base: std::ptr::null_mut(),
+            place: Place { offset: 0, fd: -1 },
+        },
+    }
+}
+
+/// Runs every node (custom nodes through `custom`); when `timings` is
+/// given, records each node's time.
 pub fn run(
     graph: &Graph,
     plan: &Plan,
     mem: &Memory<'_>,
+    custom: &mut CustomOps,
     timings: Option<&mut Vec<Duration>>,
 ) -> Result<()> {
-    run_observed(graph, plan, mem, timings, &mut |_, _| {})
+    run_observed(graph, plan, mem, custom, timings, &mut |_, _| {})
 }
 
 /// [`run`], calling `after` with each node's index and outputs once the
@@ -79,6 +114,7 @@ pub fn run_observed(
     graph: &Graph,
     plan: &Plan,
     mem: &Memory<'_>,
+    custom: &mut CustomOps,
     mut timings: Option<&mut Vec<Duration>>,
     after: &mut dyn FnMut(usize, &[Out<'_>]),
 ) -> Result<()> {
@@ -88,10 +124,12 @@ pub fn run_observed(
     for (index, node) in graph.nodes.iter().enumerate() {
         let start = Instant::now();
         let mut spans: Vec<(usize, usize)> = Vec::with_capacity(node.outputs.len());
+        let mut places = Vec::with_capacity(node.inputs.len() + node.outputs.len());
         let mut inputs = Vec::with_capacity(node.inputs.len());
         for &t in &node.inputs {
             let info = &graph.tensors[t];
-            let (ptr, _) = region_of(plan, mem, t, info.bytes())?;
+            let Span { ptr, place, .. } = region_of(plan, mem, t, info.bytes())?;
+            places.push(place);
             // SAFETY: `region_of` checked that `ptr .. ptr + bytes` lies in
             // a live buffer of this context. No output of this node overlaps
             // it (checked below), so nothing writes it while the view lives.
@@ -101,7 +139,12 @@ pub fn run_observed(
         let mut outputs = Vec::with_capacity(node.outputs.len());
         for &t in &node.outputs {
             let info = &graph.tensors[t];
-            let (ptr, writable) = region_of(plan, mem, t, info.bytes())?;
+            let Span {
+                ptr,
+                writable,
+                place,
+            } = region_of(plan, mem, t, info.bytes())?;
+            places.push(place);
             let span = (ptr as usize, ptr as usize + info.bytes());
             let overlaps = |a: (usize, usize), b: (usize, usize)| a.0 < b.1 && b.0 < a.1;
             let clash = !writable
@@ -127,12 +170,16 @@ pub fn run_observed(
             let data = unsafe { std::slice::from_raw_parts_mut(ptr, info.bytes()) };
             outputs.push(Out { info, data });
         }
-        kernels::execute(&node.op, &inputs, &mut outputs).map_err(|e| {
-            Error::new(
-                ErrorKind::Fail,
-                format!("node '{}' ({}): {e}", node.name, node.op.type_name()),
-            )
-        })?;
+        if let Op::Custom(_) = node.op {
+            custom.run(index, node, &inputs, &mut outputs, &places)?;
+        } else {
+            kernels::execute(&node.op, &inputs, &mut outputs).map_err(|e| {
+                Error::new(
+                    ErrorKind::Fail,
+                    format!("node '{}' ({}): {e}", node.name, node.op.type_name()),
+                )
+            })?;
+        }
         if let Some(t) = timings.as_deref_mut() {
             t.push(start.elapsed());
         }

@@ -3,6 +3,7 @@
 //! (the caller may free it after `rknn_init`).
 
 use std::fs::File;
+use std::sync::Arc;
 
 use memmap2::Mmap;
 
@@ -40,4 +41,30 @@ pub fn from_bytes(device: &dyn Device, bytes: &[u8]) -> Result<Model> {
     let mut buf = device.alloc(bytes.len())?;
     buf.as_mut_slice().copy_from_slice(bytes);
     Ok(Model::load(Box::new(buf))?)
+}
+
+/// `model` using the weights of `owner` instead of its own
+/// (`RKNN_FLAG_SHARE_WEIGHT_MEM`): its graph and the rest of its metadata
+/// are kept, its own bytes can be freed. The two weights sections must be
+/// byte for byte the same (models converted from one network, e.g. at two
+/// input sizes); otherwise `ParamInvalid`.
+pub fn share_weights(model: &Model, owner: Arc<Model>) -> Result<Model> {
+    if model.vendor().is_some() || owner.vendor().is_some() {
+        return Err(Error::new(
+            ErrorKind::ParamInvalid,
+            "RKNN_FLAG_SHARE_WEIGHT_MEM: models made by the vendor toolkit cannot share weights yet; create the context without the flag",
+        ));
+    }
+    let (mine, theirs) = (model.weights(), owner.weights());
+    if mine != theirs {
+        return Err(Error::new(
+            ErrorKind::ParamInvalid,
+            format!(
+                "RKNN_FLAG_SHARE_WEIGHT_MEM: the model's weights ({} bytes) differ from those of the context in rknn_init_extend.ctx ({} bytes); weights can be shared only between models with the same weights",
+                mine.len(),
+                theirs.len()
+            ),
+        ));
+    }
+    Ok(Model::with_weights_of(model.meta.clone(), owner))
 }

@@ -1,13 +1,15 @@
 //! The per-layer profile text of `RKNN_QUERY_PERF_DETAIL`, in the vendor's
 //! table layout (`reference/conventions.md` §7) so tools that parse it keep
 //! working. On the host device every op runs on the CPU: cycles are 0 and
-//! MAC usage is `\`, as the vendor prints for CPU ops.
+//! MAC usage is `\`, as the vendor prints for CPU ops. Custom ops always
+//! show their own type (`cstSoftmax`) and the `CPU` target: their
+//! callbacks run on the calling thread.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::graph::{DType, Graph, Storage};
+use crate::graph::{DType, Graph, Op, Storage};
 
 fn dtype_word(d: DType) -> &'static str {
     match d {
@@ -135,7 +137,11 @@ pub fn detail(graph: &Graph, times: &[Duration], target: &'static str) -> String
             dtype: first_act
                 .map(|&t| dtype_word(graph.tensors[t].dtype))
                 .unwrap_or("FLOAT32"),
-            target,
+            target: if matches!(node.op, Op::Custom(_)) {
+                "CPU"
+            } else {
+                target
+            },
             inputs: node
                 .inputs
                 .iter()

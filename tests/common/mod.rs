@@ -17,6 +17,8 @@ fn meta(graph: Graph, custom: &str) -> ModelMeta {
         custom_string: custom.to_string(),
         producer: "rknnrt-tests".to_string(),
         internal_size: 0,
+        batch_size: 1,
+        shape_sets: Vec::new(),
     }
 }
 
@@ -221,4 +223,63 @@ pub fn conv_chain_model(h: usize, w: usize, seed: u32, int8: bool) -> Vec<u8> {
         std: vec![64.0, 32.0, 16.0],
     };
     rknnrt::model::write(&m, &weights)
+}
+
+/// `model` (bytes of a model file) with `rknn_batch_size` `n`.
+pub fn with_batch(model: &[u8], n: u32) -> Vec<u8> {
+    let (mut meta, weights) = rknnrt::model::parse(model).expect("valid model");
+    meta.batch_size = n;
+    rknnrt::model::write(&meta, &model[weights])
+}
+
+/// Custom ops: x [1,2,3,4] f32 -> `cstSoftmax` (attributes axis 1,
+/// mode "exact", scales [0.5, 2]) -> y (output 0) -> custom `ArgMax`
+/// (axis 1, keepdims, with the built-in ArgMax as fallback) -> z [1,1,3,4]
+/// int64 (output 1).
+pub fn custom_op_model() -> Vec<u8> {
+    use rknnrt::graph::{AttrValue, CustomAttr, CustomOp};
+    let attr = |name: &str, value: AttrValue| CustomAttr {
+        name: name.into(),
+        value,
+    };
+    let mut g = Graph::default();
+    let x = g.add_tensor(TensorInfo::activation("x", vec![1, 2, 3, 4], DType::F32));
+    let y = g.add_tensor(TensorInfo::activation("y", vec![1, 2, 3, 4], DType::F32));
+    let z = g.add_tensor(TensorInfo::activation("z", vec![1, 1, 3, 4], DType::I64));
+    g.inputs.push(x);
+    g.outputs.extend([y, z]);
+    g.add_node(Node {
+        name: "softmax0".into(),
+        op: Op::Custom(CustomOp {
+            op_type: "cstSoftmax".into(),
+            attrs: vec![
+                attr("axis", AttrValue::Int(1)),
+                attr("mode", AttrValue::String("exact".into())),
+                attr("scales", AttrValue::Floats(vec![0.5, 2.0])),
+            ],
+            fallback: None,
+        }),
+        inputs: vec![x],
+        outputs: vec![y],
+        target: Target::Cpu,
+    });
+    g.add_node(Node {
+        name: "argmax0".into(),
+        op: Op::Custom(CustomOp {
+            op_type: "ArgMax".into(),
+            attrs: vec![
+                attr("axis", AttrValue::Int(1)),
+                attr("keepdims", AttrValue::Int(1)),
+            ],
+            fallback: Some(Box::new(Op::ArgMax {
+                axis: 1,
+                keepdims: true,
+                select_last_index: false,
+            })),
+        }),
+        inputs: vec![y],
+        outputs: vec![z],
+        target: Target::Cpu,
+    });
+    rknnrt::model::write(&meta(g, "custom ops"), &[])
 }

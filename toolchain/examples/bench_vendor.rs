@@ -95,7 +95,10 @@ fn main() {
             rgb2bgr: false,
         },
         custom_string: String::new(),
+        batch_size: 1,
+        custom_ops: Default::default(),
         progress: false,
+        dynamic_input: Vec::new(),
     };
     let mut ours = convert(&plan).expect("rknn-convert build").bytes;
     let mut x = NpyArray::read(&dir.join("inputs/s0_x.npy")).expect("input");

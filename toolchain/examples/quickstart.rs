@@ -53,7 +53,10 @@ fn convert_model() -> Result<Vec<u8>, rknn_toolchain::BuildError> {
             rgb2bgr: false,
         },
         custom_string: "rknnrt quickstart".into(),
+        batch_size: 1,
+        custom_ops: Default::default(),
         progress: false,
+        dynamic_input: Vec::new(),
     };
     let outcome = convert(&plan)?;
     println!(

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use rknnrt::graph::{
-    shape, Activation, BinaryOp, CoordMode, DType, Graph, NearestMode, Node, Op, PadMode, ReduceOp,
-    ResizeMode, Storage, Target, TensorId, TensorInfo, Window,
+    shape, Activation, BinaryOp, CoordMode, CustomOp, DType, Graph, NearestMode, Node, Op, PadMode,
+    ReduceOp, ResizeMode, Storage, Target, TensorId, TensorInfo, Window,
 };
 use rknnrt::model::InputPreprocess;
 use rknnrt::platform::Platform;
@@ -1075,6 +1075,27 @@ impl ModelBuilder {
         self.emit(node, op, inputs.to_vec(), output_shapes.to_vec(), dtype)
     }
 
+    /// A custom op node ([`CustomOp`], `docs/custom_ops.md`): the
+    /// application computes it at run time (`rknn_register_custom_ops`);
+    /// its outputs get the given shapes and element types (float32 or
+    /// int64), checked against the fallback op when there is one.
+    pub fn custom(
+        &mut self,
+        op: CustomOp,
+        inputs: &[TensorId],
+        outputs: &[(Vec<usize>, DType)],
+    ) -> Result<Vec<TensorId>, BuildError> {
+        for &i in inputs {
+            self.tensor(i)?;
+        }
+        let op = Op::Custom(op);
+        if outputs.is_empty() {
+            return Err(BuildError::arg(op.type_name(), "needs at least one output"));
+        }
+        let node = self.next_node_name(&op);
+        self.emit_typed(node, op, inputs.to_vec(), outputs.to_vec())
+    }
+
     // ---- internals ----------------------------------------------------
 
     fn claim_name(&mut self, name: &str) -> Result<(), BuildError> {
@@ -1192,6 +1213,18 @@ impl ModelBuilder {
         shapes: Vec<Vec<usize>>,
         dtype: DType,
     ) -> Result<Vec<TensorId>, BuildError> {
+        let outputs = shapes.into_iter().map(|s| (s, dtype)).collect();
+        self.emit_typed(node, op, inputs, outputs)
+    }
+
+    /// Adds node `node` with one output tensor per `(shape, type)`.
+    fn emit_typed(
+        &mut self,
+        node: String,
+        op: Op,
+        inputs: Vec<TensorId>,
+        outputs: Vec<(Vec<usize>, DType)>,
+    ) -> Result<Vec<TensorId>, BuildError> {
         if shape::takes_output_shape(&op) {
             // Ops whose output shape is an argument: the graph's shape
             // rules still check it against the inputs.
@@ -1199,22 +1232,22 @@ impl ModelBuilder {
                 .iter()
                 .map(|&i| self.tensor(i))
                 .collect::<Result<Vec<_>, _>>()?;
-            let given: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
+            let given: Vec<&[usize]> = outputs.iter().map(|(s, _)| s.as_slice()).collect();
             shape::infer_given(&op, &infos, &given).map_err(|e| BuildError::Shape {
                 op: op.type_name().to_string(),
                 reason: e.to_string(),
             })?;
         }
-        let single = shapes.len() == 1;
-        let mut outputs = Vec::with_capacity(shapes.len());
-        for (i, s) in shapes.into_iter().enumerate() {
+        let single = outputs.len() == 1;
+        let mut ids = Vec::with_capacity(outputs.len());
+        for (i, (s, dtype)) in outputs.into_iter().enumerate() {
             let base = if single {
                 format!("{node}_out")
             } else {
                 format!("{node}_out{i}")
             };
             let name = fresh_name(&mut self.names, &base);
-            outputs.push(
+            ids.push(
                 self.graph
                     .add_tensor(TensorInfo::activation(name, s, dtype)),
             );
@@ -1223,10 +1256,10 @@ impl ModelBuilder {
             name: node,
             op,
             inputs,
-            outputs: outputs.clone(),
+            outputs: ids.clone(),
             target: Target::Cpu,
         });
-        Ok(outputs)
+        Ok(ids)
     }
 }
 

@@ -26,6 +26,7 @@ pub mod calibrate;
 pub mod cli;
 mod data;
 pub mod dataset;
+pub mod dynamic;
 mod error;
 mod model;
 pub use rknnrt::npy;

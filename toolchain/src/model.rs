@@ -107,13 +107,26 @@ impl BuiltModel {
             custom_string: self.custom_string.clone(),
             producer: PRODUCER.to_string(),
             internal_size,
+            batch_size: 1,
+            shape_sets: Vec::new(),
         };
         Ok((meta, weights))
     }
 
     /// Serializes the model into `.rknn` bytes.
     pub fn write(&self) -> Result<Vec<u8>, BuildError> {
-        let (meta, weights) = self.to_meta()?;
+        self.write_batched(1)
+    }
+
+    /// Serializes the model with `rknn_batch_size` `batch` (1 ..=
+    /// `MAX_BATCH_SIZE`): the graph stays a one-batch graph, whose every
+    /// input and output must have batch dimension 1; the runtime shows
+    /// them `batch` times larger and runs the batches in parallel.
+    pub fn write_batched(&self, batch: u32) -> Result<Vec<u8>, BuildError> {
+        let (mut meta, weights) = self.to_meta()?;
+        meta.batch_size = batch;
+        meta.validate(weights.len() as u64)
+            .map_err(|e| BuildError::Config(format!("rknn_batch_size {batch}: {e}")))?;
         Ok(rknnrt::model::write(&meta, &weights))
     }
 
@@ -214,5 +227,47 @@ mod tests {
         };
         let err = model.to_meta().unwrap_err().to_string();
         assert!(err.contains("'a'"), "{err}");
+    }
+
+    #[test]
+    fn batched_models_record_the_batch_size() {
+        let build = |batch_dim: usize| {
+            let mut graph = Graph::default();
+            let x = graph.add_tensor(TensorInfo::activation("x", vec![batch_dim, 3], DType::F32));
+            let y = graph.add_tensor(TensorInfo::activation("y", vec![batch_dim, 3], DType::F32));
+            graph.add_node(rknnrt::graph::Node {
+                name: "relu".into(),
+                op: rknnrt::graph::Op::Unary {
+                    act: rknnrt::graph::Activation::Relu,
+                },
+                inputs: vec![x],
+                outputs: vec![y],
+                target: rknnrt::graph::Target::Cpu,
+            });
+            graph.inputs.push(x);
+            graph.outputs.push(y);
+            BuiltModel {
+                platform: Platform::Rk3588,
+                graph,
+                consts: BTreeMap::new(),
+                preprocess: vec![InputPreprocess::default()],
+                custom_string: String::new(),
+            }
+        };
+        let bytes = build(1).write_batched(4).unwrap();
+        let (meta, _) = rknnrt::model::parse(&bytes).unwrap();
+        assert_eq!(meta.batch_size, 4);
+        assert_eq!(
+            meta.graph.tensors[0].shape,
+            vec![1, 3],
+            "the graph stays one batch"
+        );
+        let e = build(2).write_batched(4).unwrap_err().to_string();
+        assert!(e.contains("does not have batch dimension 1"), "{e}");
+        assert!(build(1).write_batched(0).is_err());
+        assert_eq!(
+            build(2).write_batched(1).map(|b| b.len()).ok(),
+            build(2).write().map(|b| b.len()).ok()
+        );
     }
 }

@@ -293,11 +293,20 @@ pub fn entries() -> impl Iterator<Item = Entry> {
     })
 }
 
+/// The table row of `op` for `case`; custom ops (whatever their type
+/// name) have none: they are float-only CPU ops.
+fn op_row(op: &Op, case: Case) -> Option<&'static Row> {
+    match op {
+        Op::Custom(_) => None,
+        _ => row_of(op.type_name(), case),
+    }
+}
+
 /// The general rule of `op` (RK3588), for the quantizer: its int8
-/// behaviour and whether the NPU runs it. Ops missing from the table are
-/// float-only CPU ops.
+/// behaviour and whether the NPU runs it. Ops missing from the table (and
+/// custom ops) are float-only CPU ops.
 pub fn rule(op: &Op) -> OpRule {
-    match row_of(op.type_name(), Case::General) {
+    match op_row(op, Case::General) {
         Some(r) => OpRule {
             int8: r.int8,
             npu: r.npu_int8.contains(Platform::Rk3588),
@@ -318,8 +327,7 @@ pub fn target(op: &Op, precision: Precision) -> Target {
 /// Where a node of `op` (general case) computing in `precision` runs on
 /// `platform`.
 pub fn target_on(op: &Op, platform: Platform, precision: Precision) -> Target {
-    row_of(op.type_name(), Case::General)
-        .map_or(Target::Cpu, |r| row_target(r, platform, precision))
+    op_row(op, Case::General).map_or(Target::Cpu, |r| row_target(r, platform, precision))
 }
 
 /// The case of `node` in `graph`: dynamic weights when a Conv,
@@ -373,7 +381,7 @@ pub fn node_target(graph: &Graph, node: &Node, platform: Platform) -> Target {
         return Target::Cpu;
     }
     let precision = node_precision(graph, node);
-    row_of(node.op.type_name(), case_of(graph, node))
+    op_row(&node.op, case_of(graph, node))
         .map_or(Target::Cpu, |r| row_target(r, platform, precision))
 }
 
@@ -395,7 +403,7 @@ pub struct NodePlacement {
     /// Node name.
     pub node: String,
     /// Op type.
-    pub op_type: &'static str,
+    pub op_type: String,
     /// Case of the table row used.
     pub case: Case,
     /// Precision the node computes in.
@@ -412,7 +420,7 @@ pub fn placements(graph: &Graph, platform: Platform) -> Vec<NodePlacement> {
         .iter()
         .map(|n| NodePlacement {
             node: n.name.clone(),
-            op_type: n.op.type_name(),
+            op_type: n.op.type_name().to_string(),
             case: case_of(graph, n),
             precision: node_precision(graph, n),
             target: node_target(graph, n, platform),

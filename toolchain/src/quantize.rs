@@ -32,6 +32,16 @@
 //!   explicit `Dequantize` / `Quantize` nodes around them. A model input is
 //!   int8 when an int8 compute op reads it (or parameters are given for it
 //!   and a data-movement op reads it); outputs keep their producer's type.
+//! * **Custom ops** are float-only CPU ops (their callbacks take float32).
+//!   Everything computed from a custom op without a built-in fallback
+//!   stays float: the compiler cannot run the op, so nothing after it is
+//!   calibrated.
+//!
+//! # fp16
+//!
+//! Every float32 tensor and weight becomes fp16, except the tensors of
+//! custom ops, which stay float32: `Cast` nodes convert on the way in and
+//! out (weights read only by custom ops keep their float32 data).
 //!
 //! All rounding goes through `rknnrt::kernels::quant`, so the compiler and
 //! the runtime agree.
@@ -40,11 +50,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use half::f16;
 use rknnrt::graph::{
-    DType, Graph, Node, Op, Quant, ReduceOp, ResizeMode, Storage, TensorId, TensorInfo,
+    DType, Graph, Node, Op, Quant, ReduceOp, ResizeMode, Storage, Target, TensorId, TensorInfo,
 };
 use rknnrt::kernels::quant;
 
 use crate::builder;
+use crate::calibrate::interp::uncomputable;
 use crate::data::ConstData;
 use crate::error::BuildError;
 use crate::model::BuiltModel;
@@ -213,17 +224,20 @@ fn quantize_asymmetric(data: &[f32], scale: f32, zp: i32) -> Vec<i8> {
 pub fn to_fp16(model: &BuiltModel) -> Result<BuiltModel, BuildError> {
     check_float_model(model)?;
     let mut out = model.clone();
-    for t in &mut out.graph.tensors {
-        if t.dtype == DType::F32 {
+    let keep = custom_f32(&out.graph);
+    for (id, t) in out.graph.tensors.iter_mut().enumerate() {
+        if t.dtype == DType::F32 && !keep[id] {
             t.dtype = DType::F16;
             if let Storage::Weight { len, .. } = &mut t.storage {
                 *len /= 2;
             }
         }
     }
-    for data in out.consts.values_mut() {
+    for (&id, data) in out.consts.iter_mut() {
         if let ConstData::F32(v) = data {
-            *data = ConstData::F16(v.iter().map(|&x| f16::from_f32(x)).collect());
+            if !keep[id] {
+                *data = ConstData::F16(v.iter().map(|&x| f16::from_f32(x)).collect());
+            }
         }
     }
     for n in &mut out.graph.nodes {
@@ -232,8 +246,8 @@ pub fn to_fp16(model: &BuiltModel) -> Result<BuiltModel, BuildError> {
                 *to = DType::F16;
             }
         }
-        n.target = placement::target(&n.op, Precision::F16);
     }
+    fence_custom_ops(&mut out.graph);
     placement::assign(&mut out.graph, out.platform);
     Ok(out)
 }
@@ -251,6 +265,92 @@ pub fn quantize_int8(model: &BuiltModel, cfg: &QuantConfig) -> Result<BuiltModel
         preprocess: model.preprocess.clone(),
         custom_string: model.custom_string.clone(),
     })
+}
+
+/// Float32 tensors that stay float32 in an fp16 model: outputs of custom
+/// ops, and weights only custom ops read.
+fn custom_f32(g: &Graph) -> Vec<bool> {
+    let mut keep = vec![false; g.tensors.len()];
+    let mut other_reader = vec![false; g.tensors.len()];
+    for n in &g.nodes {
+        let custom = matches!(n.op, Op::Custom(_));
+        for &t in &n.inputs {
+            if custom && g.tensors[t].is_weight() {
+                keep[t] = true;
+            } else {
+                other_reader[t] = true;
+            }
+        }
+        if custom {
+            for &t in &n.outputs {
+                keep[t] = true;
+            }
+        }
+    }
+    for (t, k) in keep.iter_mut().enumerate() {
+        if g.tensors[t].is_weight() && other_reader[t] {
+            *k = false;
+        }
+    }
+    keep
+}
+
+/// Inserts `Cast` nodes so custom ops read and write float32 in a graph
+/// whose other float tensors are fp16: fp16 inputs of a custom node are
+/// cast to float32 before it, and float32 outputs of a custom node are
+/// cast to fp16 for the other nodes that read them.
+fn fence_custom_ops(g: &mut Graph) {
+    let mut names: HashSet<String> = g.tensors.iter().map(|t| t.name.clone()).collect();
+    let custom_out: HashSet<TensorId> = g
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, Op::Custom(_)))
+        .flat_map(|n| n.outputs.iter().copied())
+        .filter(|&t| g.tensors[t].dtype == DType::F32)
+        .collect();
+    let mut copies: HashMap<(TensorId, DType), TensorId> = HashMap::new();
+    let old = std::mem::take(&mut g.nodes);
+    for mut node in old {
+        let custom = matches!(node.op, Op::Custom(_));
+        for i in 0..node.inputs.len() {
+            let t = node.inputs[i];
+            let to = match (custom, g.tensors[t].dtype) {
+                (true, DType::F16) => DType::F32,
+                (false, DType::F32) if custom_out.contains(&t) => DType::F16,
+                _ => continue,
+            };
+            let id = match copies.get(&(t, to)) {
+                Some(&id) => id,
+                None => {
+                    let mut info = g.tensors[t].clone();
+                    info.name = builder::fresh_name(
+                        &mut names,
+                        &format!(
+                            "{}_{}",
+                            info.name,
+                            if to == DType::F32 { "f32" } else { "f16" }
+                        ),
+                    );
+                    info.dtype = to;
+                    info.storage = Storage::Activation;
+                    let id = g.add_tensor(info);
+                    let name =
+                        builder::fresh_name(&mut names, &format!("{}_cast", g.tensors[t].name));
+                    g.nodes.push(Node {
+                        name,
+                        op: Op::Cast { to },
+                        inputs: vec![t],
+                        outputs: vec![id],
+                        target: Target::Cpu,
+                    });
+                    copies.insert((t, to), id);
+                    id
+                }
+            };
+            node.inputs[i] = id;
+        }
+        g.nodes.push(node);
+    }
 }
 
 fn check_float_model(model: &BuiltModel) -> Result<(), BuildError> {
@@ -308,6 +408,9 @@ struct Quantizer<'a> {
     params: HashMap<TensorId, (f32, i32)>,
     /// Old tensor -> nodes that read it.
     consumers: HashMap<TensorId, Vec<usize>>,
+    /// Old tensors computed from a custom op without a fallback: they
+    /// stay float.
+    opaque: Vec<bool>,
 }
 
 impl<'a> Quantizer<'a> {
@@ -329,6 +432,7 @@ impl<'a> Quantizer<'a> {
             primary_int8: HashSet::new(),
             params: HashMap::new(),
             consumers,
+            opaque: uncomputable(&src.graph),
         }
     }
 
@@ -389,6 +493,9 @@ impl<'a> Quantizer<'a> {
     }
 
     fn input_is_int8(&self, x: TensorId) -> bool {
+        if self.opaque[x] {
+            return false;
+        }
         let consumers = self.consumers.get(&x).map(Vec::as_slice).unwrap_or(&[]);
         consumers.iter().any(|&n| {
             let node = &self.src.graph.nodes[n];
@@ -429,6 +536,9 @@ impl<'a> Quantizer<'a> {
 
     fn node_is_int8(&self, i: usize) -> bool {
         let node = &self.src.graph.nodes[i];
+        if node.inputs.iter().any(|&t| self.opaque[t]) {
+            return false;
+        }
         match placement::rule(&node.op).int8 {
             Int8Support::Compute => self.compute_capable(node),
             Int8Support::FollowsInput => node

@@ -51,7 +51,7 @@ fn optimized(m: &BuiltModel) -> (BuiltModel, PassReport) {
     optimize(m.clone()).unwrap()
 }
 
-fn op_names(m: &BuiltModel) -> Vec<&'static str> {
+fn op_names(m: &BuiltModel) -> Vec<&str> {
     m.graph.nodes.iter().map(|n| n.op.type_name()).collect()
 }
 

@@ -21,6 +21,7 @@ pub fn input_arity(op: &Op) -> RangeInclusive<usize> {
         }
         Op::MatMul | Op::Binary { .. } | Op::PRelu | Op::Gather { .. } => 2..=2,
         Op::Concat { .. } => 1..=usize::MAX,
+        Op::Custom(_) => 0..=usize::MAX,
         _ => 1..=1,
     }
 }
@@ -28,19 +29,19 @@ pub fn input_arity(op: &Op) -> RangeInclusive<usize> {
 /// How many outputs `op` produces.
 pub fn output_arity(op: &Op) -> RangeInclusive<usize> {
     match op {
-        Op::Split { .. } => 1..=usize::MAX,
+        Op::Split { .. } | Op::Custom(_) => 1..=usize::MAX,
         _ => 1..=1,
     }
 }
 
 /// True for ops whose output shapes are not determined by their inputs
 /// alone and are taken from the output tensors: `Reshape` (target shape),
-/// `Split` (lengths), `Slice` (lengths) and `Resize` (target size). Use
-/// [`infer_given`] for them.
+/// `Split` (lengths), `Slice` (lengths), `Resize` (target size) and
+/// `Custom` (recorded at compile time). Use [`infer_given`] for them.
 pub fn takes_output_shape(op: &Op) -> bool {
     matches!(
         op,
-        Op::Reshape | Op::Split { .. } | Op::Slice { .. } | Op::Resize { .. }
+        Op::Reshape | Op::Split { .. } | Op::Slice { .. } | Op::Resize { .. } | Op::Custom(_)
     )
 }
 
@@ -165,6 +166,7 @@ pub fn infer_given(
         }
         Op::ArgMax { axis, keepdims, .. } => reduce(&[*axis], *keepdims, shapes(0)),
         Op::Cast { .. } | Op::Quantize | Op::Dequantize => Ok(vec![shapes(0).to_vec()]),
+        Op::Custom(c) => super::custom::infer(c, inputs, given),
     }
 }
 

@@ -6,6 +6,7 @@
 //! by [`Graph::validate`](super::Graph::validate) to check a loaded graph.
 //! The limits below bound what a (possibly hostile) model may ask for.
 
+mod custom;
 mod infer;
 mod types;
 mod validate;

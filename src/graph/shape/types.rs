@@ -295,6 +295,9 @@ pub fn check_types(op: &Op, ins: &[&TensorInfo], outs: &[&TensorInfo]) -> Result
         ));
     }
     check_attributes(op)?;
+    if let Op::Custom(c) = op {
+        return super::custom::check(c, ins, outs);
+    }
     let y = outs[0];
     match op {
         Op::Conv { .. } => linear(op, ins, y, Some(0)),
@@ -394,6 +397,7 @@ pub fn check_types(op: &Op, ins: &[&TensorInfo], outs: &[&TensorInfo]) -> Result
             }
             need_quant(x, "input")
         }
+        Op::Custom(_) => Ok(()),
     }
 }
 

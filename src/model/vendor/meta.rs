@@ -228,6 +228,8 @@ pub fn model_meta(m: &VendorModel) -> Result<ModelMeta, ModelError> {
         custom_string: String::new(),
         producer: m.compiler.clone(),
         internal_size: m.memory.internal,
+        batch_size: 1,
+        shape_sets: Vec::new(),
     })
 }
 

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use half::f16;
-use rknnrt::graph::{DType, Graph, Node, Storage, TensorId, TensorInfo};
+use rknnrt::graph::{DType, Graph, Node, Op, Storage, TensorId, TensorInfo};
 use rknnrt::kernels::{self, In, Out};
 use rknnrt::model::{InputPreprocess, ModelMeta};
 use rknnrt::runtime::io::{self, InputBuf, LayoutSpec};
@@ -127,6 +127,27 @@ pub fn from_f32(info: &TensorInfo, values: &[f32]) -> Result<TensorBuf, BuildErr
     Ok(buf)
 }
 
+/// The tensors rknn-convert cannot compute: outputs of custom ops without
+/// a built-in fallback (only the application's callbacks compute them)
+/// and everything computed from them.
+pub fn uncomputable(graph: &Graph) -> Vec<bool> {
+    let mut out = vec![false; graph.tensors.len()];
+    for n in &graph.nodes {
+        let opaque = matches!(&n.op, Op::Custom(c) if c.fallback.is_none())
+            || n.inputs
+                .iter()
+                .any(|&t| out.get(t).copied().unwrap_or(false));
+        if opaque {
+            for &o in &n.outputs {
+                if let Some(v) = out.get_mut(o) {
+                    *v = true;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A graph with its constant tensors, ready to run on the host.
 #[derive(Clone, Debug)]
 pub struct Program {
@@ -134,6 +155,8 @@ pub struct Program {
     consts: HashMap<TensorId, TensorBuf>,
     /// Number of readers of each tensor (graph outputs count once more).
     readers: Vec<usize>,
+    /// [`uncomputable`] tensors.
+    opaque: Vec<bool>,
 }
 
 impl Program {
@@ -152,6 +175,7 @@ impl Program {
             }
         }
         Program {
+            opaque: uncomputable(&graph),
             graph,
             consts,
             readers,
@@ -198,7 +222,8 @@ impl Program {
     }
 
     /// Runs node `node` on `inputs` (one buffer per node input, constants
-    /// included) and returns its outputs.
+    /// included) and returns its outputs. A custom op runs its built-in
+    /// fallback; without one it cannot run here.
     pub fn run_node(
         &self,
         node: &Node,
@@ -238,7 +263,16 @@ impl Program {
                     data: b.bytes_mut(),
                 });
             }
-            kernels::execute(&node.op, &ins, &mut outs).map_err(|e| {
+            let op = match &node.op {
+                Op::Custom(c) => c.fallback.as_deref().ok_or_else(|| {
+                    BuildError::Run(format!(
+                        "node '{}' is custom op '{}', which only the application computes (no built-in op of that type); run the model with librknnrt and the op registered",
+                        node.name, c.op_type
+                    ))
+                })?,
+                op => op,
+            };
+            kernels::execute(op, &ins, &mut outs).map_err(|e| {
                 BuildError::Run(format!(
                     "node '{}' ({}): {e}",
                     node.name,
@@ -251,12 +285,43 @@ impl Program {
 
     /// Runs the graph on `inputs` (one buffer per graph input, in the
     /// graph's types), calling `visit` for each graph input and each node
-    /// output as soon as it exists. Returns the graph outputs.
+    /// output as soon as it exists. Returns the graph outputs; fails when
+    /// one depends on a custom op without a built-in fallback.
     pub fn run(
         &self,
         inputs: Vec<TensorBuf>,
         visit: &mut dyn FnMut(TensorId, &TensorBuf) -> Result<(), BuildError>,
     ) -> Result<Vec<TensorBuf>, BuildError> {
+        let outs = self.run_partial(inputs, visit)?;
+        let g = &self.graph;
+        outs.into_iter()
+            .zip(&g.outputs)
+            .map(|(o, &t)| {
+                o.ok_or_else(|| {
+                    let node = g
+                        .nodes
+                        .iter()
+                        .find(|n| matches!(&n.op, Op::Custom(c) if c.fallback.is_none()))
+                        .map_or(String::new(), |n| {
+                            format!(" ('{}', node '{}')", n.op.type_name(), n.name)
+                        });
+                    BuildError::Run(format!(
+                        "output '{}' depends on a custom op{node} that only the application computes; run the model with librknnrt and the op registered",
+                        g.tensors[t].name
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Like [`Program::run`], but the [`uncomputable`] part of the graph is
+    /// skipped: those tensors are never visited and their outputs are
+    /// `None` (calibration only needs the rest).
+    pub fn run_partial(
+        &self,
+        inputs: Vec<TensorBuf>,
+        visit: &mut dyn FnMut(TensorId, &TensorBuf) -> Result<(), BuildError>,
+    ) -> Result<Vec<Option<TensorBuf>>, BuildError> {
         let g = &self.graph;
         if inputs.len() != g.inputs.len() {
             return Err(BuildError::Run(format!(
@@ -281,6 +346,9 @@ impl Program {
             live[t] = Some(buf);
         }
         for node in &g.nodes {
+            if node.outputs.iter().any(|&t| self.opaque[t]) {
+                continue;
+            }
             let outs = {
                 let mut ins: Vec<&TensorBuf> = Vec::with_capacity(node.inputs.len());
                 for &t in &node.inputs {
@@ -316,10 +384,14 @@ impl Program {
         g.outputs
             .iter()
             .map(|&t| {
+                if self.opaque[t] {
+                    return Ok(None);
+                }
                 self.consts
                     .get(&t)
                     .cloned()
                     .or_else(|| live[t].clone())
+                    .map(Some)
                     .ok_or_else(|| {
                         BuildError::Run(format!("output '{}' was not computed", g.tensors[t].name))
                     })

@@ -105,6 +105,9 @@ fn run_plan(plan: &Plan, output: &Path, quiet: bool) -> Result<(), BuildError> {
         for change in &out.passes.changes {
             println!("pass: {change}");
         }
+        if !plan.dynamic_input.is_empty() {
+            println!("{}", super::dynamic::note(&plan.dynamic_input));
+        }
         print!(
             "{}",
             summary::summary(&out.model, out.bytes.len(), out.seconds)?
@@ -144,7 +147,17 @@ pub fn build(a: &BuildArgs) -> Result<(), BuildError> {
         std: float_lists(&a.std, "std")?,
         precision,
         custom_string: a.custom_string.clone().unwrap_or_default(),
+        batch_size: a.batch_size,
+        custom_ops: a
+            .custom_op
+            .iter()
+            .map(|s| crate::onnx::custom::parse_assignment(s).map_err(cfg))
+            .collect::<Result<_, _>>()?,
         progress: !a.no_progress,
+        dynamic_input: match &a.dynamic_input {
+            Some(text) => crate::dynamic::parse(text)?,
+            None => Vec::new(),
+        },
     };
     run_plan(&plan, &a.output, a.quiet)
 }
@@ -192,10 +205,14 @@ fn load_inputs(
 /// `rknn-convert infer`.
 pub fn infer(a: &InferArgs) -> Result<(), BuildError> {
     let model = infer::load(&a.model)?;
-    let g = &model.meta.graph;
+    let set = infer::shape_set_for(&model, &a.inputs)?;
+    let g = set.as_ref().map_or(&model.meta.graph, |(_, g)| g);
     let infos: Vec<_> = g.inputs.iter().map(|&t| &g.tensors[t]).collect();
     let raw = load_inputs(&a.inputs, &infos)?;
-    let outputs = infer::run(model, &raw)?;
+    if let Some((s, _)) = &set {
+        println!("shape set {s}: {:?}", model.meta.shape_sets[*s].inputs);
+    }
+    let outputs = infer::run_at(model, set.map(|(s, _)| s), &raw)?;
     std::fs::create_dir_all(&a.out_dir).map_err(|e| BuildError::Io {
         path: a.out_dir.display().to_string(),
         reason: e.to_string(),

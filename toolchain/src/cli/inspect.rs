@@ -239,6 +239,15 @@ fn own_report(bytes: &[u8]) -> Result<String, model::ModelError> {
     if !meta.custom_string.is_empty() {
         let _ = writeln!(s, "custom string: {}", meta.custom_string);
     }
+    for (k, set) in meta.shape_sets.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "shape set {k}: inputs {:?}, {} given output shape(s), {} op(s) resolved for the set",
+            set.inputs,
+            set.outputs.len(),
+            set.ops.len()
+        );
+    }
     graph_summary(&mut s, &meta.graph);
     Ok(s)
 }

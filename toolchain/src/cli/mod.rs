@@ -4,7 +4,9 @@
 //! ```text
 //! rknn-convert build model.onnx -t rk3588 [--dataset d.txt | --fp16] [--mean ..] [--std ..]
 //!              [--algorithm normal|kl_divergence|mmse] [--method layer|channel]
-//!              [--custom-string ..] [--input-shape name=1,3,224,224] -o model.rknn
+//!              [--custom-string ..] [--input-shape name=1,3,224,224]
+//!              [--dynamic-input "1,3,224,224;1,3,160,160"]
+//!              [--custom-op TYPE=same-as-input|builtin|1x10:float32] -o model.rknn
 //! rknn-convert -t rk3588 -i model_config.yml -o out_dir/
 //! rknn-convert infer model.rknn --input a.npy [--input b.npy] --out-dir dir/
 //! rknn-convert accuracy model.onnx --rknn model.rknn --input a.npy .. --out-dir snapshot/
@@ -15,6 +17,7 @@
 //! exit status 1; usage errors are clap's (status 2).
 
 mod commands;
+mod dynamic;
 pub mod infer;
 pub mod inspect;
 pub mod pipeline;
@@ -106,9 +109,22 @@ pub struct BuildArgs {
     /// String returned by RKNN_QUERY_CUSTOM_STRING.
     #[arg(long)]
     pub custom_string: Option<String>,
+    /// rknn_batch_size: batches per run (the model's batch dimension must
+    /// be 1; inputs and outputs become this many times larger).
+    #[arg(long, default_value_t = 1)]
+    pub batch_size: u32,
     /// Fix an input's shape: name=1,3,224,224 (repeatable).
     #[arg(long)]
     pub input_shape: Vec<String>,
+    /// Dynamic input shapes: shape sets separated by ';', the input shapes
+    /// of a set by '#' ("1,3,224,224;1,3,160,160"), or the vendor's nested
+    /// list ("[[[1,3,224,224]],[[1,3,160,160]]]").
+    #[arg(long, conflicts_with = "input_shape")]
+    pub dynamic_input: Option<String>,
+    /// Output rule of a custom op type: TYPE=same-as-input, TYPE=builtin
+    /// or TYPE=1x10:float32,1x10:int64 (repeatable; docs/custom_ops.md).
+    #[arg(long)]
+    pub custom_op: Vec<String>,
     /// Output .rknn file.
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,

@@ -11,9 +11,10 @@ use rknnrt::platform::Platform;
 
 use crate::calibrate::{self, Algorithm, CalibOptions};
 use crate::dataset::{Dataset, ImageOptions};
+use crate::dynamic::DynamicInput;
 use crate::error::BuildError;
 use crate::model::BuiltModel;
-use crate::onnx::{self, ImportOptions};
+use crate::onnx::{self, CustomRule, ImportOptions};
 use crate::passes::{self, PassReport};
 use crate::quantize::{self, WeightGranularity};
 
@@ -56,8 +57,16 @@ pub struct Plan {
     pub precision: Precision,
     /// `RKNN_QUERY_CUSTOM_STRING`.
     pub custom_string: String,
+    /// `rknn_batch_size`: batches per run (inputs and outputs with batch
+    /// dimension 1 become this many times larger).
+    pub batch_size: u32,
+    /// Output rules of custom ops, by op type (`docs/custom_ops.md`).
+    pub custom_ops: BTreeMap<String, CustomRule>,
     /// Show progress bars.
     pub progress: bool,
+    /// Input shape sets of a dynamic-shape model (vendor `dynamic_input`);
+    /// empty for a static model.
+    pub dynamic_input: DynamicInput,
 }
 
 /// The result of a conversion.
@@ -140,14 +149,36 @@ pub fn float_model(plan: &Plan) -> Result<(BuiltModel, PassReport), BuildError> 
         input_shapes: plan.input_shapes.clone(),
         inputs: plan.inputs.clone(),
         outputs: plan.outputs.clone(),
+        custom_ops: plan.custom_ops.clone(),
     };
     let mut model = import(&plan.model, &opts)?;
     apply_mean_std(&mut model, &plan.mean, &plan.std)?;
     passes::optimize(model)
 }
 
-/// Runs the conversion.
+/// Fails unless `plan`'s custom string fits `RKNN_QUERY_CUSTOM_STRING`.
+pub fn check_custom_string(plan: &Plan) -> Result<(), BuildError> {
+    if plan.custom_string.len() > 1023 || plan.custom_string.contains('\0') {
+        return Err(BuildError::Config(format!(
+            "custom string of {} bytes (at most 1023, no NUL)",
+            plan.custom_string.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Runs the conversion (of every shape set when `plan.dynamic_input` has
+/// sets, `super::dynamic`).
 pub fn convert(plan: &Plan) -> Result<Outcome, BuildError> {
+    if !plan.dynamic_input.is_empty() {
+        if plan.batch_size > 1 {
+            return Err(BuildError::Config(format!(
+                "rknn_batch_size {} with dynamic_input: a model is either multi-batch or dynamic-shape",
+                plan.batch_size
+            )));
+        }
+        return super::dynamic::convert(plan);
+    }
     let start = Instant::now();
     let (float, report) = float_model(plan)?;
     let mut model = match &plan.precision {
@@ -168,14 +199,9 @@ pub fn convert(plan: &Plan) -> Result<Outcome, BuildError> {
             calibrate::quantize(&float, &samples, &opts)?
         }
     };
-    if plan.custom_string.len() > 1023 || plan.custom_string.contains('\0') {
-        return Err(BuildError::Config(format!(
-            "custom string of {} bytes (at most 1023, no NUL)",
-            plan.custom_string.len()
-        )));
-    }
+    check_custom_string(plan)?;
     model.custom_string = plan.custom_string.clone();
-    let bytes = model.write()?;
+    let bytes = model.write_batched(plan.batch_size)?;
     Ok(Outcome {
         model,
         bytes,

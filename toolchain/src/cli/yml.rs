@@ -14,7 +14,9 @@ use serde_yaml::{Mapping, Value};
 
 use crate::calibrate::{parse_method, Algorithm};
 use crate::cli::pipeline::{Plan, Precision};
+use crate::dynamic::DynamicInput;
 use crate::error::BuildError;
+use crate::onnx::CustomRule;
 use crate::quantize::WeightGranularity;
 
 /// A parsed config: the plan, the output model name and the warnings.
@@ -33,7 +35,6 @@ const UNSUPPORTED_CONFIGS: &[&str] = &[
     "single_core_mode",
     "model_pruning",
     "op_target",
-    "dynamic_input",
     "quantize_weight",
     "remove_weight",
     "compress_weight",
@@ -155,6 +156,66 @@ fn dims(v: Vec<Vec<f64>>, at: &str) -> Result<Vec<Vec<usize>>, BuildError> {
         .collect()
 }
 
+/// `dynamic_input`: the vendor's nested list of shape sets, or the text
+/// form of `--dynamic-input`; null or empty for none.
+fn shape_sets(v: &Value, at: &str) -> Result<DynamicInput, BuildError> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::String(s) => crate::dynamic::parse(s),
+        _ => {
+            let nested: Vec<Vec<Vec<i64>>> = serde_yaml::from_value(v.clone()).map_err(|_| {
+                err(format!(
+                    "'{at}' must be a list of shape sets, each a list of input shapes ([[[1,3,224,224]], [[1,3,160,160]]])"
+                ))
+            })?;
+            crate::dynamic::from_nested(nested, at)
+        }
+    }
+}
+
+/// A `custom_ops` rule: a string (`same-as-input`, `builtin`, or
+/// `--custom-op` shapes) or `{outputs: [{shape: [..], dtype: ..}, ..]}`.
+fn custom_rule(v: &Value, at: &str) -> Result<CustomRule, BuildError> {
+    if let Value::String(s) = v {
+        return s.parse().map_err(|e: String| err(format!("{at}: {e}")));
+    }
+    let mut outputs = None;
+    for (k, v) in mapping(v, at)? {
+        match key_str(k, at)?.as_str() {
+            "outputs" => outputs = Some(v),
+            other => {
+                return Err(err(format!(
+                    "unknown key '{at}.{other}' (expected 'outputs')"
+                )))
+            }
+        }
+    }
+    let list = outputs
+        .and_then(Value::as_sequence)
+        .ok_or_else(|| err(format!("{at}: give a rule string or 'outputs:' as a list")))?;
+    let mut rule = Vec::with_capacity(list.len());
+    for (i, o) in list.iter().enumerate() {
+        let at = format!("{at}.outputs[{i}]");
+        let (mut shape, mut ty) = (None, "float32".to_string());
+        for (k, v) in mapping(o, &at)? {
+            match key_str(k, &at)?.as_str() {
+                "shape" => shape = Some(dims(vec![numbers(v, &at)?], &at)?.remove(0)),
+                "dtype" => ty = string(v, &at)?,
+                other => return Err(err(format!("unknown key '{at}.{other}' (shape, dtype)"))),
+            }
+        }
+        let shape = shape.ok_or_else(|| err(format!("{at}: 'shape' is missing")))?;
+        let dims_text: Vec<String> = shape.iter().map(usize::to_string).collect();
+        let one: CustomRule = format!("{}:{ty}", dims_text.join("x"))
+            .parse()
+            .map_err(|e: String| err(format!("{at}: {e}")))?;
+        if let CustomRule::Outputs(mut o) = one {
+            rule.append(&mut o);
+        }
+    }
+    Ok(CustomRule::Outputs(rule))
+}
+
 /// Parses the yml text of `path`; `target` is the `-t` option.
 pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config, BuildError> {
     let root: Value = serde_yaml::from_str(text).map_err(|e| {
@@ -186,6 +247,8 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
     let mut dataset: Option<PathBuf> = None;
     let mut subgraphs = None;
     let mut configs = None;
+    let mut batch_size = 1u32;
+    let mut custom_ops = BTreeMap::new();
     for (k, v) in models {
         let key = key_str(k, "models")?;
         match key.as_str() {
@@ -207,6 +270,25 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
             }
             "subgraphs" => subgraphs = Some(v),
             "configs" => configs = Some(v),
+            "rknn_batch_size" => {
+                let n = number(v, "models.rknn_batch_size")?;
+                batch_size = u32::try_from(n as u64)
+                    .ok()
+                    .filter(|&b| b >= 1 && b as f64 == n)
+                    .ok_or_else(|| {
+                        err(format!(
+                            "models.rknn_batch_size {n} is not a positive integer"
+                        ))
+                    })?;
+            }
+            "custom_ops" if !v.is_null() => {
+                for (t, r) in mapping(v, "models.custom_ops")? {
+                    let ty = key_str(t, "models.custom_ops")?;
+                    let rule = custom_rule(r, &format!("models.custom_ops.{ty}"))?;
+                    custom_ops.insert(ty, rule);
+                }
+            }
+            "custom_ops" => {}
             "prototxt_file_path" | "caffemodel_file_path" => {
                 return Err(err(format!(
                 "models.{key}: caffe models are not supported (rknn-convert converts onnx models)"
@@ -238,6 +320,7 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
     let mut algorithm = Algorithm::Normal;
     let mut method = WeightGranularity::PerChannel;
     let mut custom_string = String::new();
+    let mut dynamic_input = Vec::new();
     let mut platform = target;
     if let Some(c) = configs.filter(|v| !v.is_null()) {
         for (k, v) in mapping(c, "models.configs")? {
@@ -282,6 +365,7 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
                     }
                 }
                 "custom_string" => custom_string = string(v, &at)?,
+                "dynamic_input" => dynamic_input = shape_sets(v, &at)?,
                 "target_platform" => {
                     let p = string(v, &at)?;
                     let p = Platform::from_name(&p.to_ascii_lowercase())
@@ -338,6 +422,11 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
         Precision::Fp16
     };
     let mut input_shapes = BTreeMap::new();
+    if !input_sizes.is_empty() && !dynamic_input.is_empty() {
+        return Err(err(
+            "subgraphs.input_size_list and configs.dynamic_input both give input shapes: use one",
+        ));
+    }
     if !input_sizes.is_empty() {
         if inputs.is_empty() {
             return Err(err(
@@ -367,7 +456,10 @@ pub fn parse(path: &Path, text: &str, target: Option<Platform>) -> Result<Config
             std,
             precision,
             custom_string,
+            batch_size,
+            custom_ops,
             progress: true,
+            dynamic_input,
         },
         warnings,
     })
@@ -439,7 +531,10 @@ models:
         let e = parse(p, &dynamic, Some(Platform::Rk3588))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("configs.dynamic_input"), "{e}");
+        assert!(
+            e.contains("input_size_list and configs.dynamic_input"),
+            "{e}"
+        );
         let off = format!("{VENDOR}      single_core_mode: false\n");
         let c = parse(p, &off, Some(Platform::Rk3588)).unwrap();
         assert!(c.warnings.iter().any(|w| w.contains("single_core_mode")));
@@ -457,6 +552,33 @@ models:
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown top-level key 'extra'"), "{e}");
+    }
+
+    #[test]
+    fn rknn_batch_size_key() {
+        let p = Path::new("c.yml");
+        let with = |v: &str| {
+            VENDOR.replacen(
+                "models:\n",
+                &format!("models:\n    rknn_batch_size: {v}\n"),
+                1,
+            )
+        };
+        let c = parse(p, &with("3"), Some(Platform::Rk3588)).unwrap();
+        assert_eq!(c.plan.batch_size, 3);
+        assert_eq!(
+            parse(p, VENDOR, Some(Platform::Rk3588))
+                .unwrap()
+                .plan
+                .batch_size,
+            1
+        );
+        for bad in ["0", "-2", "1.5", "x"] {
+            assert!(
+                parse(p, &with(bad), Some(Platform::Rk3588)).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

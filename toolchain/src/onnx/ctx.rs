@@ -34,7 +34,8 @@ pub struct Meta {
     pub dtype: DType,
 }
 
-/// Import state.
+/// Import state (cloned to try a conversion without committing it).
+#[derive(Clone)]
 pub struct Ctx {
     /// The graph under construction.
     pub b: ModelBuilder,

@@ -13,6 +13,7 @@ use super::ops::{self, Node};
 use super::proto::{type_proto, GraphProto, ModelProto, NodeProto, ValueInfoProto};
 use super::tensor::{decode, dtype_of};
 use super::ImportOptions;
+use super::{custom, standard};
 use crate::builder::ModelBuilder;
 use crate::error::BuildError;
 use crate::model::BuiltModel;
@@ -63,16 +64,7 @@ pub fn import_model(
         let v = decode(t, base).map_err(|e| err(format!("initializer {e}")))?;
         ctx.define(t.name(), Val::Const(Rc::new(v)), 0);
     }
-    // Graph inputs: the cut points, or every declared non-initializer.
-    let input_names: Vec<String> = if opts.inputs.is_empty() {
-        g.input
-            .iter()
-            .map(|i| i.name().to_string())
-            .filter(|n| !ctx.vals.contains_key(n))
-            .collect()
-    } else {
-        opts.inputs.clone()
-    };
+    let input_names = graph_inputs(g, opts);
     let output_names: Vec<String> = if opts.outputs.is_empty() {
         g.output.iter().map(|o| o.name().to_string()).collect()
     } else {
@@ -107,10 +99,80 @@ pub fn import_model(
     let needed = needed_nodes(g, &input_names, &output_names)?;
     for (i, node) in g.node.iter().enumerate() {
         if needed[i] {
-            convert_node(&mut ctx, node, i, opset)?;
+            convert_node(&mut ctx, node, i, opset, opts)?;
         }
     }
     finish(ctx, &input_names, &output_names)
+}
+
+/// The graph inputs: the cut points, or every declared input that is not
+/// an initializer.
+fn graph_inputs(g: &GraphProto, opts: &ImportOptions) -> Vec<String> {
+    if !opts.inputs.is_empty() {
+        return opts.inputs.clone();
+    }
+    let initializers: HashSet<&str> = g.initializer.iter().map(|t| t.name()).collect();
+    g.input
+        .iter()
+        .map(|i| i.name())
+        .filter(|n| !initializers.contains(n))
+        .map(str::to_string)
+        .collect()
+}
+
+/// One dimension of a declared input shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DimDecl {
+    /// A fixed length.
+    Fixed(usize),
+    /// A dynamic axis, with its symbolic name when it has one.
+    Dynamic(Option<String>),
+}
+
+/// A graph input as the model declares it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputDecl {
+    /// Its name.
+    pub name: String,
+    /// Its dimensions; `None` when the model declares no shape.
+    pub dims: Option<Vec<DimDecl>>,
+}
+
+/// The graph inputs of `model` (the cut points of `opts`, or every
+/// declared non-initializer input) with their declared shapes.
+pub fn input_decls(model: &ModelProto, opts: &ImportOptions) -> Result<Vec<InputDecl>, BuildError> {
+    let g = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| err("the model has no graph"))?;
+    let decl = |name: String| {
+        use super::proto::tensor_shape_proto::dimension::Value;
+        let info = g
+            .input
+            .iter()
+            .chain(&g.value_info)
+            .chain(&g.output)
+            .find(|v| v.name() == name);
+        let shape = info
+            .and_then(|i| i.r#type.as_ref())
+            .and_then(|t| t.value.as_ref())
+            .and_then(|v| match v {
+                type_proto::Value::TensorType(t) => t.shape.as_ref(),
+                _ => None,
+            });
+        let dims = shape.map(|s| {
+            s.dim
+                .iter()
+                .map(|d| match &d.value {
+                    Some(Value::DimValue(v)) if *v > 0 => DimDecl::Fixed(*v as usize),
+                    Some(Value::DimParam(p)) => DimDecl::Dynamic(Some(p.clone())),
+                    _ => DimDecl::Dynamic(None),
+                })
+                .collect()
+        });
+        InputDecl { name, dims }
+    };
+    Ok(graph_inputs(g, opts).into_iter().map(decl).collect())
 }
 
 /// Shape and type of graph input (or cut point) `name`.
@@ -218,12 +280,21 @@ fn needed_nodes(
     Ok(needed)
 }
 
+/// Whether `node` is a custom op: a type outside the standard ONNX set, a
+/// node of another domain, or a type the options give a rule for.
+fn is_custom(node: &NodeProto, opts: &ImportOptions) -> bool {
+    !matches!(node.domain(), "" | "ai.onnx")
+        || !standard::is_standard(node.op_type())
+        || opts.custom_ops.contains_key(node.op_type())
+}
+
 /// Converts one node and records its outputs.
 fn convert_node(
     ctx: &mut Ctx,
     node: &NodeProto,
     index: usize,
     opset: i64,
+    opts: &ImportOptions,
 ) -> Result<(), BuildError> {
     let op_type = node.op_type();
     ctx.node = if node.name().is_empty() {
@@ -232,14 +303,8 @@ fn convert_node(
         node.name().to_string()
     };
     let fail = |ctx: &Ctx, msg: String| ctx.fail(op_type, opset, msg);
-    if !matches!(node.domain(), "" | "ai.onnx") {
-        return Err(fail(
-            ctx,
-            format!(
-                "domain '{}' is not supported (custom ops are refused)",
-                node.domain()
-            ),
-        ));
+    if is_custom(node, opts) {
+        return custom::convert(ctx, node, opset, &opts.custom_ops).map_err(|e| fail(ctx, e));
     }
     let attrs = Attrs::new(&node.attribute).map_err(|e| fail(ctx, e))?;
     let mut inputs = Vec::with_capacity(node.input.len());

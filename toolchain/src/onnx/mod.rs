@@ -2,7 +2,8 @@
 //! to a float [`BuiltModel`].
 //!
 //! Every node maps to rknnrt ops (`ops`), with attribute defaults as the
-//! ONNX spec gives them for the model's opset. Nodes whose inputs are all
+//! ONNX spec gives them for the model's opset; nodes outside the standard
+//! ONNX op set become custom ops (`custom`). Nodes whose inputs are all
 //! constants are evaluated at import time with the runtime's CPU kernels,
 //! so shape sub-graphs (`Shape`, `Gather`, `Unsqueeze`, `Concat`, ...)
 //! vanish. Anything unsupported or malformed is a one-line
@@ -10,9 +11,11 @@
 
 mod attr;
 mod ctx;
+pub mod custom;
 mod graph;
 mod ops;
 pub mod proto;
+pub mod standard;
 mod tensor;
 
 use std::collections::BTreeMap;
@@ -36,6 +39,9 @@ pub struct ImportOptions {
     pub inputs: Vec<String>,
     /// Use only these graph outputs (cut the graph there); empty: all.
     pub outputs: Vec<String>,
+    /// Output rules of custom ops, by op type (`docs/custom_ops.md`); a
+    /// rule for a standard op type makes its nodes custom ops too.
+    pub custom_ops: BTreeMap<String, CustomRule>,
 }
 
 impl ImportOptions {
@@ -46,11 +52,13 @@ impl ImportOptions {
             input_shapes: BTreeMap::new(),
             inputs: Vec::new(),
             outputs: Vec::new(),
+            custom_ops: BTreeMap::new(),
         }
     }
 }
 
-pub use graph::OPSETS;
+pub use custom::CustomRule;
+pub use graph::{DimDecl, InputDecl, OPSETS};
 pub use ops::{FOLDED, SUPPORTED};
 pub use tensor::Tensor;
 
@@ -77,6 +85,20 @@ pub fn import(path: &Path, opts: &ImportOptions) -> Result<BuiltModel, BuildErro
         }
     });
     import_from(&bytes, base, opts)
+}
+
+/// The graph inputs of the ONNX model at `path` (the cut points of
+/// `opts`, or every declared non-initializer input) with the shapes the
+/// model declares for them.
+pub fn input_decls(path: &Path, opts: &ImportOptions) -> Result<Vec<InputDecl>, BuildError> {
+    let bytes = std::fs::read(path).map_err(|e| BuildError::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let model = proto::ModelProto::decode(&bytes[..]).map_err(|e| {
+        BuildError::Onnx(format!("malformed ONNX protobuf: {e}").replace('\n', " "))
+    })?;
+    graph::input_decls(&model, opts)
 }
 
 /// Imports an ONNX model held in memory. Tensors with external data are

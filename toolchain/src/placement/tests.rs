@@ -228,7 +228,11 @@ fn dynamic_convolution_runs_on_the_npu_of_rk3588_and_rk3576_only() {
     let list = placements(&g, Platform::Rk3566);
     assert_eq!(list.len(), 1);
     assert_eq!(
-        (list[0].node.as_str(), list[0].op_type, list[0].case),
+        (
+            list[0].node.as_str(),
+            list[0].op_type.as_str(),
+            list[0].case
+        ),
         ("conv", "Conv", Case::General)
     );
     assert_eq!(

@@ -14,6 +14,10 @@
 //!   within two output quantization steps. Quantize and Dequantize are
 //!   emitted by the quantizer around a float-only op and covered there.
 //!
+//! Custom ops run through a test op (`cstScale`, registered with
+//! `rknn_register_custom_ops` on every context), in all three builds: the
+//! quantizer keeps them float, fp16 builds cast around them.
+//!
 //! `variant` and `kind` are exhaustive matches: a new `Op` variant (or a
 //! new activation, binary op, ...) does not compile until it is named
 //! here, and the coverage assertions fail until a case exercises it.
@@ -23,6 +27,7 @@ mod common;
 mod naive;
 
 use std::collections::BTreeSet;
+use std::ffi::{c_char, c_int};
 
 use half::f16;
 use naive::{Coord, Geo, Interp, Pad, T};
@@ -32,13 +37,15 @@ use rknn_toolchain::{
     BuildError, BuiltModel, ConstData, ConvParams, ConvTransposeParams, GemmParams, ModelBuilder,
     PoolParams, ResizeParams, Weights,
 };
+use rknnrt::abi::*;
+use rknnrt::capi::custom_op::{rknn_custom_op_get_op_attr, rknn_register_custom_ops};
 use rknnrt::graph::{
-    Activation, BinaryOp, CoordMode, DType, NearestMode, Op, PadMode, ReduceOp, ResizeMode,
-    TensorId,
+    Activation, AttrValue, BinaryOp, CoordMode, CustomAttr, CustomOp, DType, NearestMode, Op,
+    PadMode, ReduceOp, ResizeMode, TensorId,
 };
 use rknnrt::platform::Platform;
 
-use common::{max_abs_err, run_f32};
+use common::{max_abs_err, Input as RunInput, Session};
 
 // ---- exhaustive naming -------------------------------------------------
 
@@ -71,6 +78,7 @@ fn variant(op: &Op) -> &'static str {
         Op::Cast { .. } => "Cast",
         Op::Quantize => "Quantize",
         Op::Dequantize => "Dequantize",
+        Op::Custom(_) => "Custom",
     }
 }
 
@@ -102,6 +110,7 @@ const VARIANTS: &[&str] = &[
     "Cast",
     "Quantize",
     "Dequantize",
+    "Custom",
 ];
 
 /// The variant plus the sub-kind that selects a different computation.
@@ -1012,6 +1021,121 @@ fn float_only_cases() -> Vec<Case> {
     v
 }
 
+/// `cstScale` compute: output = input × the float attribute `alpha`.
+unsafe extern "C" fn scale_compute(
+    op_ctx: *mut rknn_custom_op_context,
+    inputs: *mut rknn_custom_op_tensor,
+    _n_inputs: u32,
+    outputs: *mut rknn_custom_op_tensor,
+    _n_outputs: u32,
+) -> c_int {
+    let mut a = rknn_custom_op_attr::default();
+    // SAFETY: the runtime passes valid structs; the input and output hold
+    // n_elems float32 values at virt_addr + offset.
+    unsafe {
+        rknn_custom_op_get_op_attr(op_ctx, c"alpha".as_ptr(), &mut a);
+        if a.n_elems != 1 || a.dtype != RKNN_TENSOR_FLOAT32 {
+            return -1;
+        }
+        let alpha = *a.data.cast::<f32>();
+        let (i, o) = (&*inputs, &*outputs);
+        let n = i.attr.n_elems as usize;
+        let x = std::slice::from_raw_parts(
+            i.mem
+                .virt_addr
+                .cast::<u8>()
+                .add(i.mem.offset as usize)
+                .cast::<f32>(),
+            n,
+        );
+        let y = std::slice::from_raw_parts_mut(
+            o.mem
+                .virt_addr
+                .cast::<u8>()
+                .add(o.mem.offset as usize)
+                .cast::<f32>(),
+            n,
+        );
+        for (y, x) in y.iter_mut().zip(x) {
+            *y = x * alpha;
+        }
+    }
+    0
+}
+
+/// Runs `model` once on float32 inputs with `cstScale` registered.
+fn run_f32(model: &[u8], inputs: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    let s = Session::new(model).unwrap_or_else(|e| panic!("rknn_init failed: {e}"));
+    let mut op = rknn_custom_op {
+        version: 1,
+        target: RKNN_TARGET_TYPE_CPU,
+        compute: Some(scale_compute),
+        ..Default::default()
+    };
+    for (d, b) in op.op_type.iter_mut().zip(b"cstScale") {
+        *d = *b as c_char;
+    }
+    // SAFETY: one valid op struct.
+    let r = unsafe { rknn_register_custom_ops(s.ctx(), &mut op, 1) };
+    assert_eq!(r, RKNN_SUCC, "rknn_register_custom_ops");
+    let mut inputs: Vec<RunInput> = inputs.iter().cloned().map(RunInput::F32).collect();
+    s.infer(&mut inputs)
+        .unwrap_or_else(|e| panic!("inference failed: {e}"))
+}
+
+fn custom_cases() -> Vec<Case> {
+    let x = grid(&[1, 2, 3, 3], -2.0, 2.0, 160);
+    let want = x.t.map(|v| v * 0.5);
+    let mut v = vec![case(
+        "custom_scale",
+        vec![x],
+        vec![want],
+        true,
+        false,
+        |b, i| {
+            let op = CustomOp {
+                op_type: "cstScale".into(),
+                attrs: vec![CustomAttr {
+                    name: "alpha".into(),
+                    value: AttrValue::Float(0.5),
+                }],
+                fallback: None,
+            };
+            let shape = b.shape(i[0])?.to_vec();
+            b.custom(op, &[i[0]], &[(shape, DType::F32)])
+        },
+    )];
+    // Between int8 ops: Dequantize before it, a float32 Relu after it.
+    let x = grid(&[1, 6], -2.0, 2.0, 161);
+    let want = x.t.map(|v| (v.max(0.0) * 0.5).max(0.0));
+    v.push(Case {
+        name: "custom_between_int8_ops".into(),
+        inputs: vec![x],
+        build: Box::new(|b, i| {
+            let r1 = b.relu(i[0])?;
+            let op = CustomOp {
+                op_type: "cstScale".into(),
+                attrs: vec![CustomAttr {
+                    name: "alpha".into(),
+                    value: AttrValue::Float(0.5),
+                }],
+                fallback: None,
+            };
+            let c = b.custom(op, &[r1], &[(vec![1, 6], DType::F32)])?[0];
+            let r2 = b.relu(c)?;
+            Ok(Net {
+                outputs: vec![r2],
+                ranges: vec![(r1, 0.0, 2.0)],
+            })
+        }),
+        expect: vec![want],
+        int8: true,
+        inherit: false,
+        fp16: true,
+    });
+    v
+}
+
 fn all_cases() -> Vec<Case> {
     [
         conv_cases(),
@@ -1020,6 +1144,7 @@ fn all_cases() -> Vec<Case> {
         pool_cases(),
         movement_cases(),
         float_only_cases(),
+        custom_cases(),
     ]
     .into_iter()
     .flatten()
@@ -1200,7 +1325,7 @@ fn every_op_runs_and_computes_the_reference() {
 #[test]
 fn naming_is_consistent() {
     let kinds = float_kinds();
-    assert_eq!(VARIANTS.len(), 26);
+    assert_eq!(VARIANTS.len(), 27);
     for k in &kinds {
         let v = k.split(':').next().unwrap();
         assert!(VARIANTS.contains(&v), "{k}");

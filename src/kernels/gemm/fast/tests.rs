@@ -327,3 +327,23 @@ fn thread_split_covers_every_panel_once() {
     assert_eq!(Threads::Fixed(4).count(1, 3), 3);
     assert_eq!(Threads::Fixed(0).count(1, 3), 1);
 }
+
+#[test]
+fn thread_budget_caps_auto_and_is_restored() {
+    let big = threads::PARALLEL_MIN_MACS;
+    let all = threads::cores();
+    assert_eq!(Threads::Auto.count(big, 1000), all);
+    threads::with_thread_budget(1, || {
+        assert_eq!(Threads::Auto.count(big, 1000), 1);
+        assert_eq!(Threads::Fixed(2).count(1, 3), 2, "Fixed ignores the budget");
+        threads::with_thread_budget(64, || {
+            assert_eq!(threads::thread_budget(), all, "never more than the cores");
+        });
+        assert_eq!(threads::thread_budget(), 1, "inner budget restored");
+    });
+    assert_eq!(Threads::Auto.count(big, 1000), all);
+    let other = std::thread::spawn(threads::thread_budget);
+    threads::with_thread_budget(1, || {
+        assert_eq!(other.join().ok(), Some(all), "budgets are per thread");
+    });
+}
