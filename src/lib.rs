@@ -3,9 +3,10 @@
 //!
 //! Layers, top to bottom (see DESIGN.md): [`capi`] (the `extern "C"`
 //! surface), [`runtime`] (contexts, memory plan, execution), [`kernels`]
-//! (CPU kernels), [`custom_op`] (ops the application computes),
-//! [`driver`] (devices and buffers), [`model`] (`.rknn` containers) and
-//! [`graph`] (the op set shared with the compiler).
+//! (CPU kernels), [`custom_op`] (ops the application computes), [`npu`]
+//! (NPU register map and programs), [`driver`] (devices and buffers),
+//! [`model`] (`.rknn` containers) and [`graph`] (the op set shared with
+//! the compiler).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -18,6 +19,8 @@ pub mod kernels;
 pub mod log;
 pub mod matmul;
 pub mod model;
+pub mod npu;
+pub mod npy;
 pub mod platform;
 pub mod runtime;
 

@@ -10,7 +10,8 @@ use rknnrt::abi::*;
 use rknnrt::capi::general::*;
 use rknnrt::graph::DType;
 use rknnrt::model::vendor::{self, read, RegWrite, TensorKind, VendorModel, PC_TAIL_WORDS};
-use rknnrt::model::ModelError;
+use rknnrt::model::{Model, ModelError};
+use rknnrt::runtime::vendor::VendorPlan;
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -484,9 +485,80 @@ fn byte_flips_in_the_tables_never_panic() {
     );
 }
 
+/// `rknn_init`'s work on `bytes` and a run on the virtual NPU, on one
+/// and three cores: errors are fine, a panic fails the test.
+fn init_and_run(bytes: &[u8]) -> bool {
+    use rknnrt::driver::sim::SimDevice;
+    use rknnrt::driver::{Buffer, Device};
+    use rknnrt::runtime::vendor::engine::{Engine, RunMemory, RunObserver};
+    let Ok(model) = Model::load(Box::new(bytes.to_vec())) else {
+        return false;
+    };
+    let Ok(plan) = VendorPlan::new(&model) else {
+        return false;
+    };
+    let device = SimDevice::new(rknnrt::platform::Platform::Rk3588);
+    let Ok(mut engine) = Engine::load(&plan, &device, model.bytes()) else {
+        return false;
+    };
+    let g = &model.meta.graph;
+    let alloc = |ids: &[usize]| -> Vec<Buffer> {
+        ids.iter()
+            .map(|&t| device.alloc(plan.stored(t).unwrap().bytes).unwrap())
+            .collect()
+    };
+    let (inputs, outputs) = (alloc(&g.inputs), alloc(&g.outputs));
+    let mem = RunMemory {
+        inputs: inputs.iter().collect(),
+        outputs: outputs.iter().collect(),
+        internal: None,
+        weights: None,
+    };
+    [0u32, 7].iter().all(|&mask| {
+        engine
+            .run(&plan, g, &device, &mem, mask, RunObserver::default())
+            .is_ok()
+    })
+}
+
 #[test]
-fn rknn_init_still_refuses_vendor_files() {
-    let mut b = conv3x3();
+fn byte_flips_never_panic_through_init_and_a_run() {
+    let b = conv3x3();
+    let m = read(&b).unwrap();
+    assert!(init_and_run(&b));
+    let tables_end = m
+        .buffers
+        .iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| r.start)
+        .min()
+        .unwrap();
+    let positions = (PAYLOAD..tables_end)
+        .step_by(5)
+        .chain(m.task_buffer.clone())
+        .chain(m.regcmd.clone().step_by(11));
+    let (mut refused, mut ran) = (0, 0);
+    for p in positions {
+        let mut bad = b.clone();
+        bad[p] ^= 0xa5;
+        if init_and_run(&bad) {
+            ran += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0 && ran > 0, "refused {refused}, ran {ran}");
+}
+
+// ---------------------------------------------------------------------------
+// Hostile files at rknn_init: the reader's refusals above, and the program
+// and graph checks behind it, each give RKNN_ERR_MODEL_INVALID.
+
+/// What `rknn_init` returns for `bytes` (on the virtual NPU).
+fn init_code(bytes: &[u8]) -> i32 {
+    static SIM: std::sync::Once = std::sync::Once::new();
+    SIM.call_once(|| std::env::set_var("RKNNRT_DEVICE", "sim"));
+    let mut b = bytes.to_vec();
     let mut ctx: rknn_context = 0;
     // SAFETY: `b` is readable for its length; `ctx` is writable.
     let r = unsafe {
@@ -498,14 +570,138 @@ fn rknn_init_still_refuses_vendor_files() {
             null_mut(),
         )
     };
-    assert_ne!(r, RKNN_SUCC);
-    match rknnrt::model::parse(&b) {
-        Err(ModelError::Unsupported(m)) => {
-            assert!(
-                m.contains("Toolkit2") && m.contains("does not run vendor-compiled models yet"),
-                "{m}"
-            )
-        }
-        other => panic!("expected Unsupported, got {other:?}"),
+    if r == RKNN_SUCC {
+        assert_eq!(rknn_destroy(ctx), RKNN_SUCC);
     }
+    r
+}
+
+/// `rknn_init` refuses `bytes` as an invalid model; the loader's reason
+/// (what the `E RKNN:` line says) contains every one of `want`.
+fn init_refuses(bytes: &[u8], want: &[&str]) {
+    assert_eq!(init_code(bytes), RKNN_ERR_MODEL_INVALID);
+    let why = Model::load(Box::new(bytes.to_vec()))
+        .and_then(|m| VendorPlan::new(&m).map(drop))
+        .expect_err("hostile file accepted")
+        .to_string();
+    for w in want {
+        assert!(why.contains(w), "{why}");
+    }
+}
+
+#[test]
+fn every_fixture_initialises() {
+    for case in manifest()["cases"].as_array().unwrap() {
+        let path = fixtures().join(case["rknn"].as_str().unwrap());
+        let b = std::fs::read(&path).unwrap();
+        assert_eq!(init_code(&b), RKNN_SUCC, "{}", path.display());
+    }
+}
+
+#[test]
+fn reader_refusals_reach_rknn_init() {
+    let b = conv3x3();
+    init_refuses(&b[..b.len() / 2], &["payload size", "truncated"]);
+    let mut bad = b.clone();
+    put_u32(&mut bad, PAYLOAD, 0x7fff_fff0);
+    init_refuses(&bad, &["FlatBuffer root offset"]);
+    let m = read(&b).unwrap();
+    let mut bad = b.clone();
+    put_u32(&mut bad, m.task_buffer.start + 24, 0x0010_0000);
+    init_refuses(&bad, &["task 0", "regcfg_amount"]);
+    let root = deref(&b, PAYLOAD);
+    let graph = deref(&b, deref(&b, field_pos(&b, root, 2)) + 4);
+    let relocs = deref(&b, field_pos(&b, graph, 7));
+    let entries = deref(&b, field_pos(&b, deref(&b, relocs + 4), 1));
+    let mut bad = b.clone();
+    put_u32(&mut bad, entries + 8, (m.regcmd.len() / 8) as u32);
+    init_refuses(&bad, &["relocation 0", "word index"]);
+}
+
+/// File offset of regcmd word `w`'s value field (bits 16..48).
+fn word_value(m: &VendorModel, w: usize) -> usize {
+    m.regcmd.start + w * 8 + 2
+}
+
+#[test]
+fn a_chain_pointing_outside_the_program_is_refused() {
+    let b = conv3x3();
+    let m = read(&b).unwrap();
+    let words = vendor::regcmd_words(&b[m.regcmd.clone()]);
+    // The first tail that chains: its PC_BASE_ADDRESS word.
+    let (w, _) = m
+        .tasks
+        .iter()
+        .map(|t| (t.regcmd_addr / 8) as usize + t.regcfg_amount as usize)
+        .map(|w| (w, RegWrite::decode(words[w])))
+        .find(|(_, r)| r.value != 0)
+        .expect("a chained task");
+    let mut bad = b.clone();
+    put_u32(&mut bad, word_value(&m, w), (m.regcmd.len() + 0x100) as u32);
+    init_refuses(&bad, &["chains to regcmd offset"]);
+}
+
+#[test]
+fn schedules_that_do_not_add_up_are_refused() {
+    // A relocation says one of the 3-core schedule's words runs on core 7.
+    let b = conv3x3();
+    let root = deref(&b, PAYLOAD);
+    let graph = deref(&b, deref(&b, field_pos(&b, root, 2)) + 4);
+    let relocs = deref(&b, field_pos(&b, graph, 7));
+    let pairs = deref(&b, field_pos(&b, deref(&b, relocs + 4), 2));
+    let n = u32_at(&b, pairs) as usize;
+    let mut bad = b.clone();
+    put_u32(&mut bad, pairs + 4 + 8 * (n - 1) + 4, 7);
+    init_refuses(&bad, &["relocations for cores", "7"]);
+}
+
+#[test]
+fn tasks_of_unknown_or_cpu_nodes_are_refused() {
+    let b = conv3x3();
+    let m = read(&b).unwrap();
+    for op in [0u32, 99] {
+        let mut bad = b.clone();
+        for k in 0..m.tasks.len() {
+            put_u32(
+                &mut bad,
+                m.task_buffer.start + k * vendor::TASK_RECORD_LEN + 4,
+                op,
+            );
+        }
+        init_refuses(&bad, &["op_idx", "NPU-placed node"]);
+    }
+}
+
+#[test]
+fn unsupported_cpu_ops_and_inconsistent_storage_are_refused() {
+    let b = std::fs::read(fixtures().join("tiny_cnn/tiny_cnn.rk3588.i8.rknn")).unwrap();
+    let pat = b"\x07\0\0\0Reshape\0";
+    let at = b
+        .windows(pat.len())
+        .position(|w| w == pat)
+        .expect("the CPU Reshape's type string");
+    let mut bad = b.clone();
+    bad[at + 10] = b'x';
+    init_refuses(&bad, &["Reshapx", "placed on the CPU"]);
+
+    // The input's native width no longer matches its shape.
+    let b = conv3x3();
+    let root = deref(&b, PAYLOAD);
+    let graph = deref(&b, deref(&b, field_pos(&b, root, 2)) + 4);
+    let tensors = deref(&b, field_pos(&b, graph, 0));
+    let x = deref(&b, tensors + 4 + 4 * 3);
+    let native = deref(&b, field_pos(&b, x, 3));
+    let mut bad = b.clone();
+    put_u32(&mut bad, native + 4 + 4 * 3, 15);
+    init_refuses(&bad, &["tensor 'x'", "native shape"]);
+    // A consistent but larger input than the file sizes: its buffer would
+    // be what the shape says.
+    let shape = deref(&b, field_pos(&b, x, 4));
+    let mut bad = b.clone();
+    put_u32(&mut bad, native + 4 + 4 * 2, 160);
+    put_u32(&mut bad, shape + 4 + 4 * 2, 160);
+    init_refuses(
+        &bad,
+        &["tensor 'x'", "needs 7680 bytes but the file gives it 768"],
+    );
 }

@@ -5,11 +5,23 @@
 //! directly. A model the reader accepts must keep its promises: every
 //! task's regcmd block and every relocated word lie inside the regcmd
 //! buffer, every tensor index is in range, and the `inspect` report can
-//! be printed. Errors are fine; a panic, abort or sanitizer report is a bug.
+//! be printed. A file the reader accepts then goes through what
+//! `rknn_init` does with it: the runtime model (`Model::load`), the
+//! vendor plan and program build (`runtime::vendor::VendorPlan`: storage,
+//! steps, schedules, relocations, chains), loading on the virtual NPU
+//! (every address patched) and a run on one and on three cores, where
+//! the virtual NPU refuses any access outside memory the program
+//! allocated. Errors are fine; a panic, abort or sanitizer report is a
+//! bug.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rknnrt::model::vendor;
+use rknnrt::driver::sim::SimDevice;
+use rknnrt::driver::{Buffer, Device};
+use rknnrt::model::{vendor, Model};
+use rknnrt::platform::Platform;
+use rknnrt::runtime::vendor::engine::{Engine, RunMemory, RunObserver};
+use rknnrt::runtime::vendor::VendorPlan;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(m) = vendor::read(data) else {
@@ -48,4 +60,40 @@ fuzz_target!(|data: &[u8]| {
         .all(|&i| i < m.tensors.len()));
     let report = rknn_toolchain::cli::inspect::vendor_report(&m);
     assert!(report.contains("tasks:"));
+    program(data);
 });
+
+/// The program build and load behind `rknn_init`.
+fn program(data: &[u8]) {
+    let Ok(model) = Model::load(Box::new(data.to_vec())) else {
+        return;
+    };
+    let Ok(plan) = VendorPlan::new(&model) else {
+        return;
+    };
+    for t in plan.program.relocs.iter().map(|r| r.tensor) {
+        assert!(t < model.meta.graph.tensors.len());
+    }
+    let device = SimDevice::new(Platform::Rk3588);
+    let Ok(mut engine) = Engine::load(&plan, &device, model.bytes()) else {
+        return;
+    };
+    let graph = &model.meta.graph;
+    let alloc = |ids: &[usize]| -> Option<Vec<Buffer>> {
+        ids.iter()
+            .map(|&t| device.alloc(plan.stored(t)?.bytes).ok())
+            .collect()
+    };
+    let (Some(inputs), Some(outputs)) = (alloc(&graph.inputs), alloc(&graph.outputs)) else {
+        return;
+    };
+    let mem = RunMemory {
+        inputs: inputs.iter().collect(),
+        outputs: outputs.iter().collect(),
+        internal: None,
+        weights: None,
+    };
+    for mask in [0u32, 7] {
+        let _ = engine.run(&plan, graph, &device, &mem, mask, RunObserver::default());
+    }
+}

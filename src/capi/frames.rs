@@ -26,6 +26,7 @@ use super::outputs::{self, Lent};
 use crate::abi::*;
 use crate::graph::TensorInfo;
 use crate::runtime::context::FLAG_MODEL_INFO_ONLY;
+use crate::runtime::io::LayoutSpec;
 
 /// Failed frames remembered for `rknn_wait` / `rknn_outputs_get`.
 const MAX_FAILURES: usize = 64;
@@ -34,7 +35,8 @@ const MAX_FAILURES: usize = 64;
 #[derive(Debug)]
 struct Kept {
     frame: u64,
-    outputs: Vec<(TensorInfo, Vec<u8>)>,
+    /// Per output: the tensor, its stored view and layout, the bytes.
+    outputs: Vec<(TensorInfo, TensorInfo, LayoutSpec, Vec<u8>)>,
 }
 
 #[derive(Debug, Default)]
@@ -229,7 +231,7 @@ fn run_once(h: &mut Handle) -> Result<(), ApiError> {
     h.ctx.run().map_err(rt_err)?;
     h.perf_detail = None;
     if crate::log::rknn_level() >= 4 {
-        let table = crate::runtime::perf::detail(h.ctx.graph(), &h.ctx.perf().nodes, "CPU");
+        let table = h.ctx.perf_detail();
         for line in table.lines() {
             tracing::debug!("{line}");
         }
@@ -241,11 +243,12 @@ fn run_once(h: &mut Handle) -> Result<(), ApiError> {
 fn keep(h: &Handle, frame: u64) -> Result<Kept, ApiError> {
     let outputs = (0..h.ctx.n_outputs())
         .map(|j| {
-            let info = h.ctx.output_info(j).cloned().ok_or_else(|| {
-                ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output {j} out of range"))
-            })?;
+            let out_of_range =
+                || ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output {j} out of range"));
+            let info = h.ctx.output_info(j).cloned().ok_or_else(out_of_range)?;
+            let (view, layout) = h.ctx.output_tensor(j).ok_or_else(out_of_range)?;
             let bytes = h.ctx.output_bytes(j).map_err(rt_err)?.to_vec();
-            Ok((info, bytes))
+            Ok((info, view.clone(), layout, bytes))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(Kept { frame, outputs })
@@ -377,7 +380,12 @@ pub fn outputs_get_previous(
         frame
             .outputs
             .get(i)
-            .map(|(info, bytes)| (info, bytes.as_slice()))
+            .map(|(info, view, layout, bytes)| outputs::Stored {
+                info,
+                view,
+                layout: *layout,
+                bytes,
+            })
             .ok_or_else(|| {
                 ApiError::new(
                     RKNN_ERR_OUTPUT_INVALID,

@@ -10,8 +10,9 @@ use super::handles::{self, Handle};
 use super::mem_table;
 use super::query;
 use crate::abi::*;
+use crate::driver::select::Workload;
 use crate::graph::{DType, Layout};
-use crate::model::Model;
+use crate::model::{vendor, Model};
 use crate::runtime::bindings::{self, ModelMemory};
 use crate::runtime::context::IoPath;
 use crate::runtime::{self, io, loader, Context, ErrorKind};
@@ -87,18 +88,29 @@ fn log_banner(ctx: &Context) {
         ctx.device().info().driver_version,
         ctx.device().name()
     );
-    tracing::info!(
-        "RKNN Model Information, version: {}, toolkit version: {}, target: {}, target platform: {}, framework name: ONNX, framework layout: NCHW, model inference type: {}",
-        crate::model::FORMAT_VERSION,
-        meta.producer,
-        meta.platform.npu_name(),
-        meta.platform.name(),
-        if meta.is_dynamic() {
-            "dynamic_shape"
-        } else {
-            "static_shape"
-        }
-    );
+    let inference = if meta.is_dynamic() {
+        "dynamic_shape"
+    } else {
+        "static_shape"
+    };
+    match ctx.model().vendor() {
+        Some(v) => tracing::info!(
+            "RKNN Model Information, version: {}, toolkit version: {}, target: {}, target platform: {}, framework name: {}, framework layout: NCHW, model inference type: {}",
+            v.header.version,
+            v.compiler,
+            v.format,
+            v.target,
+            v.source,
+            v.shape_mode
+        ),
+        None => tracing::info!(
+            "RKNN Model Information, version: {}, toolkit version: {}, target: {}, target platform: {}, framework name: ONNX, framework layout: NCHW, model inference type: {inference}",
+            crate::model::FORMAT_VERSION,
+            meta.producer,
+            meta.platform.npu_name(),
+            meta.platform.name()
+        ),
+    }
 }
 
 /// Creates a context from a model file (`size` 0: `model` is a path) or
@@ -123,9 +135,14 @@ pub unsafe extern "C" fn rknn_init(
         if model.is_null() {
             return Err(param("model is NULL"));
         }
-        let device: Arc<dyn crate::driver::Device> =
-            Arc::from(crate::driver::open_default().map_err(|e| rt_err(e.into()))?);
-        let priority = super::init_flags::check(flag, &*device)?;
+        // The device depends on the model (a vendor-compiled model falls
+        // back to the virtual NPU under `auto`), so the model is read
+        // first, then the flags are checked against the device.
+        let open = |work: Workload| -> Result<Arc<dyn crate::driver::Device>, ApiError> {
+            Ok(Arc::from(
+                crate::driver::open_default_for(work).map_err(|e| rt_err(e.into()))?,
+            ))
+        };
         let share_with = if flag & RKNN_FLAG_SHARE_WEIGHT_MEM != 0 {
             // SAFETY: NULL or a valid struct, per the contract.
             let ext = unsafe { extend.as_ref() }.ok_or_else(|| {
@@ -135,22 +152,28 @@ pub unsafe extern "C" fn rknn_init(
         } else {
             None
         };
-        let (model, model_mem) = if flag & RKNN_FLAG_MODEL_BUFFER_ZERO_COPY != 0 {
+        let (model, model_mem, device) = if flag & RKNN_FLAG_MODEL_BUFFER_ZERO_COPY != 0 {
             let (m, mem) = model_in_place(model, size, extend)?;
-            (Arc::new(m), Some(mem))
+            let device = open(m.workload())?;
+            (Arc::new(m), Some(mem), device)
         } else if size == 0 {
             // SAFETY: with size 0 the caller passes a NUL-terminated path.
             let path = unsafe { CStr::from_ptr(model.cast::<c_char>()) };
             let path = path
                 .to_str()
                 .map_err(|_| param("model path is not valid UTF-8"))?;
-            (Arc::new(loader::from_path(path).map_err(rt_err)?), None)
+            let m = loader::from_path(path).map_err(rt_err)?;
+            let device = open(m.workload())?;
+            (Arc::new(m), None, device)
         } else {
             // SAFETY: the caller passes `size` readable bytes at `model`.
             let bytes = unsafe { std::slice::from_raw_parts(model.cast::<u8>(), size as usize) };
+            let work = vendor::target_platform(bytes).map_or(Workload::Cpu, Workload::NpuProgram);
+            let device = open(work)?;
             let (m, mem) = bindings::load_into_device(&*device, bytes).map_err(rt_err)?;
-            (Arc::new(m), Some(mem))
+            (Arc::new(m), Some(mem), device)
         };
+        let priority = super::init_flags::check(flag, &*device)?;
         let (model, model_mem) = match share_with {
             Some(owner) => {
                 let (theirs, mem) = handles::with(owner, |h| {
@@ -302,14 +325,14 @@ pub unsafe extern "C" fn rknn_inputs_set(
                     io::LayoutSpec::of(src_layout)
                 };
                 h.ctx
-                    .set_input(index, |info, dst| {
+                    .set_input(index, |info, layout, dst| {
                         let source = io::InputBuf {
                             data: src,
                             dtype: src_type,
                             layout: src_spec,
                             pass_through: inp.pass_through != 0,
                         };
-                        io::convert_input(&source, &pre, info, io::LayoutSpec::NCHW, dst)
+                        io::convert_input(&source, &pre, info, layout, dst)
                             .map(drop)
                             .map_err(|e| {
                                 runtime::Error::new(ErrorKind::InputInvalid, format!("{what}: {e}"))
@@ -394,7 +417,7 @@ pub unsafe extern "C" fn rknn_outputs_get(
                 }
                 let ctx = &h.ctx;
                 let source = |i: usize| {
-                    let info = ctx.output_info(i).ok_or_else(|| {
+                    let out_of_range = || {
                         ApiError::new(
                             RKNN_ERR_OUTPUT_INVALID,
                             format!(
@@ -402,8 +425,15 @@ pub unsafe extern "C" fn rknn_outputs_get(
                                 ctx.n_outputs()
                             ),
                         )
-                    })?;
-                    Ok((info, ctx.output_bytes(i).map_err(rt_err)?))
+                    };
+                    let info = ctx.output_info(i).ok_or_else(out_of_range)?;
+                    let (view, layout) = ctx.output_tensor(i).ok_or_else(out_of_range)?;
+                    Ok(super::outputs::Stored {
+                        info,
+                        view,
+                        layout,
+                        bytes: ctx.output_bytes(i).map_err(rt_err)?,
+                    })
                 };
                 super::outputs::fill(list, &mut h.lent, &source)?;
                 Ok(frames::last_completed(&entry))

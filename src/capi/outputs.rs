@@ -6,14 +6,48 @@ use std::collections::HashMap;
 
 use super::guard::ApiError;
 use crate::abi::*;
-use crate::graph::TensorInfo;
-use crate::runtime::io;
+use crate::graph::{DType, TensorInfo};
+use crate::runtime::io::{self, LayoutSpec};
 
 /// Buffers lent to the caller by `rknn_outputs_get`, keyed by address.
 pub type Lent = HashMap<usize, Box<[u8]>>;
 
-/// Output `i`'s tensor and bytes, or why there are none.
-pub type Source<'a> = dyn Fn(usize) -> Result<(&'a TensorInfo, &'a [u8]), ApiError> + 'a;
+/// An output as the caller receives it and as the executor stored it.
+#[derive(Clone, Copy, Debug)]
+pub struct Stored<'a> {
+    /// The output tensor (shape, type and size the caller gets).
+    pub info: &'a TensorInfo,
+    /// The description the stored bytes follow (`info`, or the 4-D view
+    /// of a vector an NPU program stores in NC1HWC2 blocks).
+    pub view: &'a TensorInfo,
+    /// The stored layout (`Undefined`: model order).
+    pub layout: LayoutSpec,
+    /// The stored bytes.
+    pub bytes: &'a [u8],
+}
+
+impl Stored<'_> {
+    /// Converts to the model order, as float32 (`want_float`) or the
+    /// stored type, into `dst`.
+    fn convert(&self, want_float: bool, dst: &mut [u8]) -> io::IoResult<usize> {
+        let ty = if want_float {
+            DType::F32
+        } else {
+            self.view.dtype
+        };
+        io::convert_output_from(
+            self.bytes,
+            self.layout,
+            self.view,
+            ty,
+            LayoutSpec::UNDEFINED,
+            dst,
+        )
+    }
+}
+
+/// Output `i` as stored, or why there is none.
+pub type Source<'a> = dyn Fn(usize) -> Result<Stored<'a>, ApiError> + 'a;
 
 /// Converts every requested output of `list` from `source` into the
 /// caller's preallocated buffer or a new buffer recorded in `lent`. If any
@@ -47,9 +81,9 @@ fn fill_each(
 ) -> Result<i32, ApiError> {
     for out in list.iter_mut() {
         let i = out.index as usize;
-        let (info, src) = source(i)?;
+        let stored = source(i)?;
         let want_float = out.want_float != 0;
-        let need = io::output_size(info, want_float)
+        let need = io::output_size(stored.info, want_float)
             .map_err(|e| ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output[{i}]: {e}")))?;
         if out.is_prealloc != 0 {
             if out.buf.is_null() || (out.size as usize) < need {
@@ -63,11 +97,13 @@ fn fill_each(
             }
             // SAFETY: the caller guarantees `size` writable bytes at `buf`.
             let dst = unsafe { std::slice::from_raw_parts_mut(out.buf.cast::<u8>(), need) };
-            io::convert_output(src, info, want_float, dst)
+            stored
+                .convert(want_float, dst)
                 .map_err(|e| ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output[{i}]: {e}")))?;
         } else {
             let mut buf = vec![0u8; need].into_boxed_slice();
-            io::convert_output(src, info, want_float, &mut buf)
+            stored
+                .convert(want_float, &mut buf)
                 .map_err(|e| ApiError::new(RKNN_ERR_OUTPUT_INVALID, format!("output[{i}]: {e}")))?;
             let size = u32::try_from(need).map_err(|_| {
                 ApiError::new(

@@ -51,6 +51,14 @@ fn io_attr(
     current: bool,
 ) -> Result<TensorAttr, ApiError> {
     let i = index as usize;
+    if h.ctx.is_vendor() {
+        // A vendor model has no shape sets nor batches; its attributes
+        // come from the file (`docs/vendor-compat.md`).
+        return h
+            .ctx
+            .attr(input, i, kind)
+            .map_err(crate::capi::general::rt_err);
+    }
     let g = if current {
         super::dynamic::current_graph(h)?
     } else {
@@ -183,7 +191,7 @@ pub unsafe fn answer(
                     "RKNN_QUERY_PERF_DETAIL: no run yet",
                 ));
             }
-            let text = crate::runtime::perf::detail(h.ctx.graph(), &h.ctx.perf().nodes, "CPU");
+            let text = h.ctx.perf_detail();
             let c = h.set_perf_detail(text);
             d.perf_data = c.as_ptr().cast_mut();
             d.data_len = c.as_bytes().len() as u64;

@@ -16,7 +16,7 @@ use crate::capi::guard::{call, call_ptr, ApiError};
 use crate::capi::{handles, mem_table};
 use crate::driver::{AllocRequest, CachePolicy, Device, SyncDir};
 use crate::graph::{DType, Layout};
-use crate::runtime::attrs::{self, AttrKind};
+use crate::runtime::attrs::AttrKind;
 use crate::runtime::bindings::{IoFormat, UserMemory};
 
 fn param(msg: impl Into<String>) -> ApiError {
@@ -420,7 +420,7 @@ fn set_io_mem(
             AttrKind::NativeNhwcOutput
         },
     ] {
-        if let Ok(n) = attrs::attr(index, &info, kind, platform) {
+        if let Ok(n) = h.ctx.attr(is_input, index, kind) {
             if n.fmt == layout && n.dtype == dtype {
                 native_size = Some(n.size_with_stride as usize);
                 break;

@@ -14,7 +14,7 @@ use crate::platform::Platform;
 /// A close-on-exec memfd named `name`. The raw system call (Linux 3.17)
 /// rather than glibc's wrapper, which only exists since glibc 2.27: the
 /// released library keeps the vendor's glibc 2.17 floor.
-fn memfd(name: &CStr) -> std::io::Result<OwnedFd> {
+pub(super) fn memfd(name: &CStr) -> std::io::Result<OwnedFd> {
     // SAFETY: memfd_create takes a NUL-terminated name and flags and
     // returns a new fd or -1; it touches no memory of ours otherwise.
     let fd = unsafe {

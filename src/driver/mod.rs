@@ -10,6 +10,7 @@ mod map;
 pub mod rknpu;
 pub mod rocket;
 pub mod select;
+pub mod sim;
 
 pub use buffer::{Backing, Buffer};
 
@@ -238,4 +239,10 @@ pub trait Device: Send + Sync + std::fmt::Debug {
 /// then rocket, else host; see [`select`]) and logs the choice.
 pub fn open_default() -> Result<Box<dyn Device>, DriverError> {
     select::open_from_env()
+}
+
+/// [`open_default`] for a model that runs as `work` (see
+/// [`select::open_for`]: vendor-compiled models fall back to `sim`).
+pub fn open_default_for(work: select::Workload) -> Result<Box<dyn Device>, DriverError> {
+    select::open_from_env_for(work)
 }

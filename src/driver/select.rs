@@ -1,4 +1,4 @@
-//! Device selection: `RKNNRT_DEVICE=auto|rknpu|rocket|host`.
+//! Device selection: `RKNNRT_DEVICE=auto|rknpu|rocket|host|sim`.
 //!
 //! * unset, empty or `auto`: the first rknpu node that opens, else the
 //!   first rocket node, else the host device — quietly when there is no
@@ -8,6 +8,7 @@
 //!   what was looked for and why each node failed (the C API turns it into
 //!   `RKNN_ERR_DEVICE_UNAVAILABLE` at `rknn_init`);
 //! * `host`: the CPU device;
+//! * `sim`: the virtual NPU (`driver::sim`) of `RKNNRT_PLATFORM`;
 //! * anything else: `DriverError::Invalid` listing the valid names.
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use super::host::HostDevice;
 use super::ioctl::{IoctlSeam, Kernel};
 use super::rknpu::RknpuDevice;
 use super::rocket::RocketDevice;
+use super::sim::SimDevice;
 use super::{Device, DriverError};
 use crate::platform::Platform;
 
@@ -32,10 +34,12 @@ pub enum Choice {
     Rocket,
     /// The CPU.
     Host,
+    /// The virtual NPU.
+    Sim,
 }
 
 /// The names `RKNNRT_DEVICE` accepts.
-pub const VALID_NAMES: &str = "auto, rknpu, rocket, host";
+pub const VALID_NAMES: &str = "auto, rknpu, rocket, host, sim";
 
 impl Choice {
     /// Parses a `RKNNRT_DEVICE` value (case-insensitive; empty is `auto`).
@@ -45,6 +49,7 @@ impl Choice {
             "rknpu" => Ok(Choice::Rknpu),
             "rocket" => Ok(Choice::Rocket),
             "host" => Ok(Choice::Host),
+            "sim" => Ok(Choice::Sim),
             _ => Err(DriverError::Invalid(format!(
                 "RKNNRT_DEVICE={value}: unknown device; valid values: {VALID_NAMES}"
             ))),
@@ -136,6 +141,17 @@ fn looked_for(choice: Choice, root: &DevRoot) -> String {
     }
 }
 
+/// What the model a device is opened for runs as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// CPU kernels (models made by `rknn-convert`): any device, `host`
+    /// when there is no NPU.
+    Cpu,
+    /// An NPU program compiled for a platform (vendor-compiled models):
+    /// an NPU, or the virtual NPU of that platform when there is none.
+    NpuProgram(Platform),
+}
+
 /// Opens the device `choice` names, discovering nodes under `root` and
 /// calling the kernel through `seam`; `platform` is the fallback when the
 /// SoC cannot be detected.
@@ -145,6 +161,24 @@ pub fn open(
     seam: Arc<dyn IoctlSeam>,
     platform: Option<Platform>,
 ) -> Result<Box<dyn Device>, DriverError> {
+    open_for(choice, root, seam, platform, Workload::Cpu)
+}
+
+/// [`open`] for a model that runs as `work`: under `auto` an NPU
+/// program falls back to the virtual NPU (`sim`) instead of the host
+/// device, and `sim` emulates the program's platform unless `platform`
+/// (`RKNNRT_PLATFORM`) says otherwise.
+pub fn open_for(
+    choice: Choice,
+    root: &DevRoot,
+    seam: Arc<dyn IoctlSeam>,
+    platform: Option<Platform>,
+    work: Workload,
+) -> Result<Box<dyn Device>, DriverError> {
+    let sim_platform = match work {
+        Workload::NpuProgram(p) => Some(platform.unwrap_or(p)),
+        Workload::Cpu => platform,
+    };
     let explicit = |name: &str, found: Vec<Candidate>| {
         if found.is_empty() {
             return Err(DriverError::Unavailable(format!(
@@ -167,6 +201,17 @@ pub fn open(
             tracing::info!("{} (RKNNRT_DEVICE=host)", describe(&dev, None));
             Ok(Box::new(dev))
         }
+        Choice::Sim => {
+            let dev = match sim_platform {
+                Some(p) => SimDevice::new(p),
+                None => SimDevice::from_env(),
+            };
+            tracing::info!(
+                "{} (RKNNRT_DEVICE=sim, the virtual NPU)",
+                describe(&dev, None)
+            );
+            Ok(Box::new(dev))
+        }
         Choice::Auto => {
             let mut found = find_rknpu(&*seam, root);
             found.extend(find_rocket(&*seam, root));
@@ -176,10 +221,19 @@ pub fn open(
                 // does not answer): worth a warning, unlike a plain PC.
                 Err(failures) if !failures.is_empty() => tracing::warn!(
                     "RKNNRT_DEVICE=auto: NPU node(s) found but none could be opened ({}); \
-                     falling back to the host device",
-                    failures.join("; ")
+                     falling back to the {} device",
+                    failures.join("; "),
+                    if work == Workload::Cpu { "host" } else { "sim" }
                 ),
                 Err(_) => {}
+            }
+            if let (Workload::NpuProgram(_), Some(p)) = (work, sim_platform) {
+                let dev = SimDevice::new(p);
+                tracing::info!(
+                    "{} (no NPU device found; the vendor-compiled model runs on the virtual NPU)",
+                    describe(&dev, None)
+                );
+                return Ok(Box::new(dev));
             }
             let dev = HostDevice::new();
             tracing::info!(
@@ -194,11 +248,17 @@ pub fn open(
 /// [`open`] with `RKNNRT_DEVICE`, `RKNNRT_PLATFORM`, the real `/dev` and
 /// `/sys`, and the real kernel.
 pub fn open_from_env() -> Result<Box<dyn Device>, DriverError> {
+    open_from_env_for(Workload::Cpu)
+}
+
+/// [`open_for`] with `RKNNRT_DEVICE`, `RKNNRT_PLATFORM`, the real `/dev`
+/// and `/sys`, and the real kernel.
+pub fn open_from_env_for(work: Workload) -> Result<Box<dyn Device>, DriverError> {
     let choice = Choice::parse(&std::env::var("RKNNRT_DEVICE").unwrap_or_default())?;
     let platform = std::env::var("RKNNRT_PLATFORM")
         .ok()
         .and_then(|p| Platform::from_name(&p));
-    open(choice, &DevRoot::system(), Arc::new(Kernel), platform)
+    open_for(choice, &DevRoot::system(), Arc::new(Kernel), platform, work)
 }
 
 #[cfg(test)]
@@ -213,9 +273,35 @@ mod tests {
         assert_eq!(Choice::parse("Rknpu").unwrap(), Choice::Rknpu);
         assert_eq!(Choice::parse("rocket").unwrap(), Choice::Rocket);
         assert_eq!(Choice::parse("host").unwrap(), Choice::Host);
-        let e = Choice::parse("sim").unwrap_err().to_string();
-        assert!(e.contains("RKNNRT_DEVICE=sim"), "{e}");
+        assert_eq!(Choice::parse("SIM").unwrap(), Choice::Sim);
+        let e = Choice::parse("tpu").unwrap_err().to_string();
+        assert!(e.contains("RKNNRT_DEVICE=tpu"), "{e}");
         assert!(e.contains(VALID_NAMES), "{e}");
+    }
+
+    #[test]
+    fn npu_programs_fall_back_to_the_virtual_npu_of_their_platform() {
+        let t = TempTree::new("select");
+        let root = DevRoot::under(t.path());
+        let seam: Arc<dyn IoctlSeam> = Arc::new(Kernel);
+        let work = Workload::NpuProgram(Platform::Rk3576);
+        let dev = open_for(Choice::Auto, &root, Arc::clone(&seam), None, work).unwrap();
+        assert_eq!((dev.name(), dev.info().platform), ("sim", Platform::Rk3576));
+        let dev = open_for(Choice::Sim, &root, Arc::clone(&seam), None, work).unwrap();
+        assert_eq!(dev.info().platform, Platform::Rk3576);
+        let dev = open_for(
+            Choice::Sim,
+            &root,
+            Arc::clone(&seam),
+            Some(Platform::Rk3588),
+            work,
+        )
+        .unwrap();
+        assert_eq!(dev.info().platform, Platform::Rk3588);
+        let dev = open_for(Choice::Host, &root, Arc::clone(&seam), None, work).unwrap();
+        assert_eq!(dev.name(), "host");
+        let dev = open_for(Choice::Auto, &root, seam, None, Workload::Cpu).unwrap();
+        assert_eq!(dev.name(), "host");
     }
 
     #[test]

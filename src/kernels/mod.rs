@@ -17,7 +17,7 @@ mod conv;
 mod convert;
 mod elementwise;
 pub(crate) mod gemm;
-mod im2col;
+pub(crate) mod im2col;
 mod movement;
 mod normalize;
 mod pool;

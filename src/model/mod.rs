@@ -98,6 +98,7 @@ pub struct Model {
     pub meta: ModelMeta,
     backing: Box<dyn AsRef<[u8]> + Send + Sync>,
     weights: std::ops::Range<usize>,
+    vendor: Option<Box<vendor::VendorModel>>,
 }
 
 impl std::fmt::Debug for Model {
@@ -105,25 +106,61 @@ impl std::fmt::Debug for Model {
         f.debug_struct("Model")
             .field("meta", &self.meta)
             .field("weights", &self.weights)
+            .field("vendor", &self.vendor.is_some())
             .finish()
     }
 }
 
 impl Model {
     /// Parses and validates the file held by `backing` (an mmap or a
-    /// device buffer); weights are used in place.
+    /// device buffer); weights are used in place. RK35xx files of the
+    /// vendor toolkit are read by [`vendor::read`]: their metadata is the
+    /// logical view of [`vendor::model_meta`], their weights section is
+    /// empty and [`Model::vendor`] holds the rest.
     pub fn load(backing: Box<dyn AsRef<[u8]> + Send + Sync>) -> Result<Model, ModelError> {
-        let (meta, weights) = parse((*backing).as_ref())?;
+        let bytes = (*backing).as_ref();
+        if vendor::is_toolkit2(bytes) {
+            let vm = vendor::read(bytes)?;
+            let meta = vendor::model_meta(&vm)?;
+            return Ok(Model {
+                meta,
+                backing,
+                weights: 0..0,
+                vendor: Some(Box::new(vm)),
+            });
+        }
+        let (meta, weights) = parse(bytes)?;
         Ok(Model {
             meta,
             backing,
             weights,
+            vendor: None,
         })
     }
 
-    /// The weights section.
+    /// The weights section (empty for vendor models).
     pub fn weights(&self) -> &[u8] {
         &(*self.backing).as_ref()[self.weights.clone()]
+    }
+
+    /// The whole file the model was read from.
+    pub fn bytes(&self) -> &[u8] {
+        (*self.backing).as_ref()
+    }
+
+    /// What the model runs as, for choosing a device: its NPU program for
+    /// vendor models, the CPU kernels otherwise.
+    pub fn workload(&self) -> crate::driver::select::Workload {
+        use crate::driver::select::Workload;
+        match self.vendor {
+            Some(_) => Workload::NpuProgram(self.meta.platform),
+            None => Workload::Cpu,
+        }
+    }
+
+    /// The vendor file's contents, for models made by the vendor toolkit.
+    pub fn vendor(&self) -> Option<&vendor::VendorModel> {
+        self.vendor.as_deref()
     }
 
     /// A model with `meta` whose weights are those of `owner`, used in
@@ -136,6 +173,7 @@ impl Model {
             meta,
             backing: Box::new(OwnerBytes(owner)),
             weights,
+            vendor: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 use core::ffi::c_char;
 
 use super::io::{self, IoError, NativeAttr};
+use super::vendor::Stored;
 use crate::abi::{
     rknn_tensor_attr, RKNN_MAX_DIMS, RKNN_TENSOR_QNT_AFFINE_ASYMMETRIC, RKNN_TENSOR_QNT_NONE,
 };
@@ -84,6 +85,68 @@ pub fn attr(
         AttrKind::NativeNhwcOutput => io::native_nhwc_output_attr(info)?,
     };
     Ok(from_native(index, info, &native))
+}
+
+/// The attributes of input or output `index` of a vendor model (`info`
+/// its logical tensor, `s` how the NPU program stores it) for `kind`:
+/// the plain views follow the same rules as [`attr`]; the native views
+/// report the stored layout itself (NHWC with the file's row pitch,
+/// NC1HWC2 with the file's native shape, model order otherwise), and
+/// `size_with_stride` is the stored size, which the NPU program may write
+/// in full.
+pub fn vendor_attr(
+    index: usize,
+    info: &TensorInfo,
+    s: &Stored,
+    kind: AttrKind,
+) -> Result<TensorAttr, IoError> {
+    let native = match kind {
+        AttrKind::Input | AttrKind::Output => return Ok(plain(index, info, kind)),
+        AttrKind::NativeInput | AttrKind::NativeOutput => stored_attr(info, s)?,
+        AttrKind::NativeNhwcInput if s.spec.layout == Layout::Nhwc => stored_attr(info, s)?,
+        AttrKind::NativeNhwcInput | AttrKind::NativeNhwcOutput => {
+            io::native_nhwc_output_attr(info)?
+        }
+    };
+    Ok(from_native(index, info, &native))
+}
+
+fn stored_attr(info: &TensorInfo, s: &Stored) -> Result<NativeAttr, IoError> {
+    let v = &s.view;
+    let e = v.dtype.size();
+    let (layout, dims, w_stride) = match s.spec.layout {
+        Layout::Nhwc => {
+            let (n, c, h, w) = (v.shape[0], v.shape[1], v.shape[2], v.shape[3]);
+            (Layout::Nhwc, vec![n, h, w, c], s.spec.w_stride.max(w))
+        }
+        Layout::Nc1hwc2 => (Layout::Nc1hwc2, s.native_dims.clone(), 0),
+        _ => (
+            if info.shape.len() == 4 {
+                Layout::Nchw
+            } else {
+                Layout::Undefined
+            },
+            info.shape.clone(),
+            0,
+        ),
+    };
+    let n_elems = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| IoError::Invalid("tensor size overflows".into()))?;
+    let size = n_elems
+        .checked_mul(e)
+        .ok_or_else(|| IoError::Invalid("tensor size overflows".into()))?;
+    Ok(NativeAttr {
+        layout,
+        dims,
+        dtype: v.dtype,
+        n_elems,
+        size,
+        w_stride,
+        size_with_stride: s.bytes.max(size),
+        spec: s.spec,
+    })
 }
 
 fn from_native(index: usize, info: &TensorInfo, a: &NativeAttr) -> TensorAttr {

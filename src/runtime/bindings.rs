@@ -94,14 +94,15 @@ fn io_err(kind: ErrorKind, what: &str, e: io::IoError) -> Error {
     Error::new(kind, format!("{what}: {e}"))
 }
 
-/// Checks input memory of `format` for `info` and decides whether the
-/// executor can read it in place. `native_size` is the native
-/// `size_with_stride` when the format is the native one (the memory must
-/// hold at least that much).
+/// Checks input memory of `format` for `info` (which the executor stores
+/// as `stored`) and decides whether the executor can read it in place.
+/// `native_size` is the native `size_with_stride` when the format is the
+/// native one (the memory must hold at least that much).
 pub fn bind_input(
     mem: Arc<dyn UserMemory>,
     format: IoFormat,
     info: &TensorInfo,
+    stored: LayoutSpec,
     pre: &InputPreprocess,
     what: &str,
     native_size: Option<usize>,
@@ -116,7 +117,7 @@ pub fn bind_input(
         format.pass_through,
         pre,
         info,
-        LayoutSpec::NCHW,
+        stored,
     )
     .map_err(|e| io_err(kind, what, e))?;
     Ok(IoBinding {
@@ -127,13 +128,15 @@ pub fn bind_input(
     })
 }
 
-/// Checks output memory of `format` for `info` (the conversion must be
-/// one the runtime does) and decides whether the executor can write it in
-/// place (`direct`: the tensor has its own output buffer in the plan).
+/// Checks output memory of `format` for `info` (stored by the executor
+/// as `stored`, `stored_bytes` long; the conversion must be one the
+/// runtime does) and decides whether the executor can write it in place
+/// (`direct`: the tensor has its own output buffer in the plan).
 pub fn bind_output(
     mem: Arc<dyn UserMemory>,
     format: IoFormat,
     info: &TensorInfo,
+    stored: (LayoutSpec, usize),
     what: &str,
     native_size: Option<usize>,
     direct: bool,
@@ -144,12 +147,19 @@ pub fn bind_output(
     check_size(&*mem, bytes.max(native_size.unwrap_or(0)), what, kind)?;
     // Validate the conversion once, on zeros into scratch memory, so an
     // unsupported type/layout pair fails here and not in every run.
-    let zeros = vec![0u8; info.bytes()];
+    let zeros = vec![0u8; stored.1];
     let mut scratch = vec![0u8; bytes];
-    io::convert_output_to(&zeros, info, format.dtype, format.layout, &mut scratch)
-        .map_err(|e| io_err(kind, what, e))?;
+    io::convert_output_from(
+        &zeros,
+        stored.0,
+        info,
+        format.dtype,
+        format.layout,
+        &mut scratch,
+    )
+    .map_err(|e| io_err(kind, what, e))?;
     let in_place = direct
-        && io::writes_in_place(info, format.dtype, format.layout)
+        && io::writes_in_place_from(info, stored.0, format.dtype, format.layout)
             .map_err(|e| io_err(kind, what, e))?;
     Ok(IoBinding {
         mem,
@@ -385,6 +395,8 @@ mod tests {
         assert_eq!(f.layout, LayoutSpec::nc1hwc2(4));
     }
 
+    const NCHW: LayoutSpec = LayoutSpec::NCHW;
+
     #[test]
     fn in_place_only_for_the_executors_own_format() {
         let mut t = TensorInfo::activation("x", vec![1, 2, 3, 3], DType::I8);
@@ -395,11 +407,13 @@ mod tests {
             layout: LayoutSpec::NCHW,
             pass_through,
         };
-        let b = bind_input(mem(18), nchw(DType::I8, true), &t, &pre, "in", None).expect("bind");
+        let b =
+            bind_input(mem(18), nchw(DType::I8, true), &t, NCHW, &pre, "in", None).expect("bind");
         assert!(b.in_place);
         assert_eq!(b.bytes, 18);
         // Quantized values need arithmetic without pass_through.
-        let b = bind_input(mem(18), nchw(DType::I8, false), &t, &pre, "in", None).expect("bind");
+        let b =
+            bind_input(mem(18), nchw(DType::I8, false), &t, NCHW, &pre, "in", None).expect("bind");
         assert!(!b.in_place);
         let nhwc = IoFormat {
             dtype: DType::I8,
@@ -407,26 +421,62 @@ mod tests {
             pass_through: true,
         };
         assert!(
-            !bind_input(mem(18), nhwc, &t, &pre, "in", None)
+            !bind_input(mem(18), nhwc, &t, NCHW, &pre, "in", None)
                 .expect("bind")
                 .in_place
         );
         // Too small, also against the native size.
-        assert!(bind_input(mem(17), nchw(DType::I8, true), &t, &pre, "in", None).is_err());
-        assert!(bind_input(mem(18), nchw(DType::I8, true), &t, &pre, "in", Some(144)).is_err());
+        assert!(bind_input(mem(17), nchw(DType::I8, true), &t, NCHW, &pre, "in", None).is_err());
+        assert!(bind_input(
+            mem(18),
+            nchw(DType::I8, true),
+            &t,
+            NCHW,
+            &pre,
+            "in",
+            Some(144)
+        )
+        .is_err());
         // Outputs: in place only for the plan's own output buffer.
-        let o = bind_output(mem(18), nchw(DType::I8, false), &t, "out", None, true).expect("bind");
+        let o = bind_output(
+            mem(18),
+            nchw(DType::I8, false),
+            &t,
+            (NCHW, 18),
+            "out",
+            None,
+            true,
+        )
+        .expect("bind");
         assert!(o.in_place);
-        let o = bind_output(mem(18), nchw(DType::I8, false), &t, "out", None, false).expect("bind");
+        let o = bind_output(
+            mem(18),
+            nchw(DType::I8, false),
+            &t,
+            (NCHW, 18),
+            "out",
+            None,
+            false,
+        )
+        .expect("bind");
         assert!(!o.in_place);
         let f = nchw(DType::F32, false);
-        assert!(bind_output(mem(71), f, &t, "out", None, true).is_err());
+        assert!(bind_output(mem(71), f, &t, (NCHW, 18), "out", None, true).is_err());
         assert!(
-            !bind_output(mem(72), f, &t, "out", None, true)
+            !bind_output(mem(72), f, &t, (NCHW, 18), "out", None, true)
                 .expect("bind")
                 .in_place
         );
-        assert!(bind_output(mem(72), nchw(DType::U8, false), &t, "out", None, true).is_err());
+        assert!(bind_output(
+            mem(72),
+            nchw(DType::U8, false),
+            &t,
+            (NCHW, 18),
+            "out",
+            None,
+            true
+        )
+        .is_err());
     }
 
     #[test]

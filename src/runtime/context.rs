@@ -5,14 +5,19 @@ mod shapes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::attrs::{self, AttrKind, TensorAttr};
 use super::bindings::{self, InternalMem, IoBinding, IoFormat, ModelMemory, UserMemory};
+use super::dump::{DumpTensor, Dumper};
 use super::error::{Error, ErrorKind, Result};
 use super::exec::{self, Memory, Region};
-use super::io;
+use super::io::{self, LayoutSpec};
 use super::plan::{self, Location, Plan};
+use super::vendor::engine::{Engine, Mem, RunMemory, RunObserver};
+use super::vendor::VendorPlan;
 use crate::custom_op::{CustomOps, OpDef};
 use crate::driver::{Buffer, Device, SyncDir};
-use crate::graph::TensorInfo;
+use crate::graph::{TensorId, TensorInfo};
+use crate::kernels::fast_gemm::threads::with_thread_budget;
 use crate::model::Model;
 use crate::platform::Platform;
 
@@ -81,6 +86,11 @@ pub struct Perf {
 pub struct Context {
     model: Arc<Model>,
     plan: Arc<Plan>,
+    /// Vendor models: how their tensors are stored and the steps of a run.
+    vendor: Option<Arc<VendorPlan>>,
+    /// Vendor models: the NPU program on this context's device (absent
+    /// with `RKNN_FLAG_COLLECT_MODEL_INFO_ONLY`).
+    engine: Option<Engine>,
     device: Arc<dyn Device>,
     platform: Platform,
     flags: u32,
@@ -136,8 +146,13 @@ impl Context {
     /// no arena with the ALLOC_OUTSIDE flags, no IO buffers with
     /// `RKNN_FLAG_MEM_ALLOC_OUTSIDE`).
     pub fn new(model: Arc<Model>, device: Arc<dyn Device>, flags: u32) -> Result<Context> {
+        if model.vendor().is_some() {
+            let vendor = Arc::new(VendorPlan::new(&model)?);
+            let plan = Arc::new(vendor.plan.clone());
+            return Context::with_plan(model, plan, Some(vendor), device, flags);
+        }
         let plan = Arc::new(plan::plan(&model.meta.graph));
-        Context::with_plan(model, plan, device, flags)
+        Context::with_plan(model, plan, None, device, flags)
     }
 
     /// A second context sharing this one's model, weights and plan but with
@@ -146,6 +161,7 @@ impl Context {
         let mut c = Context::with_plan(
             self.model.clone(),
             self.plan.clone(),
+            self.vendor.clone(),
             self.device.clone(),
             self.flags,
         )?;
@@ -156,6 +172,7 @@ impl Context {
     fn with_plan(
         model: Arc<Model>,
         plan: Arc<Plan>,
+        vendor: Option<Arc<VendorPlan>>,
         device: Arc<dyn Device>,
         flags: u32,
     ) -> Result<Context> {
@@ -176,6 +193,15 @@ impl Context {
                 ),
             ));
         }
+        if vendor.is_some() && device.name() == "host" {
+            return Err(Error::new(
+                ErrorKind::DeviceUnavailable,
+                "this model was compiled by the vendor toolkit and runs only as its NPU program: \
+                 use RKNNRT_DEVICE=sim (the virtual NPU) on a machine without an NPU, or a board \
+                 with the rknpu or rocket driver; RKNNRT_DEVICE=host runs only models made by \
+                 rknn-convert",
+            ));
+        }
         let graph = &model.meta.graph;
         let batch = model.meta.batch_size.max(1) as usize;
         if batch > 1 {
@@ -192,13 +218,20 @@ impl Context {
                     if info_only || outside {
                         Ok(None)
                     } else {
-                        let bytes = shapes::io_capacity(dynamic.as_ref(), &model, input, i);
+                        let bytes = match &vendor {
+                            Some(v) => {
+                                let ids = if input { &graph.inputs } else { &graph.outputs };
+                                v.stored(ids[i]).map_or(0, |s| s.bytes)
+                            }
+                            None => shapes::io_capacity(dynamic.as_ref(), &model, input, i),
+                        };
                         Ok(Some(device.alloc(bytes)?))
                     }
                 })
                 .collect()
         };
-        let arena = if info_only || internal_outside {
+        // A vendor program has its own internal memory.
+        let arena = if info_only || internal_outside || vendor.is_some() {
             None
         } else {
             let size = dynamic
@@ -216,12 +249,18 @@ impl Context {
                 .map(|_| device.alloc(plan.arena_size).map_err(Error::from))
                 .collect::<Result<Vec<_>>>()?
         };
+        let engine = match &vendor {
+            Some(v) if !info_only => Some(Engine::load(v, &*device, model.bytes())?),
+            _ => None,
+        };
         Ok(Context {
             inputs_set: vec![false; graph.inputs.len()],
             in_bind: vec![None; graph.inputs.len()],
             out_bind: vec![None; graph.outputs.len()],
             model,
             plan,
+            vendor,
+            engine,
             device,
             platform,
             flags,
@@ -309,6 +348,69 @@ impl Context {
         g.outputs.get(i).map(|&t| &g.tensors[t])
     }
 
+    /// Tensor `t` as the executor stores it: the description its
+    /// conversions use, its layout (`Undefined`: model order) and its size
+    /// in bytes. Tensors are those of the current shape set; the inputs
+    /// and outputs of a multi-batch model hold every batch.
+    pub(super) fn stored(&self, t: TensorId) -> Option<(&TensorInfo, LayoutSpec, usize)> {
+        if let Some(v) = &self.vendor {
+            return v.stored(t).map(|s| (&s.view, s.spec, s.bytes));
+        }
+        let g = self.graph();
+        let batched = self.io.as_ref().and_then(|io| {
+            let input = g.inputs.iter().position(|&x| x == t);
+            let output = g.outputs.iter().position(|&x| x == t);
+            input
+                .and_then(|i| io.inputs.get(i))
+                .or_else(|| output.and_then(|j| io.outputs.get(j)))
+        });
+        let info = batched.or_else(|| g.tensors.get(t))?;
+        Some((info, LayoutSpec::UNDEFINED, info.bytes()))
+    }
+
+    /// Input `i` as the executor stores it: the description the input
+    /// conversion fills (the model's tensor, or its 4-D view for a vector
+    /// stored in NC1HWC2 blocks) and the layout it is stored in.
+    pub fn input_tensor(&self, i: usize) -> Option<(&TensorInfo, LayoutSpec)> {
+        let t = *self.graph().inputs.get(i)?;
+        self.stored(t).map(|(info, l, _)| (info, l))
+    }
+
+    /// Output `j` as the executor stores it (see [`Context::input_tensor`]).
+    pub fn output_tensor(&self, j: usize) -> Option<(&TensorInfo, LayoutSpec)> {
+        let t = *self.graph().outputs.get(j)?;
+        self.stored(t).map(|(info, l, _)| (info, l))
+    }
+
+    /// Whether the model was compiled by the vendor toolkit.
+    pub fn is_vendor(&self) -> bool {
+        self.vendor.is_some()
+    }
+
+    /// The attributes `rknn_query` reports for input (`input`) or output
+    /// `index` in the view `kind`. Vendor models report their native
+    /// layouts from the file (`docs/vendor-compat.md`).
+    pub fn attr(&self, input: bool, index: usize, kind: AttrKind) -> Result<TensorAttr> {
+        let g = &self.model.meta.graph;
+        let (ids, what) = if input {
+            (&g.inputs, "input")
+        } else {
+            (&g.outputs, "output")
+        };
+        let &t = ids.get(index).ok_or_else(|| {
+            Error::new(
+                ErrorKind::ParamInvalid,
+                format!("{what} index({index}) >= model {what} num({})", ids.len()),
+            )
+        })?;
+        let info = &g.tensors[t];
+        let a = match self.vendor.as_ref().and_then(|v| v.stored(t)) {
+            Some(s) => attrs::vendor_attr(index, info, s, kind),
+            None => attrs::attr(index, info, kind, self.platform),
+        };
+        a.map_err(|e| Error::new(ErrorKind::Fail, format!("tensor '{}': {e}", info.name)))
+    }
+
     /// `rknn_batch_size` of the model (1 for single-batch models).
     pub fn batch_size(&self) -> usize {
         self.model.meta.batch_size.max(1) as usize
@@ -346,9 +448,10 @@ impl Context {
             .chain(self.inputs.iter().flatten())
             .chain(self.outputs.iter().flatten());
         MemSize {
-            weight: self.model.weights().len() as u64,
+            weight: self.weight_size(),
             internal: self.arena_capacity() as u64,
-            dma_allocated: own.map(|b| b.size() as u64).sum(),
+            dma_allocated: own.map(|b| b.size() as u64).sum::<u64>()
+                + self.engine.as_ref().map_or(0, Engine::allocated),
         }
     }
 
@@ -367,6 +470,17 @@ impl Context {
     /// Timing of the last run.
     pub fn perf(&self) -> &Perf {
         &self.perf
+    }
+
+    /// The per-layer profile of the last run (`RKNN_QUERY_PERF_DETAIL`,
+    /// and the table printed at `RKNN_LOG_LEVEL` 4): graph nodes timed on
+    /// the CPU for our models, the vendor's layers with their NPU/CPU
+    /// targets for vendor models.
+    pub fn perf_detail(&self) -> String {
+        match &self.vendor {
+            Some(v) => super::perf::table(&v.perf_rows(&self.model.meta.graph, &self.perf.nodes)),
+            None => super::perf::detail(self.graph(), &self.perf.nodes, "CPU"),
+        }
     }
 
     /// Copies and syncs of the last run.
@@ -449,26 +563,21 @@ impl Context {
     pub fn set_input(
         &mut self,
         i: usize,
-        fill: impl FnOnce(&TensorInfo, &mut [u8]) -> Result<()>,
+        fill: impl FnOnce(&TensorInfo, LayoutSpec, &mut [u8]) -> Result<()>,
     ) -> Result<()> {
         self.require_memory("setting inputs")?;
         self.require_shape_set("setting inputs")?;
         let capacity = self.io_capacity(true, i);
-        let g = shapes::current_graph(self.shapes.as_ref(), &self.model);
-        let (Some(&t), Some(slot)) = (g.inputs.get(i), self.inputs.get_mut(i)) else {
+        let n = self.n_inputs();
+        let stored = (self.graph().inputs.get(i).copied())
+            .and_then(|t| self.stored(t))
+            .map(|(info, l, bytes)| (info.clone(), l, bytes));
+        let (Some((info, layout, bytes)), Some(slot)) = (stored, self.inputs.get_mut(i)) else {
             return Err(Error::new(
                 ErrorKind::InputInvalid,
-                format!(
-                    "input index {i} out of range (model has {} inputs)",
-                    g.inputs.len()
-                ),
+                format!("input index {i} out of range (model has {n} inputs)"),
             ));
         };
-        let info = match &self.io {
-            Some(io) => &io.inputs[i],
-            None => &g.tensors[t],
-        };
-        let bytes = info.bytes();
         let buf = match slot {
             Some(b) => b,
             None => slot.insert(self.device.alloc(capacity)?),
@@ -477,7 +586,7 @@ impl Context {
             .as_mut_slice()
             .get_mut(..bytes)
             .ok_or_else(|| Error::new(ErrorKind::Fail, format!("input {i} buffer is too small")))?;
-        fill(info, dst)?;
+        fill(&info, layout, dst)?;
         self.inputs_set[i] = true;
         Ok(())
     }
@@ -499,17 +608,37 @@ impl Context {
     }
 
     fn weight_bytes(&self) -> &[u8] {
-        let len = self.model.weights().len();
+        let len = self.own_weights().len();
         match &self.weights {
             Some(m) => m.buffer().as_slice().get(..len).unwrap_or(&[]),
+            None => self.own_weights(),
+        }
+    }
+
+    /// The weights as the model provides them: the file's weights section,
+    /// or a vendor program's weight memory image.
+    fn own_weights(&self) -> &[u8] {
+        match &self.engine {
+            Some(e) => e.weight_image(),
             None => self.model.weights(),
+        }
+    }
+
+    /// Bytes of weight memory the model needs.
+    fn weight_size(&self) -> u64 {
+        match self.model.vendor() {
+            Some(v) => v.memory.weight,
+            None => self.model.weights().len() as u64,
         }
     }
 
     fn arena_buffer(&self) -> Option<&Buffer> {
         match &self.internal {
             Some(m) => Some(m.mem.buffer()),
-            None => self.arena.as_ref(),
+            None => self
+                .arena
+                .as_ref()
+                .or_else(|| self.engine.as_ref().map(Engine::internal)),
         }
     }
 
@@ -531,10 +660,7 @@ impl Context {
                 "no output yet: call rknn_run first",
             ));
         }
-        let bytes = match &self.io {
-            Some(io) => io.outputs[i].bytes(),
-            None => g.tensors[t].bytes(),
-        };
+        let bytes = self.stored(t).map_or(0, |s| s.2);
         let src: Option<&[u8]> = match self.plan.locations[t] {
             Location::Output(j) => self.output_buffer(j).map(|b| b.as_slice()),
             Location::Input(j) => self.input_buffer(j).map(|b| b.as_slice()),
@@ -578,6 +704,32 @@ impl Context {
                 .is_some_and(|m| hits(Slot::Weights, &**m))
     }
 
+    /// Whether `mem` is too small for a vendor model's NPU program to use
+    /// in place (it reads or writes the `stored` bytes of the tensor,
+    /// `size_with_stride`, which may exceed the data: a 20-byte output in
+    /// a 64-byte slot). Such memory is still accepted, converted on every
+    /// run, with the vendor runtime's warning; the native size then no
+    /// longer applies. Returns the native size to check and whether the
+    /// memory is short.
+    fn short_of_stored(
+        &self,
+        mem: &dyn UserMemory,
+        stored: usize,
+        native_size: Option<usize>,
+        what: &str,
+    ) -> (Option<usize>, bool) {
+        let have = mem.buffer().size();
+        if self.vendor.is_none() || have >= stored {
+            return (native_size, false);
+        }
+        tracing::warn!(
+            "{what}: the memory holds {have} bytes, less than the {stored} bytes (size_with_stride) \
+             the NPU program reads or writes; the data is copied on every run (create the memory \
+             with size_with_stride bytes to have it used in place)"
+        );
+        (None, true)
+    }
+
     /// Binds user memory to input `i` (`rknn_set_io_mem`). The memory must
     /// hold the data in `format` (and at least `native_size` bytes when
     /// the format is the native one). When the format is exactly the
@@ -594,9 +746,9 @@ impl Context {
         self.check_path(IoPath::ZeroCopy, "rknn_set_io_mem")?;
         self.require_shape_set("rknn_set_io_mem")?;
         let what = format!("input {i}");
-        let info = self
-            .input_info(i)
-            .cloned()
+        let (info, layout) = self
+            .input_tensor(i)
+            .map(|(info, l)| (info.clone(), l))
             .ok_or_else(|| Error::new(ErrorKind::InputInvalid, format!("{what} out of range")))?;
         if self.overlaps_binding(&*mem, Slot::Input(i)) {
             return Err(Error::new(
@@ -611,8 +763,10 @@ impl Context {
             .get(i)
             .cloned()
             .unwrap_or_default();
-        let b = bindings::bind_input(mem, format, &info, &pre, &what, native_size)?;
         let capacity = self.io_capacity(true, i);
+        let (native_size, short) = self.short_of_stored(&*mem, capacity, native_size, &what);
+        let mut b = bindings::bind_input(mem, format, &info, layout, &pre, &what, native_size)?;
+        b.in_place &= !short;
         if b.in_place {
             self.inputs[i] = None;
         } else {
@@ -622,7 +776,7 @@ impl Context {
             };
             // Validate the conversion once now: an unsupported type or
             // layout pair fails here, not in every run.
-            convert_bound_input(&b, &pre, &info, buf)?;
+            convert_bound_input(&b, &pre, &info, layout, buf)?;
         }
         self.path = IoPath::ZeroCopy;
         self.in_bind[i] = Some(b);
@@ -649,18 +803,29 @@ impl Context {
             .outputs
             .get(j)
             .ok_or_else(|| Error::new(ErrorKind::OutputInvalid, format!("{what} out of range")))?;
-        let info = match &self.io {
-            Some(io) => io.outputs[j].clone(),
-            None => g.tensors[t].clone(),
-        };
-        let direct = self.plan.locations[t] == Location::Output(j);
+        let (info, layout, bytes) = self
+            .stored(t)
+            .map(|(i, l, b)| (i.clone(), l, b))
+            .ok_or_else(|| {
+                Error::new(ErrorKind::OutputInvalid, format!("{what} has no storage"))
+            })?;
+        let (native_size, short) = self.short_of_stored(&*mem, bytes, native_size, &what);
+        let direct = self.plan.locations[t] == Location::Output(j) && !short;
         if self.overlaps_binding(&*mem, Slot::Output(j)) {
             return Err(Error::new(
                 ErrorKind::ParamInvalid,
                 format!("{what}: the memory overlaps memory already set on another input, output, weights or internal memory of this context"),
             ));
         }
-        let b = bindings::bind_output(mem, format, &info, &what, native_size, direct)?;
+        let b = bindings::bind_output(
+            mem,
+            format,
+            &info,
+            (layout, bytes),
+            &what,
+            native_size,
+            direct,
+        )?;
         if b.in_place {
             self.outputs[j] = None;
         } else if self.outputs[j].is_none() {
@@ -683,7 +848,13 @@ impl Context {
                 "weights memory can only be given to a context created with RKNN_FLAG_MEM_ALLOC_OUTSIDE",
             ));
         }
-        let w = self.model.weights();
+        let w = self.own_weights();
+        if w.len() as u64 != self.weight_size() {
+            return Err(Error::new(
+                ErrorKind::Fail,
+                "rknn_set_weight_mem: the context has no weights to copy (created with RKNN_FLAG_COLLECT_MODEL_INFO_ONLY)",
+            ));
+        }
         bindings::check_size(&*mem, w.len(), "weights", ErrorKind::ParamInvalid)?;
         if self.overlaps_binding(&*mem, Slot::Weights) {
             return Err(Error::new(
@@ -763,7 +934,7 @@ impl Context {
         let missing = |m: String| Err(Error::new(ErrorKind::Fail, m));
         if self.weights.is_none()
             && self.flags & FLAG_MEM_ALLOC_OUTSIDE != 0
-            && !self.model.weights().is_empty()
+            && self.weight_size() > 0
         {
             return missing("weights memory is not set: the context was created with RKNN_FLAG_MEM_ALLOC_OUTSIDE; call rknn_set_weight_mem first".into());
         }
@@ -832,9 +1003,12 @@ impl Context {
                 stats.syncs += 1;
             }
             if !b.in_place {
-                let info = self.input_info(i).cloned().ok_or_else(|| {
-                    Error::new(ErrorKind::InputInvalid, format!("input {i} out of range"))
-                })?;
+                let (info, layout) = self
+                    .input_tensor(i)
+                    .map(|(info, l)| (info.clone(), l))
+                    .ok_or_else(|| {
+                        Error::new(ErrorKind::InputInvalid, format!("input {i} out of range"))
+                    })?;
                 let pre = self
                     .model
                     .meta
@@ -848,10 +1022,9 @@ impl Context {
                         format!("input {i} has no conversion buffer"),
                     )
                 })?;
-                stats.bytes_copied += convert_bound_input(&b, &pre, &info, buf)? as u64;
+                stats.bytes_copied += convert_bound_input(&b, &pre, &info, layout, buf)? as u64;
             }
         }
-        let (arena, inputs, outputs) = self.regions();
         let lock = self.internal.as_ref().map(|m| m.lock.clone());
         let guard = lock
             .as_ref()
@@ -859,41 +1032,14 @@ impl Context {
         let collect = self.collects_perf();
         let mut nodes = std::mem::take(&mut self.perf.nodes);
         let mut custom = std::mem::take(&mut self.custom);
-        let mem = Memory {
-            arena,
-            inputs: &inputs,
-            outputs: &outputs,
-            weights: self.weight_bytes(),
-        };
-        let graph = self.graph();
-        let locate = |t| exec::tensor_mem(graph, &self.plan, &mem, t);
+        let dumper = Dumper::from_env();
+        let timings = collect.then_some(&mut nodes);
         let start = Instant::now();
-        let threads = super::cores::threads_for_mask(self.platform, self.core_mask);
-        let result = crate::kernels::fast_gemm::threads::with_thread_budget(threads, || {
-            custom.prepare_run(graph, &locate)?;
-            if self.batch_size() == 1 {
-                return exec::run(
-                    graph,
-                    &self.plan,
-                    &mem,
-                    &mut custom,
-                    collect.then_some(&mut nodes),
-                );
-            }
-            let arenas: Vec<Region> = std::iter::once(arena)
-                .chain(self.batch_arenas.iter().map(bindings::region))
-                .collect();
-            super::batch::BatchRun {
-                graph,
-                plan: &self.plan,
-                arenas: &arenas,
-                inputs: &inputs,
-                outputs: &outputs,
-                weights: mem.weights,
-                batch: self.batch_size(),
-            }
-            .run(collect.then_some(&mut nodes))
-        });
+        let result = if self.engine.is_some() {
+            self.run_vendor(timings, dumper.as_ref())
+        } else {
+            self.run_graph(&mut custom, timings, dumper.as_ref())
+        };
         let elapsed = start.elapsed();
         self.custom = custom;
         drop(guard);
@@ -906,9 +1052,12 @@ impl Context {
                 continue;
             };
             if !b.in_place {
-                let info = self.output_info(j).cloned().ok_or_else(|| {
-                    Error::new(ErrorKind::OutputInvalid, format!("output {j} out of range"))
-                })?;
+                let (info, layout) = self
+                    .output_tensor(j)
+                    .map(|(info, l)| (info.clone(), l))
+                    .ok_or_else(|| {
+                        Error::new(ErrorKind::OutputInvalid, format!("output {j} out of range"))
+                    })?;
                 let src = self.output_bytes(j)?;
                 let dst = b.mem.buffer();
                 if dst.size() < b.bytes {
@@ -923,10 +1072,15 @@ impl Context {
                 // does not alias `src`; the context is held exclusively
                 // and the user does not touch memory lent to a run.
                 let out = unsafe { std::slice::from_raw_parts_mut(dst.as_ptr(), b.bytes) };
-                let n = io::convert_output_to(src, &info, b.format.dtype, b.format.layout, out)
-                    .map_err(|e| {
-                        Error::new(ErrorKind::OutputInvalid, format!("output {j}: {e}"))
-                    })?;
+                let n = io::convert_output_from(
+                    src,
+                    layout,
+                    &info,
+                    b.format.dtype,
+                    b.format.layout,
+                    out,
+                )
+                .map_err(|e| Error::new(ErrorKind::OutputInvalid, format!("output {j}: {e}")))?;
                 stats.bytes_copied += n as u64;
             }
             if flush_out {
@@ -937,13 +1091,130 @@ impl Context {
         self.stats = stats;
         Ok(())
     }
+
+    /// The CPU executor over the graph (our own models): custom ops bound
+    /// first, then the nodes on the core mask's kernel threads, once per
+    /// batch of a multi-batch model (layer dumps of single-batch models).
+    fn run_graph(
+        &self,
+        custom: &mut CustomOps,
+        timings: Option<&mut Vec<Duration>>,
+        dumper: Option<&Dumper>,
+    ) -> Result<()> {
+        let (arena, inputs, outputs) = self.regions();
+        let mem = Memory {
+            arena,
+            inputs: &inputs,
+            outputs: &outputs,
+            weights: self.weight_bytes(),
+        };
+        let graph = self.graph();
+        let locate = |t| exec::tensor_mem(graph, &self.plan, &mem, t);
+        custom.prepare_run(graph, &locate)?;
+        let threads = super::cores::threads_for_mask(self.platform, self.core_mask);
+        with_thread_budget(threads, || {
+            if self.batch_size() > 1 {
+                let arenas: Vec<Region> = std::iter::once(arena)
+                    .chain(self.batch_arenas.iter().map(bindings::region))
+                    .collect();
+                return super::batch::BatchRun {
+                    graph,
+                    plan: &self.plan,
+                    arenas: &arenas,
+                    inputs: &inputs,
+                    outputs: &outputs,
+                    weights: mem.weights,
+                    batch: self.batch_size(),
+                }
+                .run(timings);
+            }
+            let mut dump = |k: usize, outs: &[crate::kernels::Out<'_>]| {
+                if let Some(d) = dumper {
+                    for o in outs {
+                        let t = DumpTensor {
+                            info: o.info,
+                            view: o.info,
+                            layout: LayoutSpec::UNDEFINED,
+                            bytes: o.data,
+                        };
+                        d.write(k, graph.nodes[k].op.type_name(), t);
+                    }
+                }
+            };
+            exec::run_observed(graph, &self.plan, &mem, custom, timings, &mut dump)
+        })
+    }
+
+    /// A vendor model's steps on the device (`runtime::vendor::engine`).
+    fn run_vendor(
+        &mut self,
+        timings: Option<&mut Vec<Duration>>,
+        dumper: Option<&Dumper>,
+    ) -> Result<()> {
+        let (Some(mut engine), Some(vendor)) = (self.engine.take(), self.vendor.clone()) else {
+            return Err(Error::new(
+                ErrorKind::Fail,
+                "the vendor program is not loaded",
+            ));
+        };
+        let result = (|| {
+            let missing =
+                |what: String| Error::new(ErrorKind::Fail, format!("{what} has no memory"));
+            let mem = RunMemory {
+                inputs: (0..self.n_inputs())
+                    .map(|i| {
+                        self.input_buffer(i)
+                            .ok_or_else(|| missing(format!("input {i}")))
+                    })
+                    .collect::<Result<_>>()?,
+                outputs: (0..self.n_outputs())
+                    .map(|j| {
+                        self.output_buffer(j)
+                            .ok_or_else(|| missing(format!("output {j}")))
+                    })
+                    .collect::<Result<_>>()?,
+                internal: self.internal.as_ref().map(|m| Mem {
+                    buffer: m.mem.buffer(),
+                    device: m.mem.device(),
+                }),
+                weights: self.weights.as_ref().map(|m| Mem {
+                    buffer: m.buffer(),
+                    device: m.device(),
+                }),
+            };
+            let obs = RunObserver { timings, dumper };
+            engine.run(
+                &vendor,
+                &self.model.meta.graph,
+                &*self.device,
+                &mem,
+                npu_core_mask(self.core_mask, self.platform),
+                obs,
+            )
+        })();
+        self.engine = Some(engine);
+        result
+    }
 }
 
-/// Converts bound input memory into the context's buffer `dst`.
+/// The device core mask of an `rknn_core_mask`: `RKNN_NPU_CORE_ALL`
+/// (0xffff) is every core of the platform, `RKNN_NPU_CORE_AUTO` (0) lets
+/// the driver pick one.
+fn npu_core_mask(mask: u32, platform: Platform) -> u32 {
+    if mask == 0xffff {
+        (1u32 << platform.cores()) - 1
+    } else {
+        mask
+    }
+}
+
+/// Converts bound input memory into the context's buffer `dst`, which
+/// stores `info` as `layout`.
 fn convert_bound_input(
     b: &IoBinding,
     pre: &crate::model::InputPreprocess,
     info: &TensorInfo,
+    layout: LayoutSpec,
     dst: &mut Buffer,
 ) -> Result<usize> {
     let data =
@@ -956,11 +1227,8 @@ fn convert_bound_input(
         layout: b.format.layout,
         pass_through: b.format.pass_through,
     };
-    let out = dst
-        .as_mut_slice()
-        .get_mut(..info.bytes())
-        .ok_or_else(|| Error::new(ErrorKind::Fail, "input buffer is too small"))?;
-    io::convert_input(&src, pre, info, io::LayoutSpec::NCHW, out).map_err(|e| {
+    let out = dst.as_mut_slice();
+    io::convert_input(&src, pre, info, layout, out).map_err(|e| {
         Error::new(
             ErrorKind::InputInvalid,
             format!("input '{}': {e}", info.name),

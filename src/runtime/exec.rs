@@ -103,7 +103,20 @@ pub fn run(
     plan: &Plan,
     mem: &Memory<'_>,
     custom: &mut CustomOps,
+    timings: Option<&mut Vec<Duration>>,
+) -> Result<()> {
+    run_observed(graph, plan, mem, custom, timings, &mut |_, _| {})
+}
+
+/// [`run`], calling `after` with each node's index and outputs once the
+/// node has run (the layer dumps; outside the timed span).
+pub fn run_observed(
+    graph: &Graph,
+    plan: &Plan,
+    mem: &Memory<'_>,
+    custom: &mut CustomOps,
     mut timings: Option<&mut Vec<Duration>>,
+    after: &mut dyn FnMut(usize, &[Out<'_>]),
 ) -> Result<()> {
     if let Some(t) = timings.as_deref_mut() {
         t.clear();
@@ -170,6 +183,7 @@ pub fn run(
         if let Some(t) = timings.as_deref_mut() {
             t.push(start.elapsed());
         }
+        after(index, &outputs);
     }
     Ok(())
 }

@@ -49,6 +49,12 @@ pub fn from_bytes(device: &dyn Device, bytes: &[u8]) -> Result<Model> {
 /// byte for byte the same (models converted from one network, e.g. at two
 /// input sizes); otherwise `ParamInvalid`.
 pub fn share_weights(model: &Model, owner: Arc<Model>) -> Result<Model> {
+    if model.vendor().is_some() || owner.vendor().is_some() {
+        return Err(Error::new(
+            ErrorKind::ParamInvalid,
+            "RKNN_FLAG_SHARE_WEIGHT_MEM: models made by the vendor toolkit cannot share weights yet; create the context without the flag",
+        ));
+    }
     let (mine, theirs) = (model.weights(), owner.weights());
     if mine != theirs {
         return Err(Error::new(

@@ -6,6 +6,7 @@ pub mod batch;
 pub mod bindings;
 pub mod context;
 pub mod cores;
+pub mod dump;
 pub mod dynamic;
 pub mod error;
 pub mod exec;
@@ -13,6 +14,7 @@ pub mod io;
 pub mod loader;
 pub mod perf;
 pub mod plan;
+pub mod vendor;
 
 pub use context::Context;
 pub use error::{Error, ErrorKind, Result};

@@ -32,15 +32,34 @@ fn shape(s: &[usize]) -> String {
 }
 
 /// One row of the layer table.
-struct Row {
-    op: String,
-    dtype: &'static str,
-    target: &'static str,
-    inputs: String,
-    outputs: String,
-    time_us: u64,
-    rw_kb: u64,
-    name: String,
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// Op type (`Conv`, `ConvRelu`, `InputOperator` ...).
+    pub op: String,
+    /// Data type word (`INT8`, `FLOAT16` ...).
+    pub dtype: &'static str,
+    /// Where the layer ran: `NPU` or `CPU`.
+    pub target: &'static str,
+    /// Input shapes, `(1,3,16,16),(8,3,3,3)`, or `\`.
+    pub inputs: String,
+    /// Output shapes.
+    pub outputs: String,
+    /// Time of the layer in the last run.
+    pub time_us: u64,
+    /// Bytes read and written, in KiB.
+    pub rw_kb: u64,
+    /// Full name (`Conv:conv1`).
+    pub name: String,
+}
+
+/// The data type word of the table for `d`.
+pub fn type_word(d: DType) -> &'static str {
+    dtype_word(d)
+}
+
+/// Shapes as the table prints them: `(1,3,4,4),(8)`.
+pub fn shapes<'a>(list: impl IntoIterator<Item = &'a [usize]>) -> String {
+    list.into_iter().map(shape).collect::<Vec<_>>().join(",")
 }
 
 fn render_table(title: &str, header: &[&str], rows: &[Vec<String>], footer: &[String]) -> String {
@@ -143,7 +162,12 @@ pub fn detail(graph: &Graph, times: &[Duration], target: &'static str) -> String
     let mut out_row = io_row("OutputOperator", &graph.outputs);
     out_row.inputs = out_row.outputs.clone();
     rows.push(out_row);
+    table(&rows)
+}
 
+/// The layer table and the op ranking table of `rows` (each row's time
+/// counts as CPU or NPU time by its target).
+pub fn table(rows: &[Row]) -> String {
     let total_time: u64 = rows.iter().map(|r| r.time_us).sum();
     let total_rw: u64 = rows.iter().map(|r| r.rw_kb).sum();
     let cells: Vec<Vec<String>> = rows
@@ -189,19 +213,21 @@ pub fn detail(graph: &Graph, times: &[Duration], target: &'static str) -> String
         ],
     );
 
-    // Ranking by op type: calls, CPU time, NPU time.
+    // Ranking by op type.
+    // (calls, CPU time, NPU time) per op type.
     let mut by_type: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
-    for r in &rows {
+    for r in rows {
         let e = by_type.entry(r.op.as_str()).or_default();
         e.0 += 1;
-        if r.target == "CPU" {
-            e.1 += r.time_us;
-        } else {
+        if r.target == "NPU" {
             e.2 += r.time_us;
+        } else {
+            e.1 += r.time_us;
         }
     }
     let mut ranked: Vec<(&str, (u64, u64, u64))> = by_type.into_iter().collect();
-    ranked.sort_by(|a, b| (b.1 .1 + b.1 .2).cmp(&(a.1 .1 + a.1 .2)).then(a.0.cmp(b.0)));
+    let total = |v: &(u64, u64, u64)| v.1 + v.2;
+    ranked.sort_by(|a, b| total(&b.1).cmp(&total(&a.1)).then(a.0.cmp(b.0)));
     let ratio = |t: u64| {
         if total_time == 0 {
             0.0
@@ -211,21 +237,21 @@ pub fn detail(graph: &Graph, times: &[Duration], target: &'static str) -> String
     };
     let rank_cells: Vec<Vec<String>> = ranked
         .iter()
-        .map(|(op, (calls, cpu, npu))| {
-            let t = cpu + npu;
+        .map(|(op, v)| {
+            let (calls, cpu, npu) = *v;
             vec![
                 op.to_string(),
                 calls.to_string(),
                 cpu.to_string(),
                 "0".to_string(),
                 npu.to_string(),
-                t.to_string(),
-                format!("{:.2}%", ratio(t)),
+                (cpu + npu).to_string(),
+                format!("{:.2}%", ratio(cpu + npu)),
             ]
         })
         .collect();
-    let cpu_total: u64 = ranked.iter().map(|(_, (_, c, _))| c).sum();
-    let npu_total = total_time - cpu_total;
+    let cpu_total: u64 = ranked.iter().map(|(_, v)| v.1).sum();
+    let npu_total: u64 = ranked.iter().map(|(_, v)| v.2).sum();
     let mut sum_row = vec![
         "Total".to_string(),
         String::new(),

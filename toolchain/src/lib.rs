@@ -29,7 +29,7 @@ pub mod dataset;
 pub mod dynamic;
 mod error;
 mod model;
-pub mod npy;
+pub use rknnrt::npy;
 pub mod onnx;
 pub mod passes;
 pub mod placement;

@@ -5,18 +5,21 @@
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
 
 use super::abi::{
     action, mem, Action, MemCreate, MemDestroy, MemMap, MemSync, Node, Requests, Submit,
 };
-use crate::driver::discovery::fake_tree::{answer_version, scratch_fd};
+use super::RknpuDevice;
+use crate::driver::discovery::fake_tree::{answer_version, scratch_fd, TempTree};
+use crate::driver::discovery::DevRoot;
 use crate::driver::ioctl::{
     DrmGemClose, DrmPrimeHandle, IoctlSeam, DMA_BUF_IOCTL_SYNC, DRM_IOCTL_GEM_CLOSE,
     DRM_IOCTL_PRIME_FD_TO_HANDLE, DRM_IOCTL_PRIME_HANDLE_TO_FD, DRM_IOCTL_VERSION,
 };
+use crate::driver::DriverError;
 
 /// Bytes of device-file offset space per handle (MEM_MAP offsets).
 pub const MAP_STRIDE: u64 = 1 << 24;
@@ -275,5 +278,50 @@ impl IoctlSeam for Fake {
             return Err(e);
         }
         self.dispatch(&mut st, request, arg)
+    }
+}
+
+/// A fake tree with one rknpu node, the fake driver, and a way to open it.
+pub struct Rig {
+    /// The temporary `/dev` + `/sys` tree.
+    pub tree: TempTree,
+    /// The fake driver.
+    pub fake: Arc<Fake>,
+    /// The device node.
+    pub path: std::path::PathBuf,
+}
+
+impl Rig {
+    /// A tree with a DRM or misc node of the fake driver.
+    pub fn new(node: Node) -> Rig {
+        let tree = TempTree::new("rknpu");
+        let rel = match node {
+            Node::Drm => "dev/dri/renderD129",
+            Node::Misc => "dev/rknpu",
+        };
+        // Sparse: MEM_MAP offsets are handle × 16 MiB into this file.
+        let path = tree.node(rel, 1 << 34);
+        Rig {
+            tree,
+            fake: Arc::new(Fake::new(node)),
+            path,
+        }
+    }
+
+    /// Opens the device over the fake.
+    pub fn open(&self) -> Result<RknpuDevice, DriverError> {
+        RknpuDevice::open(
+            &self.path,
+            self.fake.node,
+            &self.tree.path().join("sys/class/drm/renderD129"),
+            &DevRoot::under(self.tree.path()),
+            self.fake.clone(),
+            None,
+        )
+    }
+
+    /// Opens the device, which must succeed.
+    pub fn dev(&self) -> RknpuDevice {
+        self.open().expect("open")
     }
 }

@@ -11,6 +11,8 @@ mod submit;
 mod fake;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vendor_jobs;
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};

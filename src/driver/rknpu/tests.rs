@@ -2,14 +2,12 @@
 
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::Arc;
 
 use nix::errno::Errno;
 
 use super::abi::{mem, MemCreate, MemDestroy, MemSync, Node, SubcoreTask, Submit, Task};
-use super::fake::{Fake, MAP_STRIDE};
+use super::fake::{Fake, Rig, MAP_STRIDE};
 use super::{RknpuDevice, RknpuObject};
-use crate::driver::discovery::fake_tree::TempTree;
 use crate::driver::discovery::DevRoot;
 use crate::driver::ioctl::{
     DmaBufSync, DrmPrimeHandle, DMA_BUF_IOCTL_SYNC, DRM_IOCTL_PRIME_FD_TO_HANDLE,
@@ -19,45 +17,6 @@ use crate::driver::{
 };
 use crate::platform::Platform;
 use crate::runtime::error::{Error, ErrorKind};
-
-/// A fake tree with one rknpu node, the fake driver, and a way to open it.
-struct Rig {
-    tree: TempTree,
-    fake: Arc<Fake>,
-    path: std::path::PathBuf,
-}
-
-impl Rig {
-    fn new(node: Node) -> Rig {
-        let tree = TempTree::new("rknpu");
-        let rel = match node {
-            Node::Drm => "dev/dri/renderD129",
-            Node::Misc => "dev/rknpu",
-        };
-        // Sparse: MEM_MAP offsets are handle × 16 MiB into this file.
-        let path = tree.node(rel, 1 << 34);
-        Rig {
-            tree,
-            fake: Arc::new(Fake::new(node)),
-            path,
-        }
-    }
-
-    fn open(&self) -> Result<RknpuDevice, DriverError> {
-        RknpuDevice::open(
-            &self.path,
-            self.fake.node,
-            &self.tree.path().join("sys/class/drm/renderD129"),
-            &DevRoot::under(self.tree.path()),
-            self.fake.clone(),
-            None,
-        )
-    }
-
-    fn dev(&self) -> RknpuDevice {
-        self.open().expect("open")
-    }
-}
 
 fn req(size: usize, cache: CachePolicy) -> AllocRequest {
     AllocRequest {

@@ -207,6 +207,10 @@ pub struct VendorTensor {
     pub mem_offset: u32,
     /// Index into [`super::VendorModel::buffers`] for constants, regcmd and task.
     pub buffer: Option<usize>,
+    /// Tensor slot 20, present on inputs whose native layout is NHWC
+    /// (1, 3 or 4 channels): the row alignment in pixels (observed 16 for
+    /// int8, 8 for fp16); the row pitch is the width rounded up to it.
+    pub w_align: Option<u32>,
 }
 
 impl VendorTensor {
@@ -284,6 +288,16 @@ pub fn tensor(t: &Table<'_>, buffers: usize, what: &str) -> Result<VendorTensor,
         return invalid(format!("{}: negative size {s}", f("size")));
     }
     let mem_offset = t.i32(13, &f("mem_offset"))?.unwrap_or(0);
+    let w_align = match t.i32(20, &f("w_align"))? {
+        None => None,
+        Some(a) if (1..=4096).contains(&a) => Some(a as u32),
+        Some(a) => {
+            return invalid(format!(
+                "{}: row alignment {a} is outside 1..=4096",
+                f("w_align")
+            ))
+        }
+    };
     if mem_offset < 0 {
         return invalid(format!("{}: negative offset {mem_offset}", f("mem_offset")));
     }
@@ -307,6 +321,7 @@ pub fn tensor(t: &Table<'_>, buffers: usize, what: &str) -> Result<VendorTensor,
         size: size.map(|s| s as u32),
         mem_offset: mem_offset as u32,
         buffer,
+        w_align,
     })
 }
 

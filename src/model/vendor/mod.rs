@@ -8,23 +8,30 @@
 //! constant buffers, the `task` and `regcmd` buffers and the relocation
 //! table (`docs/vendor-format.md`). It is safe code that treats the file
 //! as hostile: every offset and length is checked, counts are limited,
-//! and errors name the field. Running such models is later work.
+//! and errors name the field. [`model_meta`] gives the runtime's logical
+//! view of it; `runtime::vendor` runs it.
 
+mod attrs;
 mod container;
 mod flatbuf;
 mod graph;
+mod meta;
 mod program;
 mod reader;
 mod trailer;
 
 use super::ModelError;
 
+#[cfg(test)]
+pub(crate) use attrs::encode as encode_attrs;
+pub use attrs::{decode as decode_attrs, AttrValue, Attrs};
 pub use container::{ContainerHeader, HEADER_LEN, MAX_JSON, MAX_PAYLOAD};
 pub use flatbuf::MAX_VECTOR_LEN;
 pub use graph::{
     dtype_name, dtype_of, TensorKind, VendorLayout, VendorNode, VendorTensor, MAX_NATIVE_RANK,
     MAX_NODES, MAX_QUANT_PARAMS, MAX_RANK, MAX_TENSORS,
 };
+pub use meta::{is_data, model_meta};
 pub use program::{
     regcmd_words, RegWrite, RelocEntry, Relocation, Task, MAX_RELOCATIONS, MAX_TASKS,
     PC_TAIL_WORDS, TASK_RECORD_LEN,
@@ -36,11 +43,38 @@ fn invalid<T>(msg: String) -> Result<T, ModelError> {
     Err(ModelError::Invalid(msg))
 }
 
-const NOT_YET: &str = "rknnrt does not run vendor-compiled models yet; \
-convert the source model with rknn-convert instead";
+const ONLY_RK35XX: &str = "rknnrt runs vendor-compiled models of RKNN-Toolkit2 for \
+RK3562/RK3566/RK3568/RK3576/RK3588 (container versions 2 to 6) only; convert the source \
+model with rknn-convert, or with the vendor toolkit for one of those platforms";
 
 fn unsupported(what: &str) -> ModelError {
-    ModelError::Unsupported(format!("{what}: {NOT_YET}"))
+    ModelError::Unsupported(format!("{what}: {ONLY_RK35XX}"))
+}
+
+/// Whether `bytes` start like an RK35xx Toolkit2 file: the magic
+/// `RKNN\0\0\0\0` and a container version 2 to 6 (the reader, not this
+/// check, decides whether the rest is valid).
+pub fn is_toolkit2(bytes: &[u8]) -> bool {
+    bytes.len() >= 16 && &bytes[..8] == b"RKNN\0\0\0\0" && {
+        let mut v = [0u8; 8];
+        v.copy_from_slice(&bytes[8..16]);
+        (2..=6).contains(&u64::from_le_bytes(v))
+    }
+}
+
+/// The platform an RK35xx Toolkit2 file targets, from its container and
+/// JSON trailer alone (the first entry of `target_platform`); `None` when
+/// `bytes` is not such a file or names no known platform. For choosing a
+/// device before the model is read in full.
+pub fn target_platform(bytes: &[u8]) -> Option<crate::platform::Platform> {
+    if !is_toolkit2(bytes) {
+        return None;
+    }
+    let h = container::parse_header(bytes).ok()?;
+    let t = trailer::parse(&bytes[h.json]).ok()?;
+    t.target_platform
+        .first()
+        .and_then(|p| crate::platform::Platform::from_name(p))
 }
 
 /// Recognises vendor files by their first bytes, before our own magic is
@@ -85,11 +119,17 @@ pub fn recognise_version(version: u64) -> Option<ModelError> {
     if !(high == 0 || high == 0x10) || low == 0 {
         return None;
     }
+    if (2..=6).contains(&version) {
+        return Some(ModelError::Unsupported(format!(
+            "this is an RKNN-Toolkit2 model (container version {version:#x}, RK3562/RK3566/RK3568/RK3576/RK3588), \
+             which Model::load reads with the vendor reader, not the rknnrt container parser"
+        )));
+    }
     let what = match version {
         1 | 0x1001 => format!(
             "this is an RKNN-Toolkit v1 model (container version {version:#x}, RK1808/RV1109/RV1126/RK3399Pro)"
         ),
-        2..=6 | 0x1002 | 0x1003 => format!(
+        0x1002 | 0x1003 => format!(
             "this is an RKNN-Toolkit2 model (container version {version:#x}, RK3562/RK3566/RK3568/RK3576/RK3588)"
         ),
         0x1004 => format!(
@@ -115,15 +155,17 @@ mod tests {
 
     #[test]
     fn vendor_version_scheme() {
-        for v in [
-            1u64, 2, 3, 4, 5, 6, 0x1001, 0x1002, 0x1003, 0x1004, 0x10ff, 0x7,
-        ] {
+        for v in [1u64, 0x1001, 0x1002, 0x1003, 0x1004, 0x10ff, 0x7] {
             let m = text(recognise_version(v)).unwrap_or_else(|| panic!("{v:#x}"));
             assert!(m.contains(&format!("{v:#x}")), "{m}");
-            assert!(m.contains(NOT_YET), "{m}");
+            assert!(m.contains(ONLY_RK35XX), "{m}");
         }
         for v in [0u64, 0x1000, 0x100, 0x2004, 0x7472_6e72_0000_0100, u64::MAX] {
             assert!(recognise_version(v).is_none(), "{v:#x}");
+        }
+        for v in 2u64..=6 {
+            let m = text(recognise_version(v)).unwrap_or_else(|| panic!("{v:#x}"));
+            assert!(m.contains("Model::load"), "{m}");
         }
     }
 

@@ -24,7 +24,10 @@ pub use layout::{
     native_input_attr, native_nhwc_output_attr, native_output_attr, pack_nc1hwc2, unpack_nc1hwc2,
     Dims4, LayoutSpec, NativeAttr,
 };
-pub use output::{convert_output, convert_output_to, output_size, output_size_to, writes_in_place};
+pub use output::{
+    convert_output, convert_output_from, convert_output_to, output_size, output_size_to,
+    writes_in_place, writes_in_place_from,
+};
 
 static COPIED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 

@@ -95,7 +95,21 @@ pub fn convert_output_to(
     dst_layout: LayoutSpec,
     dst: &mut [u8],
 ) -> IoResult<usize> {
-    let n = convert_output_to_inner(src, info, dst_type, dst_layout, dst)?;
+    convert_output_from(src, LayoutSpec::UNDEFINED, info, dst_type, dst_layout, dst)
+}
+
+/// [`convert_output_to`] from a tensor stored as `src_layout` (the
+/// native NC1HWC2 or strided NHWC of an NPU program's output;
+/// `Undefined`: model order, the CPU executor's).
+pub fn convert_output_from(
+    src: &[u8],
+    src_layout: LayoutSpec,
+    info: &TensorInfo,
+    dst_type: DType,
+    dst_layout: LayoutSpec,
+    dst: &mut [u8],
+) -> IoResult<usize> {
+    let n = convert_output_to_inner(src, src_layout, info, dst_type, dst_layout, dst)?;
     super::count_copied(n);
     Ok(n)
 }
@@ -107,7 +121,7 @@ pub fn output_size_to(
     dst_type: DType,
     dst_layout: LayoutSpec,
 ) -> IoResult<usize> {
-    dst_map(info, dst_layout)?.bytes(dst_type.size())
+    storage_map(info, dst_layout)?.bytes(dst_type.size())
 }
 
 /// Whether [`convert_output_to`] into `dst_type` / `dst_layout` would
@@ -118,21 +132,33 @@ pub fn writes_in_place(
     dst_type: DType,
     dst_layout: LayoutSpec,
 ) -> IoResult<bool> {
+    writes_in_place_from(info, LayoutSpec::UNDEFINED, dst_type, dst_layout)
+}
+
+/// [`writes_in_place`] for a tensor the executor stores as `src_layout`:
+/// true when `dst_layout` places every element where the executor does.
+pub fn writes_in_place_from(
+    info: &TensorInfo,
+    src_layout: LayoutSpec,
+    dst_type: DType,
+    dst_layout: LayoutSpec,
+) -> IoResult<bool> {
     if dst_type != info.dtype {
         return Ok(false);
     }
-    let dm = dst_map(info, dst_layout)?;
-    let sm = match Dims4::from_info(info) {
-        Some(d) => Map::image(LayoutSpec::UNDEFINED, d, info.layout)?,
-        None => Map::flat(info.elems()),
-    };
-    Ok(sm.same_as(&dm) && dm.is_dense())
+    let dm = storage_map(info, dst_layout)?;
+    let sm = storage_map(info, src_layout)?;
+    // The same placement of every element: padding, if any, is whatever
+    // the producer writes there (an NPU program writes its whole native
+    // tensor; the CPU executor's model order has none).
+    Ok(sm.same_as(&dm))
 }
 
-fn dst_map(info: &TensorInfo, dst_layout: LayoutSpec) -> IoResult<Map> {
+/// The element map of `info` stored as `layout`.
+fn storage_map(info: &TensorInfo, layout: LayoutSpec) -> IoResult<Map> {
     match Dims4::from_info(info) {
-        Some(d) => Map::image(dst_layout, d, info.layout),
-        None if dst_layout.layout == Layout::Nc1hwc2 => Err(IoError::Unsupported(format!(
+        Some(d) => Map::image(layout, d, info.layout),
+        None if layout.layout == Layout::Nc1hwc2 => Err(IoError::Unsupported(format!(
             "NC1HWC2 needs a 4-D NCHW/NHWC tensor, '{}' has shape {:?}",
             info.name, info.shape
         ))),
@@ -140,14 +166,15 @@ fn dst_map(info: &TensorInfo, dst_layout: LayoutSpec) -> IoResult<Map> {
     }
 }
 
-/// Converts the executor's output tensor `src` (`info`, model order) into
-/// `dst_type` laid out as `dst_layout` (`Undefined`: model order; 4-D
-/// tensors may also go to NCHW, NHWC with stride, or NC1HWC2). `dst_type`
-/// is the model's type (layout change only), F32 or F16 (dequantized).
-/// Padding receives the zero point (same type) or zero. Returns the bytes
-/// written.
+/// Converts the executor's output tensor `src` (`info`, stored as
+/// `src_layout`; `Undefined` is model order) into `dst_type` laid out as
+/// `dst_layout` (`Undefined`: model order; 4-D tensors may also go to
+/// NCHW, NHWC with stride, or NC1HWC2). `dst_type` is the model's type
+/// (layout change only), F32 or F16 (dequantized). Padding receives the
+/// zero point (same type) or zero. Returns the bytes written.
 fn convert_output_to_inner(
     src: &[u8],
+    src_layout: LayoutSpec,
     info: &TensorInfo,
     dst_type: DType,
     dst_layout: LayoutSpec,
@@ -156,11 +183,11 @@ fn convert_output_to_inner(
     let dims = Dims4::from_info(info);
     let (sm, dm) = match dims {
         Some(d) => (
-            Map::image(LayoutSpec::UNDEFINED, d, info.layout)?,
+            Map::image(src_layout, d, info.layout)?,
             Map::image(dst_layout, d, info.layout)?,
         ),
         None => {
-            if dst_layout.layout == Layout::Nc1hwc2 {
+            if dst_layout.layout == Layout::Nc1hwc2 || src_layout.layout == Layout::Nc1hwc2 {
                 return Err(IoError::Unsupported(format!(
                     "NC1HWC2 needs a 4-D NCHW/NHWC tensor, '{}' has shape {:?}",
                     info.name, info.shape

@@ -153,7 +153,7 @@ pub fn run_at(
             .get(i)
             .cloned()
             .unwrap_or_default();
-        ctx.set_input(i, |info, dst| {
+        ctx.set_input(i, |info, _model_order, dst| {
             let buf = runtime_input(raw, info, &pre).map_err(|e| {
                 rknnrt::runtime::Error::new(rknnrt::runtime::ErrorKind::InputInvalid, e.to_string())
             })?;
@@ -185,15 +185,6 @@ pub fn run_at(
 /// A file name for tensor `name` (path separators and other unusual
 /// characters replaced by `_`).
 pub fn file_name(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let s = rknnrt::runtime::dump::sanitise(name);
     format!("{}.npy", s.trim_start_matches('.'))
 }

@@ -1,5 +1,5 @@
-//! `convert_output` / `convert_output_to`: dequantization, raw copies,
-//! layout changes and errors.
+//! `convert_output` / `convert_output_to` / `convert_output_from`:
+//! dequantization, raw copies, layout changes, native sources and errors.
 
 use half::f16;
 
@@ -116,6 +116,44 @@ fn outputs_in_nhwc_and_nc1hwc2() {
     convert_output_to(&src, &t, DType::F16, LayoutSpec::nc1hwc2(8), &mut h).unwrap();
     assert_eq!(&h[..2], &f16::from_f32(-7.0).to_ne_bytes());
     assert_eq!(&h[6..16], &[0u8; 10]);
+}
+
+#[test]
+fn outputs_from_native_storage() {
+    // An NPU output stored as NC1HWC2 (C2 = 8, 3 channels, the rest
+    // padding) read back as f32 NCHW, raw NCHW and raw NC1HWC2 in place.
+    let t = out_i8(vec![1, 3, 2, 2], Quant::per_tensor(0.5, 1));
+    let mut native = vec![99u8; 32];
+    for c in 0..3u8 {
+        for p in 0..4u8 {
+            native[p as usize * 8 + c as usize] = c * 10 + p;
+        }
+    }
+    let spec = LayoutSpec::nc1hwc2(8);
+    let mut f = vec![0u8; 48];
+    convert_output_from(&native, spec, &t, DType::F32, LayoutSpec::UNDEFINED, &mut f).unwrap();
+    let want: Vec<f32> = (0..3)
+        .flat_map(|c| (0..4).map(move |p| ((c * 10 + p) as f32 - 1.0) * 0.5))
+        .collect();
+    assert_eq!(f32s(&f), want);
+    let mut raw = vec![0u8; 12];
+    convert_output_from(&native, spec, &t, DType::I8, LayoutSpec::NCHW, &mut raw).unwrap();
+    assert_eq!(raw, vec![0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23]);
+    assert!(writes_in_place_from(&t, spec, DType::I8, spec).unwrap());
+    assert!(!writes_in_place_from(&t, spec, DType::I8, LayoutSpec::NCHW).unwrap());
+    // A strided NHWC source (row pitch 3 pixels for a width of 2).
+    let t = out_i8(vec![1, 1, 2, 2], Quant::per_tensor(1.0, 0));
+    let strided = [1u8, 2, 0xee, 3, 4, 0xee];
+    let mut d = vec![0u8; 4];
+    let spec = LayoutSpec::nhwc_strided(3);
+    convert_output_from(&strided, spec, &t, DType::I8, LayoutSpec::UNDEFINED, &mut d).unwrap();
+    assert_eq!(d, vec![1, 2, 3, 4]);
+    // Too short a source is refused.
+    let err = convert_output_from(&strided[..5], spec, &t, DType::I8, LayoutSpec::NCHW, &mut d);
+    assert!(
+        matches!(err, Err(IoError::BufferTooSmall { .. })),
+        "{err:?}"
+    );
 }
 
 #[test]

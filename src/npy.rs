@@ -2,11 +2,13 @@
 //! into an [`NpyArray`] of one of the runtime's element types and write
 //! one back. `float64` data is narrowed to `float32` when read (the runtime
 //! has no f64 tensors); Fortran order and big-endian data are refused.
+//! The runtime writes its layer dumps with it (`runtime::dump`); the
+//! toolchain reads and writes datasets and results.
 
 use std::path::Path;
 
+use crate::graph::DType;
 use half::f16;
-use rknnrt::graph::DType;
 
 /// An n-dimensional array as stored in an `.npy` file.
 #[derive(Clone, Debug, PartialEq)]
