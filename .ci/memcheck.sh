@@ -15,6 +15,9 @@
 #                              the built-in ArgMax), and cstSoftmax from the
 #                              plugin examples/custom_op_plugin.c
 #   tests/c/custom_op_errors.c the custom-op error paths
+#   tests/c/vendor_run.c       a vendor-compiled model (multi_io, int8) on the
+#                              virtual NPU (RKNNRT_DEVICE=sim), from a file and
+#                              from a buffer, on a duplicated context
 # The models are written by `cargo run --example write_test_models`; the
 # dynamic-shape model is converted from toolchain/tests/models/dynamic/ and
 # the custom-op models from toolchain/tests/custom_ops/*.onnx by rknn-convert.
@@ -58,6 +61,12 @@ cc examples/rknn_dynshape_demo.c rknn_dynshape_demo
 gcc -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude tests/c/abi_layout.c -o "$out/abi_layout"
 cc examples/custom_op_cpu.c custom_op_cpu
 cc tests/c/custom_op_errors.c custom_op_errors
+cc tests/c/vendor_run.c vendor_run
+vendor=../shared/fixtures/vendor/multi_io
+for x in a b; do # raw float32 NCHW inputs for vendor_run.c
+    python3 -c 'import sys, numpy; numpy.load(sys.argv[1]).astype("<f4").tofile(sys.argv[2])' \
+        "$vendor/inputs/s0_$x.npy" "$out/vendor_$x.f32"
+done
 mkdir -p "$out/plugins" "$out/no_plugins"
 cc examples/custom_op_plugin.c plugins/librkcst_softmax.so -shared -fPIC
 
@@ -99,4 +108,6 @@ RKNNRT_OP_PLUGIN_DIR="$out/plugins" check custom_op_plugin "$out/custom_op_cpu" 
     "$out/softmax_argmax.rknn" "$cop/softmax_argmax_input.bin" "$out" plugin
 RKNNRT_OP_PLUGIN_DIR="$out/no_plugins" RKNNRT_OPENCL_LIB=/nonexistent/libOpenCL.so \
     check custom_op_errors "$out/custom_op_errors" "$out/softmax_argmax.rknn"
+RKNNRT_DEVICE=sim check vendor_run "$out/vendor_run" "$vendor/multi_io.rk3588.i8.rknn" \
+    "$out/vendor_a.f32" "$out/vendor_b.f32" "$out/vendor_out_"
 exit "$failed"
