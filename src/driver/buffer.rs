@@ -129,6 +129,28 @@ impl Buffer {
         self.fd.as_ref().map_or(-1, |fd| fd.as_raw_fd())
     }
 
+    /// A close-on-exec duplicate of the buffer's fd (the `export_fd` of
+    /// devices whose buffers are memfd or dma-buf backed).
+    pub fn dup_fd(&self) -> Result<OwnedFd, super::DriverError> {
+        let raw = self.fd();
+        match super::map::dup_raw(raw) {
+            None => Err(super::DriverError::Invalid("the buffer has no fd".into())),
+            Some(r) => r.map_err(|e| super::DriverError::Invalid(format!("dup of fd {raw}: {e}"))),
+        }
+    }
+
+    /// Checks that `size` bytes at `offset` lie inside the buffer (the
+    /// argument check of every device's `sync`).
+    pub fn check_range(&self, offset: usize, size: usize) -> Result<(), super::DriverError> {
+        match offset.checked_add(size) {
+            Some(end) if end <= self.size() => Ok(()),
+            _ => Err(super::DriverError::Invalid(format!(
+                "sync of {size} bytes at {offset} exceeds the {}-byte buffer",
+                self.size()
+            ))),
+        }
+    }
+
     /// Device (DMA) address of the first byte; on the host device, the CPU
     /// address.
     pub fn dev_addr(&self) -> u64 {

@@ -146,24 +146,11 @@ impl Device for HostDevice {
         _dir: SyncDir,
     ) -> Result<(), DriverError> {
         // The CPU is the only agent: caches are coherent with themselves.
-        match offset.checked_add(size) {
-            Some(end) if end <= buf.size() => Ok(()),
-            _ => Err(DriverError::Invalid(format!(
-                "sync of {size} bytes at {offset} exceeds the {}-byte buffer",
-                buf.size()
-            ))),
-        }
+        buf.check_range(offset, size)
     }
 
     fn export_fd(&self, buf: &Buffer) -> Result<OwnedFd, DriverError> {
-        let raw = buf.fd();
-        if raw < 0 {
-            return Err(DriverError::Invalid("the buffer has no fd".into()));
-        }
-        // SAFETY: `raw` is the buffer's own open fd, alive while `buf` is.
-        let fd = unsafe { BorrowedFd::borrow_raw(raw) };
-        fd.try_clone_to_owned()
-            .map_err(|e| DriverError::Invalid(format!("dup of fd {raw}: {e}")))
+        buf.dup_fd()
     }
 
     fn submit(&self, _job: &Job<'_>) -> Result<(), DriverError> {

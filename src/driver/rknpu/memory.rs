@@ -360,12 +360,7 @@ pub(super) fn sync(
     size: usize,
     dir: SyncDir,
 ) -> Result<(), DriverError> {
-    if offset.checked_add(size).is_none_or(|end| end > buf.size()) {
-        return Err(DriverError::Invalid(format!(
-            "sync of {size} bytes at {offset} exceeds the {}-byte buffer",
-            buf.size()
-        )));
-    }
+    buf.check_range(offset, size)?;
     if !buf.cacheable() {
         return Ok(());
     }

@@ -364,12 +364,7 @@ impl Device for RocketDevice {
         size: usize,
         dir: SyncDir,
     ) -> Result<(), DriverError> {
-        if offset.checked_add(size).is_none_or(|end| end > buf.size()) {
-            return Err(DriverError::Invalid(format!(
-                "sync of {size} bytes at {offset} exceeds the {}-byte buffer",
-                buf.size()
-            )));
-        }
+        buf.check_range(offset, size)?;
         let bo = self.bo_of(buf).ok_or_else(|| {
             DriverError::Invalid("rocket: sync of a buffer this device did not create".into())
         })?;
