@@ -914,18 +914,26 @@ impl Context {
     /// with its tensors' current memory.
     pub fn register_custom_ops(&mut self, defs: Vec<OpDef>) -> Result<()> {
         let mut custom = std::mem::take(&mut self.custom);
+        let result = self.with_memory(|mem| {
+            let graph = self.graph();
+            let locate = |t| exec::tensor_mem(graph, &self.plan, mem, t);
+            custom.register(defs, graph, &locate)
+        });
+        self.custom = custom;
+        result
+    }
+
+    /// Runs `f` on the memory the executor sees now: the arena, the
+    /// input and output buffers (bound or the context's own) and the
+    /// weights.
+    fn with_memory<R>(&self, f: impl FnOnce(&Memory<'_>) -> R) -> R {
         let (arena, inputs, outputs) = self.regions();
-        let mem = Memory {
+        f(&Memory {
             arena,
             inputs: &inputs,
             outputs: &outputs,
             weights: self.weight_bytes(),
-        };
-        let graph = self.graph();
-        let locate = |t| exec::tensor_mem(graph, &self.plan, &mem, t);
-        let result = custom.register(defs, graph, &locate);
-        self.custom = custom;
-        result
+        })
     }
 
     /// Whether every memory a run needs is there; the error says what is
@@ -1101,28 +1109,32 @@ impl Context {
         timings: Option<&mut Vec<Duration>>,
         dumper: Option<&Dumper>,
     ) -> Result<()> {
-        let (arena, inputs, outputs) = self.regions();
-        let mem = Memory {
-            arena,
-            inputs: &inputs,
-            outputs: &outputs,
-            weights: self.weight_bytes(),
-        };
+        self.with_memory(|mem| self.run_graph_in(mem, custom, timings, dumper))
+    }
+
+    /// [`Context::run_graph`] on the memory `mem`.
+    fn run_graph_in(
+        &self,
+        mem: &Memory<'_>,
+        custom: &mut CustomOps,
+        timings: Option<&mut Vec<Duration>>,
+        dumper: Option<&Dumper>,
+    ) -> Result<()> {
         let graph = self.graph();
-        let locate = |t| exec::tensor_mem(graph, &self.plan, &mem, t);
+        let locate = |t| exec::tensor_mem(graph, &self.plan, mem, t);
         custom.prepare_run(graph, &locate)?;
         let threads = super::cores::threads_for_mask(self.platform, self.core_mask);
         with_thread_budget(threads, || {
             if self.batch_size() > 1 {
-                let arenas: Vec<Region> = std::iter::once(arena)
+                let arenas: Vec<Region> = std::iter::once(mem.arena)
                     .chain(self.batch_arenas.iter().map(bindings::region))
                     .collect();
                 return super::batch::BatchRun {
                     graph,
                     plan: &self.plan,
                     arenas: &arenas,
-                    inputs: &inputs,
-                    outputs: &outputs,
+                    inputs: mem.inputs,
+                    outputs: mem.outputs,
                     weights: mem.weights,
                     batch: self.batch_size(),
                 }
@@ -1141,7 +1153,7 @@ impl Context {
                     }
                 }
             };
-            exec::run_observed(graph, &self.plan, &mem, custom, timings, &mut dump)
+            exec::run_observed(graph, &self.plan, mem, custom, timings, &mut dump)
         })
     }
 

@@ -21,9 +21,7 @@ use std::path::Path;
 use std::ptr::null_mut;
 use std::time::{Duration, Instant};
 
-use rknn_toolchain::calibrate::Algorithm;
 use rknn_toolchain::cli::pipeline::{convert, Plan, Precision};
-use rknn_toolchain::quantize::WeightGranularity;
 use rknnrt::abi::*;
 use rknnrt::capi::general::*;
 use rknnrt::platform::Platform;
@@ -32,26 +30,11 @@ fn model_bytes(name: &str) -> Vec<u8> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/models")
         .join(name);
-    let plan = Plan {
-        model: dir.join("model.onnx"),
-        platform: Platform::Rk3588,
-        input_shapes: Default::default(),
-        inputs: Vec::new(),
-        outputs: Vec::new(),
-        mean: Vec::new(),
-        std: Vec::new(),
-        precision: Precision::Int8 {
-            dataset: dir.join("dataset.txt"),
-            algorithm: Algorithm::Normal,
-            method: WeightGranularity::PerChannel,
-            rgb2bgr: false,
-        },
-        custom_string: String::new(),
-        batch_size: 1,
-        custom_ops: Default::default(),
-        progress: false,
-        dynamic_input: Vec::new(),
-    };
+    let plan = Plan::new(
+        dir.join("model.onnx"),
+        Platform::Rk3588,
+        Precision::int8(dir.join("dataset.txt")),
+    );
     convert(&plan).expect("conversion").bytes
 }
 

@@ -13,10 +13,8 @@ use std::path::{Path, PathBuf};
 use std::ptr::null_mut;
 use std::time::{Duration, Instant};
 
-use rknn_toolchain::calibrate::Algorithm;
 use rknn_toolchain::cli::pipeline::{convert, Plan, Precision};
 use rknn_toolchain::npy::NpyArray;
-use rknn_toolchain::quantize::WeightGranularity;
 use rknnrt::abi::*;
 use rknnrt::capi::general::{rknn_destroy, rknn_init, rknn_inputs_set, rknn_run};
 use rknnrt::platform::Platform;
@@ -80,26 +78,11 @@ fn main() {
         .nth(1)
         .map_or(51, |a| a.parse().expect("runs"));
     let dir = fixtures().join("conv_64x64");
-    let plan = Plan {
-        model: dir.join("conv_64x64.onnx"),
-        platform: Platform::Rk3588,
-        input_shapes: Default::default(),
-        inputs: Vec::new(),
-        outputs: Vec::new(),
-        mean: Vec::new(),
-        std: Vec::new(),
-        precision: Precision::Int8 {
-            dataset: dir.join("dataset.txt"),
-            algorithm: Algorithm::Normal,
-            method: WeightGranularity::PerChannel,
-            rgb2bgr: false,
-        },
-        custom_string: String::new(),
-        batch_size: 1,
-        custom_ops: Default::default(),
-        progress: false,
-        dynamic_input: Vec::new(),
-    };
+    let plan = Plan::new(
+        dir.join("conv_64x64.onnx"),
+        Platform::Rk3588,
+        Precision::int8(dir.join("dataset.txt")),
+    );
     let mut ours = convert(&plan).expect("rknn-convert build").bytes;
     let mut x = NpyArray::read(&dir.join("inputs/s0_x.npy")).expect("input");
     let vendor = init("sim", &dir.join("conv_64x64.rk3588.i8.rknn"), None);

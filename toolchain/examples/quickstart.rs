@@ -17,10 +17,8 @@ use std::ffi::{c_void, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use rknn_toolchain::calibrate::Algorithm;
 use rknn_toolchain::cli::pipeline::{convert, Plan, Precision};
 use rknn_toolchain::npy::NpyArray;
-use rknn_toolchain::quantize::WeightGranularity;
 use rknnrt::abi::*;
 use rknnrt::capi::general::{
     rknn_destroy, rknn_init, rknn_inputs_set, rknn_outputs_get, rknn_outputs_release, rknn_query,
@@ -38,26 +36,12 @@ fn model_dir() -> PathBuf {
 /// weights) and returns the `.rknn` bytes.
 fn convert_model() -> Result<Vec<u8>, rknn_toolchain::BuildError> {
     let dir = model_dir();
-    let plan = Plan {
-        model: dir.join("model.onnx"),
-        platform: Platform::Rk3588,
-        input_shapes: Default::default(),
-        inputs: Vec::new(),
-        outputs: Vec::new(),
-        mean: Vec::new(),
-        std: Vec::new(),
-        precision: Precision::Int8 {
-            dataset: dir.join("dataset.txt"),
-            algorithm: Algorithm::Normal,
-            method: WeightGranularity::PerChannel,
-            rgb2bgr: false,
-        },
-        custom_string: "rknnrt quickstart".into(),
-        batch_size: 1,
-        custom_ops: Default::default(),
-        progress: false,
-        dynamic_input: Vec::new(),
-    };
+    let mut plan = Plan::new(
+        dir.join("model.onnx"),
+        Platform::Rk3588,
+        Precision::int8(dir.join("dataset.txt")),
+    );
+    plan.custom_string = "rknnrt quickstart".into();
     let outcome = convert(&plan)?;
     println!(
         "converted {} in {:.2} s ({} nodes after the passes)",

@@ -16,9 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{cosine, Input, Session};
-use rknn_toolchain::calibrate::Algorithm;
 use rknn_toolchain::cli::pipeline::{convert, Plan, Precision};
-use rknn_toolchain::quantize::WeightGranularity;
 use rknnrt::abi::*;
 use rknnrt::capi::dynamic::rknn_set_input_shapes;
 use rknnrt::model::Model;
@@ -157,30 +155,15 @@ fn read_f32(path: &Path) -> Vec<f32> {
 }
 
 fn plan(precision: Precision) -> Plan {
-    Plan {
-        model: data().join("model.onnx"),
-        platform: Platform::Rk3566,
-        input_shapes: Default::default(),
-        inputs: Vec::new(),
-        outputs: Vec::new(),
-        mean: vec![vec![0.0; 3]],
-        std: vec![vec![255.0; 3]],
-        precision,
-        custom_string: String::new(),
-        batch_size: 1,
-        custom_ops: Default::default(),
-        progress: false,
-        dynamic_input: rknn_toolchain::dynamic::parse(SETS).unwrap(),
-    }
+    let mut plan = Plan::new(data().join("model.onnx"), Platform::Rk3566, precision);
+    plan.mean = vec![vec![0.0; 3]];
+    plan.std = vec![vec![255.0; 3]];
+    plan.dynamic_input = rknn_toolchain::dynamic::parse(SETS).unwrap();
+    plan
 }
 
 fn int8() -> Precision {
-    Precision::Int8 {
-        dataset: data().join("dataset.txt"),
-        algorithm: Algorithm::Normal,
-        method: WeightGranularity::PerChannel,
-        rgb2bgr: false,
-    }
+    Precision::int8(data().join("dataset.txt"))
 }
 
 #[test]

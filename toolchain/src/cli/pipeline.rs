@@ -69,6 +69,43 @@ pub struct Plan {
     pub dynamic_input: DynamicInput,
 }
 
+impl Plan {
+    /// A plan for `model` on `platform` at `precision` with every other
+    /// setting at its default: all inputs and outputs at the model's
+    /// shapes, no mean/std, one batch, no custom ops, static shapes, no
+    /// progress bars.
+    pub fn new(model: PathBuf, platform: Platform, precision: Precision) -> Plan {
+        Plan {
+            model,
+            platform,
+            input_shapes: BTreeMap::new(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            mean: Vec::new(),
+            std: Vec::new(),
+            precision,
+            custom_string: String::new(),
+            batch_size: 1,
+            custom_ops: BTreeMap::new(),
+            progress: false,
+            dynamic_input: Vec::new(),
+        }
+    }
+}
+
+impl Precision {
+    /// Int8 calibrated on `dataset` with the defaults: the normal
+    /// (min/max) algorithm, per-channel weights, no R/B swap.
+    pub fn int8(dataset: PathBuf) -> Precision {
+        Precision::Int8 {
+            dataset,
+            algorithm: Algorithm::Normal,
+            method: WeightGranularity::PerChannel,
+            rgb2bgr: false,
+        }
+    }
+}
+
 /// The result of a conversion.
 #[derive(Debug)]
 pub struct Outcome {
