@@ -7,15 +7,12 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use super::pipeline::{self, Outcome, Plan, Precision};
-use crate::calibrate::{self, CalibOptions};
-use crate::dataset::{Dataset, ImageOptions};
+use super::pipeline::{self, Outcome, Plan};
 use crate::dynamic;
 use crate::error::BuildError;
 use crate::model::BuiltModel;
 use crate::onnx::{self, ImportOptions};
 use crate::passes::PassReport;
-use crate::quantize;
 
 /// Converts `plan`, whose `dynamic_input` has at least one set.
 pub fn convert(plan: &Plan) -> Result<Outcome, BuildError> {
@@ -47,29 +44,9 @@ pub fn convert(plan: &Plan) -> Result<Outcome, BuildError> {
     };
 
     let (float_max, report) = float_at(max)?;
-    let config = match &plan.precision {
-        Precision::Fp16 => None,
-        Precision::Int8 {
-            dataset,
-            algorithm,
-            method,
-            rgb2bgr,
-        } => {
-            let ds = Dataset::open(dataset)?;
-            let samples = ds.samples(&float_max, ImageOptions { rgb2bgr: *rgb2bgr })?;
-            let opts = CalibOptions {
-                algorithm: *algorithm,
-                weights: *method,
-                progress: plan.progress,
-            };
-            Some(calibrate::calibrate(&float_max, &samples, &opts)?.config())
-        }
-    };
+    let config = pipeline::calibration(plan, &float_max)?;
     let lower = |float: &BuiltModel| -> Result<BuiltModel, BuildError> {
-        let mut m = match &config {
-            None => quantize::to_fp16(float)?,
-            Some(c) => quantize::quantize_int8(float, c)?,
-        };
+        let mut m = pipeline::lower(float, config.as_ref())?;
         m.custom_string = plan.custom_string.clone();
         Ok(m)
     };

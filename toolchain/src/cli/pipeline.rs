@@ -16,7 +16,7 @@ use crate::error::BuildError;
 use crate::model::BuiltModel;
 use crate::onnx::{self, CustomRule, ImportOptions};
 use crate::passes::{self, PassReport};
-use crate::quantize::{self, WeightGranularity};
+use crate::quantize::{self, QuantConfig, WeightGranularity};
 
 /// Output precision.
 #[derive(Clone, Debug, PartialEq)]
@@ -204,6 +204,42 @@ pub fn check_custom_string(plan: &Plan) -> Result<(), BuildError> {
     Ok(())
 }
 
+/// The int8 configuration of `plan` calibrated on `float` (its dataset
+/// through the float model), or `None` for fp16.
+pub(super) fn calibration(
+    plan: &Plan,
+    float: &BuiltModel,
+) -> Result<Option<QuantConfig>, BuildError> {
+    let Precision::Int8 {
+        dataset,
+        algorithm,
+        method,
+        rgb2bgr,
+    } = &plan.precision
+    else {
+        return Ok(None);
+    };
+    let ds = Dataset::open(dataset)?;
+    let samples = ds.samples(float, ImageOptions { rgb2bgr: *rgb2bgr })?;
+    let opts = CalibOptions {
+        algorithm: *algorithm,
+        weights: *method,
+        progress: plan.progress,
+    };
+    Ok(Some(calibrate::calibrate(float, &samples, &opts)?.config()))
+}
+
+/// `float` lowered to int8 with `config`, or to fp16 without one.
+pub(super) fn lower(
+    float: &BuiltModel,
+    config: Option<&QuantConfig>,
+) -> Result<BuiltModel, BuildError> {
+    match config {
+        None => quantize::to_fp16(float),
+        Some(c) => quantize::quantize_int8(float, c),
+    }
+}
+
 /// Runs the conversion (of every shape set when `plan.dynamic_input` has
 /// sets, `super::dynamic`).
 pub fn convert(plan: &Plan) -> Result<Outcome, BuildError> {
@@ -218,24 +254,7 @@ pub fn convert(plan: &Plan) -> Result<Outcome, BuildError> {
     }
     let start = Instant::now();
     let (float, report) = float_model(plan)?;
-    let mut model = match &plan.precision {
-        Precision::Fp16 => quantize::to_fp16(&float)?,
-        Precision::Int8 {
-            dataset,
-            algorithm,
-            method,
-            rgb2bgr,
-        } => {
-            let ds = Dataset::open(dataset)?;
-            let samples = ds.samples(&float, ImageOptions { rgb2bgr: *rgb2bgr })?;
-            let opts = CalibOptions {
-                algorithm: *algorithm,
-                weights: *method,
-                progress: plan.progress,
-            };
-            calibrate::quantize(&float, &samples, &opts)?
-        }
-    };
+    let mut model = lower(&float, calibration(plan, &float)?.as_ref())?;
     check_custom_string(plan)?;
     model.custom_string = plan.custom_string.clone();
     let bytes = model.write_batched(plan.batch_size)?;
