@@ -22,7 +22,7 @@ pub fn check(flag: u32, device: &dyn Device) -> Result<Priority, ApiError> {
             _ => "RKNN_FLAG_FENCE_IN_OUTSIDE | RKNN_FLAG_FENCE_OUT_OUTSIDE",
         };
         let why = match device.name() {
-            "rknpu" => "fences are sync_file fds of NPU jobs (RKNPU_JOB_FENCE_IN/OUT), and models run on the CPU kernels on every device until NPU programs are generated; use rknn_run_extend.non_block and rknn_wait".to_string(),
+            "rknpu" => "fences are sync_file fds of single NPU jobs (RKNPU_JOB_FENCE_IN/OUT), and a run here is never one job (CPU kernels, or NPU jobs with CPU steps between and after them); use rknn_run_extend.non_block and rknn_wait".to_string(),
             name => format!("the {name} device has no fences (sync_file fds come only from the rknpu driver's NPU jobs); use rknn_run_extend.non_block and rknn_wait"),
         };
         return Err(ApiError::new(
