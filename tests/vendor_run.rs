@@ -974,3 +974,34 @@ fn a_model_buffer_used_in_place() {
     run(&ctx);
     assert_eq!(get_outputs(&ctx, 1, false).remove(0), want);
 }
+
+#[test]
+fn shared_weights_between_vendor_models_are_refused_with_a_reason() {
+    let owner = init(&case("conv3x3/i8"));
+    let path = CString::new(
+        fixtures()
+            .join(case("conv3x3/i8")["rknn"].as_str().unwrap())
+            .to_str()
+            .unwrap(),
+    )
+    .unwrap();
+    // SAFETY: all-zero is a valid rknn_init_extend.
+    let mut ext: rknn_init_extend = unsafe { std::mem::zeroed() };
+    ext.ctx = owner.0;
+    let mut ctx: rknn_context = 0;
+    // SAFETY: a NUL-terminated path with size 0, a writable context and a
+    // live extend struct naming a live context.
+    let r = unsafe {
+        rknn_init(
+            &mut ctx,
+            path.as_ptr() as *mut c_void,
+            0,
+            RKNN_FLAG_SHARE_WEIGHT_MEM,
+            &mut ext,
+        )
+    };
+    assert_eq!(r, RKNN_ERR_PARAM_INVALID);
+    assert_eq!(ctx, 0, "no context on failure");
+    // The owner is untouched and still runs.
+    run(&owner);
+}
