@@ -553,3 +553,21 @@ fn attributes_outside_a_callback_are_empty() {
     }
     assert_eq!((a.n_elems, a.data), (0, null_mut()));
 }
+
+#[test]
+fn multi_batch_models_with_custom_ops_are_refused_at_init() {
+    let model = common::with_batch(&common::custom_op_model(), 2);
+    let mut ctx: rknn_context = 0;
+    // SAFETY: valid pointers; `model` outlives the call.
+    let r = unsafe {
+        rknn_init(
+            &mut ctx,
+            model.as_ptr() as *mut c_void,
+            model.len() as u32,
+            0,
+            null_mut(),
+        )
+    };
+    assert_eq!(r, RKNN_ERR_MODEL_INVALID);
+    assert_eq!(ctx, 0);
+}
