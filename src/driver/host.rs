@@ -98,26 +98,11 @@ impl Device for HostDevice {
         size: usize,
         offset: usize,
     ) -> Result<Buffer, DriverError> {
-        let invalid = |m: String| DriverError::Invalid(m);
-        let st = nix::sys::stat::fstat(fd.as_raw_fd())
-            .map_err(|e| invalid(format!("fd {}: fstat: {e}", fd.as_raw_fd())))?;
-        let file_len = u64::try_from(st.st_size).unwrap_or(0);
-        let end = offset
-            .checked_add(size)
-            .ok_or_else(|| invalid("offset + size overflows".into()))?;
-        if end as u64 > file_len {
-            return Err(invalid(format!(
-                "fd {}: {size} bytes at offset {offset} exceed its {file_len} bytes",
-                fd.as_raw_fd()
-            )));
-        }
-        let own = fd
-            .try_clone_to_owned()
-            .map_err(|e| invalid(format!("fd {}: dup: {e}", fd.as_raw_fd())))?;
+        let own = super::map::dup_range(fd, size, offset)?;
         let page_off = offset - offset % PAGE;
         let lead = offset - page_off;
         let (base, map_len) = map_shared(own.as_fd(), page_off, lead + size.max(1), false)
-            .map_err(|e| invalid(format!("fd {}: mmap: {e}", fd.as_raw_fd())))?;
+            .map_err(|e| DriverError::Invalid(format!("fd {}: mmap: {e}", fd.as_raw_fd())))?;
         let addr = base.as_ptr() as u64 + lead as u64;
         // SAFETY: `base` is the live `map_len`-byte mapping made above and
         // owned by the buffer; `lead + size <= map_len`.

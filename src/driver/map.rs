@@ -1,4 +1,4 @@
-//! CPU mappings and fd duplication shared by the NPU devices.
+//! CPU mappings and fd duplication shared by the devices.
 
 use std::num::NonZeroUsize;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
@@ -68,4 +68,28 @@ pub fn dup_raw(raw: i32) -> Option<Result<OwnedFd, Errno>> {
     let fd = unsafe { BorrowedFd::borrow_raw(raw) };
     debug_assert_eq!(fd.as_raw_fd(), raw);
     Some(dup(fd))
+}
+
+/// Checks that `size` bytes at `offset` lie inside the file behind `fd`
+/// and returns a close-on-exec duplicate of it (the `import_fd` of the
+/// devices that map the caller's memory themselves: `host`, `sim`).
+pub fn dup_range(
+    fd: BorrowedFd<'_>,
+    size: usize,
+    offset: usize,
+) -> Result<OwnedFd, super::DriverError> {
+    let raw = fd.as_raw_fd();
+    let invalid = |m: String| super::DriverError::Invalid(format!("fd {raw}: {m}"));
+    let st = nix::sys::stat::fstat(raw).map_err(|e| invalid(format!("fstat: {e}")))?;
+    let file_len = u64::try_from(st.st_size).unwrap_or(0);
+    let end = offset
+        .checked_add(size)
+        .ok_or_else(|| invalid("offset + size overflows".into()))?;
+    if end as u64 > file_len {
+        return Err(invalid(format!(
+            "{size} bytes at offset {offset} exceed its {file_len} bytes"
+        )));
+    }
+    fd.try_clone_to_owned()
+        .map_err(|e| invalid(format!("dup: {e}")))
 }

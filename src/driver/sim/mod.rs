@@ -160,25 +160,10 @@ impl Device for SimDevice {
         size: usize,
         offset: usize,
     ) -> Result<Buffer, DriverError> {
-        let invalid = |m: String| DriverError::Invalid(m);
-        let st = nix::sys::stat::fstat(fd.as_raw_fd())
-            .map_err(|e| invalid(format!("fd {}: fstat: {e}", fd.as_raw_fd())))?;
-        let file_len = u64::try_from(st.st_size).unwrap_or(0);
-        let end = offset
-            .checked_add(size)
-            .ok_or_else(|| invalid("offset + size overflows".into()))?;
-        if end as u64 > file_len {
-            return Err(invalid(format!(
-                "fd {}: {size} bytes at offset {offset} exceed its {file_len} bytes",
-                fd.as_raw_fd()
-            )));
-        }
-        let own = fd
-            .try_clone_to_owned()
-            .map_err(|e| invalid(format!("fd {}: dup: {e}", fd.as_raw_fd())))?;
+        let own = crate::driver::map::dup_range(fd, size, offset)?;
         let page_off = offset - offset % map_page();
         memory::map_into(&self.space, fd, page_off, offset - page_off, size, own)
-            .map_err(|e| invalid(format!("fd {}: {e}", fd.as_raw_fd())))
+            .map_err(|e| DriverError::Invalid(format!("fd {}: {e}", fd.as_raw_fd())))
     }
 
     unsafe fn import_phys(
