@@ -77,6 +77,22 @@ fn build(out: &Path, extra: &[&str]) {
     );
 }
 
+/// The fp16 model with the three test sets, pixels scaled to 0..1.
+fn build_fp16(out: &Path) {
+    build(
+        out,
+        &[
+            "--fp16",
+            "--mean",
+            "0,0,0",
+            "--std",
+            "255,255,255",
+            "--dynamic-input",
+            SETS,
+        ],
+    );
+}
+
 /// Compiles the C example against `include/` and the library under test.
 fn compile_example(dir: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -105,18 +121,7 @@ fn compile_example(dir: &Path) -> PathBuf {
 fn c_example_runs_every_set_in_both_flows() {
     let dir = tmp("c_example");
     let model = dir.join("dynamic_fp16.rknn");
-    build(
-        &model,
-        &[
-            "--fp16",
-            "--mean",
-            "0,0,0",
-            "--std",
-            "255,255,255",
-            "--dynamic-input",
-            SETS,
-        ],
-    );
+    build_fp16(&model);
     let exe = compile_example(&dir);
     let out = cross::command(&exe)
         .args([s(&model), s(&data()), "0.9999", "2"])
@@ -362,18 +367,7 @@ fn yml_dynamic_input_builds_the_same_sets() {
 fn infer_runs_the_set_its_inputs_have() {
     let dir = tmp("infer");
     let model = dir.join("m.rknn");
-    build(
-        &model,
-        &[
-            "--fp16",
-            "--mean",
-            "0,0,0",
-            "--std",
-            "255,255,255",
-            "--dynamic-input",
-            SETS,
-        ],
-    );
+    build_fp16(&model);
     // Set 2's image as a uint8 NHWC array.
     let x = dir.join("x.npy");
     rknn_toolchain::npy::NpyArray {
