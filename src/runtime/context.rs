@@ -218,13 +218,8 @@ impl Context {
                     if info_only || outside {
                         Ok(None)
                     } else {
-                        let bytes = match &vendor {
-                            Some(v) => {
-                                let ids = if input { &graph.inputs } else { &graph.outputs };
-                                v.stored(ids[i]).map_or(0, |s| s.bytes)
-                            }
-                            None => shapes::io_capacity(dynamic.as_ref(), &model, input, i),
-                        };
+                        let bytes =
+                            io_buffer_bytes(vendor.as_deref(), dynamic.as_ref(), &model, input, i);
                         Ok(Some(device.alloc(bytes)?))
                     }
                 })
@@ -352,7 +347,7 @@ impl Context {
     /// conversions use, its layout (`Undefined`: model order) and its size
     /// in bytes. Tensors are those of the current shape set; the inputs
     /// and outputs of a multi-batch model hold every batch.
-    pub(super) fn stored(&self, t: TensorId) -> Option<(&TensorInfo, LayoutSpec, usize)> {
+    fn stored(&self, t: TensorId) -> Option<(&TensorInfo, LayoutSpec, usize)> {
         if let Some(v) = &self.vendor {
             return v.stored(t).map(|s| (&s.view, s.spec, s.bytes));
         }
@@ -923,6 +918,18 @@ impl Context {
         result
     }
 
+    /// Bytes of the context's own buffer for input (`input`) or output
+    /// `i` ([`io_buffer_bytes`]).
+    fn io_capacity(&self, input: bool, i: usize) -> usize {
+        io_buffer_bytes(
+            self.vendor.as_deref(),
+            self.shapes.as_ref(),
+            &self.model,
+            input,
+            i,
+        )
+    }
+
     /// Runs `f` on the memory the executor sees now: the arena, the
     /// input and output buffers (bound or the context's own) and the
     /// weights.
@@ -1217,6 +1224,24 @@ fn npu_core_mask(mask: u32, platform: Platform) -> u32 {
         (1u32 << platform.cores()) - 1
     } else {
         mask
+    }
+}
+
+/// Bytes of the context's own buffer for input (`input`) or output `i` of
+/// `model`: a vendor model's stored layout, else the tensor's (every
+/// batch, the largest over the shape sets of `shapes`).
+fn io_buffer_bytes(
+    vendor: Option<&VendorPlan>,
+    shapes: Option<&shapes::DynamicState>,
+    model: &Model,
+    input: bool,
+    i: usize,
+) -> usize {
+    let g = &model.meta.graph;
+    let ids = if input { &g.inputs } else { &g.outputs };
+    match vendor {
+        Some(v) => ids.get(i).and_then(|&t| v.stored(t)).map_or(0, |s| s.bytes),
+        None => shapes::io_capacity(shapes, model, input, i),
     }
 }
 

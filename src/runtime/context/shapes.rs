@@ -181,18 +181,6 @@ impl Context {
             .as_ref()
             .map_or(self.plan.arena_size, DynamicState::arena_size)
     }
-
-    /// Bytes the context's own buffer for input `i` (`input`) or output
-    /// `i` holds: the tensor's, or its largest over the shape sets.
-    /// A vendor model's input or output holds its stored layout.
-    pub(super) fn io_capacity(&self, input: bool, i: usize) -> usize {
-        if self.vendor.is_some() {
-            let g = &self.model.meta.graph;
-            let ids = if input { &g.inputs } else { &g.outputs };
-            return ids.get(i).and_then(|&t| self.stored(t)).map_or(0, |s| s.2);
-        }
-        io_capacity(self.shapes.as_ref(), &self.model, input, i)
-    }
 }
 
 /// The graph of `model` at the current set of `shapes` (the model's own
