@@ -11,10 +11,10 @@ use super::ffi::callback::CallState;
 use super::ffi::cl::Kernel;
 use crate::abi::{
     rknn_custom_op_context, rknn_custom_op_interal_context as InternalCtx, rknn_custom_op_tensor,
-    rknn_gpu_op_context, RKNN_TARGET_TYPE_CPU, RKNN_TARGET_TYPE_GPU,
+    rknn_gpu_op_context, rknn_tensor_attr, RKNN_TARGET_TYPE_CPU, RKNN_TARGET_TYPE_GPU,
     RKNN_WARNING_SKIP_CUSTOM_OP_COMPUTE,
 };
-use crate::graph::{CustomOp, Graph, Node, Op, TensorId};
+use crate::graph::{CustomOp, Graph, Node, Op, TensorId, TensorInfo};
 use crate::kernels::{self, In, Out};
 use crate::runtime::attrs::{fill_attr, plain, AttrKind};
 use crate::runtime::error::{Error, ErrorKind, Result};
@@ -77,6 +77,21 @@ fn set_mem(t: &mut rknn_custom_op_tensor, base: *mut u8, place: Place, size: usi
     t.mem.size = u32::try_from(size).unwrap_or(u32::MAX);
     t.mem.flags = 0;
     t.mem.priv_data = std::ptr::null_mut();
+}
+
+/// Rewrites `attr` (tensor `k`) from `info` when the shapes differ: a
+/// dynamic-shape model's tensors change with the shape set; otherwise the
+/// description written at registration stands.
+fn refresh_attr(attr: &mut rknn_tensor_attr, k: usize, info: &TensorInfo) {
+    let n = attr.n_dims as usize;
+    let same = n == info.shape.len()
+        && attr.dims[..n.min(attr.dims.len())]
+            .iter()
+            .zip(&info.shape)
+            .all(|(&d, &s)| d as usize == s);
+    if !same {
+        fill_attr(attr, &plain(k, info, AttrKind::Output));
+    }
 }
 
 /// The OpenCL handles a GPU op's callbacks receive (NULL for CPU ops).
@@ -234,7 +249,7 @@ impl Instance {
             .zip(in_places)
             .enumerate()
         {
-            fill_attr(&mut t.attr, &plain(k, v.info, AttrKind::Output));
+            refresh_attr(&mut t.attr, k, v.info);
             let ptr = v.data.as_ptr().cast_mut();
             set_mem(t, ptr.wrapping_sub(p.offset), *p, v.data.len());
         }
@@ -246,7 +261,7 @@ impl Instance {
             .zip(out_places)
             .enumerate()
         {
-            fill_attr(&mut t.attr, &plain(k, v.info, AttrKind::Output));
+            refresh_attr(&mut t.attr, k, v.info);
             let ptr = v.data.as_mut_ptr();
             set_mem(t, ptr.wrapping_sub(p.offset), *p, v.data.len());
         }
